@@ -1,0 +1,49 @@
+//! # websock
+//!
+//! WebSocket servers in Rust, written as plainly as Elixir's WebSock: annotate an `impl` block,
+//! one method per message pattern, and the compiler checks the rest.
+//!
+//! ```no_run
+//! use std::time::{Duration, Instant};
+//! use websock::{Context, PathParams, Router, serve, websock_handler, websocket};
+//!
+//! struct ConnectionTimer {
+//!     path: String,
+//!     start: Instant,
+//! }
+//!
+//! struct Alert;
+//!
+//! #[websock_handler]
+//! impl ConnectionTimer {
+//!     fn init(params: PathParams, ctx: &mut Context<Self>) -> Self {
+//!         ctx.send_after(Duration::from_secs(15), Alert);
+//!         let name = params.get("name").unwrap_or_default();
+//!         ConnectionTimer { path: format!("/ws/connection_timer/{name}"), start: Instant::now() }
+//!     }
+//!
+//!     #[on_text("request_timer")]
+//!     fn request_timer(&mut self) -> String {
+//!         format!("Connected to {} for {}s.", self.path, self.start.elapsed().as_secs())
+//!     }
+//!
+//!     #[on_info]
+//!     fn alert(&mut self, _: Alert, ctx: &mut Context<Self>) -> String {
+//!         ctx.send_after(Duration::from_secs(15), Alert);
+//!         format!("Alert for {} after {}s.", self.path, self.start.elapsed().as_secs())
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let router = Router::new().route("/ws/connection_timer/{name}", websocket::<ConnectionTimer>());
+//!     serve(tokio::net::TcpListener::bind("127.0.0.1:4000").await?, router).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The runtime ([`Handler`], [`Context`], [`Router`], [`upgrade`], [`Server`]) is documented in
+//! [`websock_runtime`]; the attribute in [`websock_handler`].
+
+pub use websock_macros::websock_handler;
+pub use websock_runtime::*;

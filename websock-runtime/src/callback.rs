@@ -1,0 +1,51 @@
+//! Runs one callback future: catches its panic and enforces the callback timeout.
+
+use std::{
+    any::Any,
+    future::{Future, poll_fn},
+    panic::{AssertUnwindSafe, catch_unwind},
+    pin::pin,
+    task::Poll,
+    time::Duration,
+};
+
+pub(crate) enum Outcome<T> {
+    Done(T),
+    Panicked(String),
+    TimedOut,
+}
+
+/// Polls `callback` to completion. The timeout's timer is only created if the callback does not
+/// finish on its first poll, so a synchronous callback never touches the timer wheel.
+pub(crate) async fn guard<F: Future>(callback: F, timeout: Option<Duration>) -> Outcome<F::Output> {
+    let mut callback = pin!(callback);
+    let mut sleep = pin!(None::<tokio::time::Sleep>);
+    poll_fn(|cx| {
+        match catch_unwind(AssertUnwindSafe(|| callback.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => return Poll::Ready(Outcome::Done(output)),
+            Err(payload) => return Poll::Ready(Outcome::Panicked(panic_message(&*payload))),
+            Ok(Poll::Pending) => {}
+        }
+        let Some(timeout) = timeout else {
+            return Poll::Pending;
+        };
+        if sleep.is_none() {
+            sleep.set(Some(tokio::time::sleep(timeout)));
+        }
+        match sleep.as_mut().as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Outcome::TimedOut),
+            _ => Poll::Pending,
+        }
+    })
+    .await
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}

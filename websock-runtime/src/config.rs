@@ -1,0 +1,156 @@
+//! Per-route (or per-upgrade) connection options.
+
+use std::{sync::Arc, time::Duration};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// Options for the connections of one route or one [`upgrade`](crate::upgrade).
+///
+/// | option | default |
+/// | --- | --- |
+/// | [`idle_timeout`](Self::idle_timeout) | 60 s, reset by every frame from the client (close 1001) |
+/// | [`ping_interval`](Self::ping_interval) | off |
+/// | [`close_timeout`](Self::close_timeout) | 5 s to wait for the client's close frame after ours |
+/// | [`callback_timeout`](Self::callback_timeout) | 30 s (close 1011, `terminate(Timeout(Callback))`) |
+/// | [`max_frame_size`](Self::max_frame_size) | 16 MiB (close 1009, decided from the frame header) |
+/// | [`max_message_size`](Self::max_message_size) | 64 MiB (close 1009) |
+/// | [`max_write_buffer`](Self::max_write_buffer) | 16 MiB of unwritten frames (close 1008) |
+/// | [`mailbox_capacity`](Self::mailbox_capacity) | 1,024 info messages |
+/// | [`protocols`](Self::protocols) | none |
+///
+/// Text messages are always checked to be UTF-8 (close 1007), as RFC 6455 §8.1 requires.
+///
+/// **Backpressure.** Frames a handler pushes are buffered until the socket takes them. While more
+/// than a quarter of `max_write_buffer` is waiting, the connection stops reading from the
+/// client, so a client that sends faster than it reads is slowed by TCP rather than buffered.
+/// Pushes that do not come from the client (infos, timers) cannot be slowed that way: when a push
+/// would take the buffer past `max_write_buffer`, the frame is dropped and counted
+/// ([`Stats::dropped_frames`](crate::Stats)), and the connection is closed with 1008 and
+/// `terminate(Error(SlowReader))`. A single frame larger than the limit is still accepted when
+/// nothing else is waiting, so an echo of a large message works.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) ping_interval: Option<Duration>,
+    pub(crate) close_timeout: Duration,
+    pub(crate) callback_timeout: Option<Duration>,
+    pub(crate) max_frame_size: usize,
+    pub(crate) max_message_size: usize,
+    pub(crate) max_write_buffer: usize,
+    pub(crate) mailbox_capacity: usize,
+    pub(crate) read_buffer_size: usize,
+    pub(crate) write_buffer_size: usize,
+    pub(crate) protocols: Arc<[String]>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Some(Duration::from_secs(60)),
+            ping_interval: None,
+            close_timeout: Duration::from_secs(5),
+            callback_timeout: Some(Duration::from_secs(30)),
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            max_write_buffer: 16 << 20,
+            mailbox_capacity: 1024,
+            read_buffer_size: 4 << 10,
+            write_buffer_size: 64 << 10,
+            protocols: Arc::from([]),
+        }
+    }
+}
+
+impl Config {
+    /// The defaults in the table above.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Close with 1001 when no frame arrives from the client for `timeout`; `None` disables it.
+    /// Every frame from the client (data, ping, pong) resets it; frames we send do not.
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.idle_timeout = timeout.into();
+        self
+    }
+
+    /// Send a ping every `interval` (off by default). Pair with `idle_timeout`: the client's
+    /// pongs keep the connection alive.
+    pub fn ping_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.ping_interval = interval.into();
+        self
+    }
+
+    /// After sending our close frame, wait this long for the client's before dropping TCP.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// End the connection (1011, `terminate(Timeout(Callback))`) when a callback runs longer;
+    /// `None` disables it.
+    pub fn callback_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.callback_timeout = timeout.into();
+        self
+    }
+
+    /// The largest frame payload accepted (close 1009 otherwise).
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// The largest message accepted, fragments included (close 1009 otherwise).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// The most unwritten frame bytes kept for a client that does not read (see Backpressure).
+    pub fn max_write_buffer(mut self, bytes: usize) -> Self {
+        self.max_write_buffer = bytes.max(1);
+        self
+    }
+
+    /// How many info messages may wait in the mailbox before sends fail with `Full`.
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.mailbox_capacity = capacity.max(1);
+        self
+    }
+
+    /// The size of each read from the socket.
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes.max(256);
+        self
+    }
+
+    /// How many bytes of frames to gather before writing them to the socket mid-callback; the
+    /// rest is written with one flush when the connection has nothing else ready.
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.write_buffer_size = bytes;
+        self
+    }
+
+    /// The subprotocols this route speaks, in order of preference: the first one the client
+    /// also offers in `Sec-WebSocket-Protocol` is selected.
+    pub fn protocols<I, S>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// While this many bytes wait to be written, the connection stops reading.
+    pub(crate) fn read_pause_threshold(&self) -> usize {
+        (self.max_write_buffer / 4).max(self.write_buffer_size)
+    }
+
+    pub(crate) fn websocket_config(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .read_buffer_size(self.read_buffer_size)
+            .write_buffer_size(self.write_buffer_size)
+            .max_frame_size(Some(self.max_frame_size))
+            .max_message_size(Some(self.max_message_size))
+    }
+}

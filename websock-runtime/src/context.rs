@@ -1,0 +1,124 @@
+//! The context every callback gets: this connection's handle, its timers, its request, and the
+//! frames pushed so far.
+
+use crate::{
+    Close, Frame, Handle, Handler, RequestInfo, Stats,
+    reply::{Frames, Reply, Stop},
+    timer::{Timer, Timers},
+};
+use http::HeaderMap;
+use std::{collections::VecDeque, fmt, net::SocketAddr, time::Duration};
+
+/// What a callback can do besides returning a [`Reply`]: push frames, schedule info messages to
+/// itself, stop, and read about its connection.
+pub struct Context<H: Handler> {
+    handle: Handle<H>,
+    request: Box<RequestInfo>,
+    pub(crate) outbox: VecDeque<Frame>,
+    pub(crate) timers: Timers<H::Info>,
+    pub(crate) stop: Option<Stop>,
+}
+
+impl<H: Handler> fmt::Debug for Context<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("handle", &self.handle)
+            .field("path", &self.request.path())
+            .field("queued_frames", &self.outbox.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: Handler> Context<H> {
+    pub(crate) fn new(handle: Handle<H>, request: Box<RequestInfo>) -> Self {
+        Self {
+            handle,
+            request,
+            outbox: VecDeque::new(),
+            timers: Timers::default(),
+            stop: None,
+        }
+    }
+
+    /// A handle to this connection, to give to other tasks (the Rust `pid`).
+    pub fn handle(&self) -> &Handle<H> {
+        &self.handle
+    }
+
+    /// Queues a frame; frames are written in order, after the callback returns, with one flush.
+    pub fn push(&mut self, frame: impl Into<Frame>) {
+        self.outbox.push_back(frame.into());
+    }
+
+    /// Delivers `info` to this connection's `handle_info` after `delay`, unless cancelled first
+    /// with [`cancel_timer`](Self::cancel_timer). Timers live and die with the connection.
+    pub fn send_after(&mut self, delay: Duration, info: impl Into<H::Info>) -> Timer {
+        self.timers.insert(delay, info.into())
+    }
+
+    /// Cancels a timer; `true` if it had not fired yet (then it never will).
+    pub fn cancel_timer(&mut self, timer: Timer) -> bool {
+        self.timers.cancel(timer)
+    }
+
+    /// Stops the connection after this callback with `close` (`terminate` gets `Normal`);
+    /// frames pushed before are sent first.
+    pub fn stop(&mut self, close: impl Into<Close>) {
+        self.stop = Some(Stop::Close(close.into()));
+    }
+
+    /// The HTTP request that opened this connection.
+    pub fn request(&self) -> &RequestInfo {
+        &self.request
+    }
+
+    /// The request path.
+    pub fn path(&self) -> &str {
+        self.request.path()
+    }
+
+    /// The path parameter `name` matched by the router.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.request.param(name)
+    }
+
+    /// The query parameter `name`, percent-decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        self.request.query(name)
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.request.headers()
+    }
+
+    /// The client's address, when known.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.request.peer_addr()
+    }
+
+    /// The subprotocol chosen in the handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.request
+            .selected_protocol
+            .as_ref()
+            .and_then(|p| p.to_str().ok())
+    }
+
+    /// This connection's queues right now.
+    pub fn stats(&self) -> Stats {
+        self.handle.stats()
+    }
+
+    /// Moves a reply's frames into the outbox and remembers its stop.
+    pub(crate) fn apply(&mut self, reply: Reply) {
+        match reply.frames {
+            Frames::None => {}
+            Frames::One(frame) => self.outbox.push_back(frame),
+            Frames::Many(frames) => self.outbox.extend(frames),
+        }
+        if let Some(stop) = reply.stop {
+            self.stop.get_or_insert(stop);
+        }
+    }
+}

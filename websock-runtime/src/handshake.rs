@@ -1,0 +1,158 @@
+//! Checking an HTTP request against RFC 6455 §4.2.1 before upgrading it.
+
+use crate::Refuse;
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Version, header};
+use std::fmt;
+
+/// Why a request is not a valid WebSocket upgrade; each says what the client must fix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The method is not GET.
+    MethodNotGet,
+    /// The request is HTTP/1.0 or older.
+    HttpVersion,
+    /// No `Host` header.
+    MissingHost,
+    /// `Connection` does not contain `upgrade`.
+    ConnectionNotUpgrade,
+    /// `Upgrade` does not contain `websocket`.
+    UpgradeNotWebSocket,
+    /// No `Sec-WebSocket-Key` header.
+    MissingKey,
+    /// `Sec-WebSocket-Key` is not 16 bytes in base64.
+    InvalidKey,
+    /// `Sec-WebSocket-Version` is not 13 (answered with 426 and the version we speak).
+    UnsupportedVersion,
+}
+
+impl HandshakeError {
+    /// 426 for a version we do not speak, 400 for everything else.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The response: the status, the reason as the body, and for 426 the version header.
+    pub fn into_refusal(self) -> Refuse {
+        let refuse = Refuse::new(self.status(), format!("{self}\n"));
+        match self {
+            Self::UnsupportedVersion => refuse.with_header(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            ),
+            _ => refuse,
+        }
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::MethodNotGet => "websocket upgrade: the method must be GET",
+            Self::HttpVersion => "websocket upgrade: HTTP/1.1 or later is required",
+            Self::MissingHost => "websocket upgrade: the Host header is missing",
+            Self::ConnectionNotUpgrade => {
+                "websocket upgrade: the Connection header must contain \"upgrade\""
+            }
+            Self::UpgradeNotWebSocket => {
+                "websocket upgrade: the Upgrade header must contain \"websocket\""
+            }
+            Self::MissingKey => "websocket upgrade: the Sec-WebSocket-Key header is missing",
+            Self::InvalidKey => {
+                "websocket upgrade: Sec-WebSocket-Key must be 16 bytes encoded in base64"
+            }
+            Self::UnsupportedVersion => "websocket upgrade: Sec-WebSocket-Version must be 13",
+        })
+    }
+}
+
+impl std::error::Error for HandshakeError {}
+
+/// Checks that `request` is a WebSocket upgrade we can accept (RFC 6455 §4.2.1), saying why
+/// not in words.
+pub fn validate_upgrade<B>(request: &Request<B>) -> Result<(), HandshakeError> {
+    if request.method() != Method::GET {
+        return Err(HandshakeError::MethodNotGet);
+    }
+    if request.version() < Version::HTTP_11 {
+        return Err(HandshakeError::HttpVersion);
+    }
+    let headers = request.headers();
+    if !headers.contains_key(header::HOST) && request.uri().authority().is_none() {
+        return Err(HandshakeError::MissingHost);
+    }
+    if !header_contains_token(headers, header::CONNECTION, "upgrade") {
+        return Err(HandshakeError::ConnectionNotUpgrade);
+    }
+    if !header_contains_token(headers, header::UPGRADE, "websocket") {
+        return Err(HandshakeError::UpgradeNotWebSocket);
+    }
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .ok_or(HandshakeError::MissingKey)?;
+    if !is_valid_key(key.as_bytes()) {
+        return Err(HandshakeError::InvalidKey);
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_none_or(|version| version.as_bytes() != b"13")
+    {
+        return Err(HandshakeError::UnsupportedVersion);
+    }
+    Ok(())
+}
+
+/// Whether a comma-separated header (any of its lines) contains `token`, case-insensitively.
+fn header_contains_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|value| {
+        value
+            .to_str()
+            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
+}
+
+/// A key is 16 random bytes in base64: 24 characters, the last two `==` (RFC 6455 §4.1).
+fn is_valid_key(key: &[u8]) -> bool {
+    let is_b64 = |c: &u8| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/';
+    key.len() == 24 && key[..21].iter().all(is_b64) && is_last_sextet(key[21]) && &key[22..] == b"=="
+}
+
+/// The 22nd character encodes the last 2 bits of the 16th byte, so only 4 of its low bits are
+/// zero: one of `AQgw`.
+fn is_last_sextet(c: u8) -> bool {
+    matches!(c, b'A' | b'Q' | b'g' | b'w')
+}
+
+/// The subprotocol to answer with: the first of ours that the client offered.
+pub(crate) fn select_protocol(headers: &HeaderMap, ours: &[String]) -> Option<HeaderValue> {
+    if ours.is_empty() {
+        return None;
+    }
+    let offered: Vec<&str> = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    ours.iter()
+        .find(|protocol| offered.contains(&protocol.as_str()))
+        .and_then(|protocol| HeaderValue::from_str(protocol).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_must_be_16_bytes_of_base64() {
+        assert!(is_valid_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25jZQ="));
+        assert!(!is_valid_key(b"short"));
+        assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25jZR=="));
+        assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25j!Q=="));
+    }
+}

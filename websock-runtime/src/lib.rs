@@ -1,0 +1,76 @@
+//! The runtime behind [websock](https://docs.rs/websock): Elixir's WebSock behaviour and
+//! WebSockAdapter on hyper 1 and tokio-tungstenite.
+//!
+//! ```no_run
+//! use websock_runtime::{Close, Context, Handler, Message, Reply, Router, serve, websocket};
+//!
+//! struct Echo;
+//!
+//! impl Handler for Echo {
+//!     type Init = ();
+//!     type Info = std::convert::Infallible;
+//!
+//!     async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, Close> {
+//!         Ok(Echo)
+//!     }
+//!
+//!     async fn handle_in(&mut self, message: Message, _ctx: &mut Context<Self>) -> Reply {
+//!         Reply::push(message)
+//!     }
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:4000").await?;
+//! serve(listener, Router::new().route("/ws/echo", websocket::<Echo>())).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Each connection runs in its own task, which owns the handler: callbacks take `&mut self`
+//! and need no locks. Other tasks reach a connection through its [`Handle`]; timers come from
+//! [`Context::send_after`]. A panicking or stuck callback ends only its own connection (1011).
+//!
+//! Most users depend on the `websock` crate, which re-exports this one with the
+//! `#[websock_handler]` attribute.
+
+mod callback;
+mod close;
+mod config;
+mod connection;
+mod context;
+mod dispatch;
+mod handle;
+mod handler;
+mod handshake;
+mod message;
+mod refuse;
+mod reply;
+mod request;
+mod router;
+mod server;
+mod server_handle;
+mod timer;
+mod upgrade;
+
+pub use bytes::Bytes;
+pub use close::{Close, CloseCode, InvalidCloseCode, PeerClose};
+pub use config::Config;
+pub use context::Context;
+pub use handle::{Handle, SendError, Stats};
+pub use handler::{Error, ErrorKind, Handler, TerminateReason, Timeout};
+pub use handshake::{HandshakeError, validate_upgrade};
+pub use message::{Control, Frame, Message, Utf8Bytes};
+pub use refuse::Refuse;
+pub use reply::{IntoReply, Reply};
+pub use request::{FromRequest, PathParams, PeerAddr, RequestInfo};
+pub use router::{Endpoint, Router, WebSocketRoute, websocket};
+pub use server::{Listener, Server, serve, shutdown_signal};
+pub use server_handle::{DEFAULT_MAX_CONNECTIONS, Metrics, ServerHandle};
+pub use timer::Timer;
+pub use upgrade::{Body, upgrade};
+
+/// What `#[websock_handler]` expands to refers to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::dispatch::*;
+    pub use serde_json;
+}

@@ -1,0 +1,210 @@
+//! The messages a handler receives and the frames it pushes.
+//!
+//! These are our own types rather than tungstenite's, so a change of codec is not a breaking
+//! change for users (the same choice axum makes).
+
+use bytes::Bytes;
+use std::{fmt, ops::Deref};
+use tokio_tungstenite::tungstenite;
+
+/// UTF-8 text backed by reference-counted bytes: cloning it does not copy the text.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Utf8Bytes(tungstenite::Utf8Bytes);
+
+impl Utf8Bytes {
+    /// Text from a static string, without copying.
+    pub const fn from_static(text: &'static str) -> Self {
+        Self(tungstenite::Utf8Bytes::from_static(text))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    pub(crate) fn into_tungstenite(self) -> tungstenite::Utf8Bytes {
+        self.0
+    }
+
+    pub(crate) fn from_tungstenite(text: tungstenite::Utf8Bytes) -> Self {
+        Self(text)
+    }
+}
+
+impl Deref for Utf8Bytes {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Utf8Bytes {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Debug for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.as_str(), f)
+    }
+}
+
+impl From<String> for Utf8Bytes {
+    fn from(text: String) -> Self {
+        Self(text.into())
+    }
+}
+
+impl From<&str> for Utf8Bytes {
+    fn from(text: &str) -> Self {
+        Self(text.into())
+    }
+}
+
+impl From<&String> for Utf8Bytes {
+    fn from(text: &String) -> Self {
+        Self(text.as_str().into())
+    }
+}
+
+impl PartialEq<str> for Utf8Bytes {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Utf8Bytes {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A complete data message from the client: fragments are already reassembled and text is
+/// already checked to be UTF-8.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A text message.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+impl Message {
+    /// The payload's length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text(text) => text.len(),
+            Self::Binary(bytes) => bytes.len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A control frame from the client, passed to [`Handler::handle_control`](crate::Handler::handle_control)
+/// after the runtime has already answered a ping with its pong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Control {
+    /// A ping and its payload.
+    Ping(Bytes),
+    /// A pong and its payload.
+    Pong(Bytes),
+}
+
+/// A frame a handler pushes to its client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Frame {
+    /// A text message.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+    /// A ping (payload at most 125 bytes).
+    Ping(Bytes),
+    /// A pong (payload at most 125 bytes).
+    Pong(Bytes),
+}
+
+impl Frame {
+    /// A text frame.
+    pub fn text(text: impl Into<Utf8Bytes>) -> Self {
+        Self::Text(text.into())
+    }
+
+    /// A binary frame.
+    pub fn binary(bytes: impl Into<Bytes>) -> Self {
+        Self::Binary(bytes.into())
+    }
+
+    /// The payload's length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text(text) => text.len(),
+            Self::Binary(b) | Self::Ping(b) | Self::Pong(b) => b.len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn into_tungstenite(self) -> tungstenite::Message {
+        match self {
+            Self::Text(text) => tungstenite::Message::Text(text.into_tungstenite()),
+            Self::Binary(bytes) => tungstenite::Message::Binary(bytes),
+            Self::Ping(bytes) => tungstenite::Message::Ping(bytes),
+            Self::Pong(bytes) => tungstenite::Message::Pong(bytes),
+        }
+    }
+}
+
+impl From<Message> for Frame {
+    fn from(message: Message) -> Self {
+        match message {
+            Message::Text(text) => Self::Text(text),
+            Message::Binary(bytes) => Self::Binary(bytes),
+        }
+    }
+}
+
+impl From<Utf8Bytes> for Frame {
+    fn from(text: Utf8Bytes) -> Self {
+        Self::Text(text)
+    }
+}
+
+impl From<String> for Frame {
+    fn from(text: String) -> Self {
+        Self::Text(text.into())
+    }
+}
+
+impl From<&str> for Frame {
+    fn from(text: &str) -> Self {
+        Self::Text(text.into())
+    }
+}
+
+impl From<Bytes> for Frame {
+    fn from(bytes: Bytes) -> Self {
+        Self::Binary(bytes)
+    }
+}
+
+impl From<Vec<u8>> for Frame {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self::Binary(bytes.into())
+    }
+}

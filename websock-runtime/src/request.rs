@@ -1,0 +1,191 @@
+//! What a handler can see of the HTTP request that opened its connection.
+
+use crate::Refuse;
+use http::{HeaderMap, Method, Uri};
+use std::net::SocketAddr;
+
+/// Path parameters matched by the [`Router`](crate::Router), in the order of the pattern.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PathParams(Vec<(String, String)>);
+
+impl PathParams {
+    pub(crate) fn new(params: Vec<(String, String)>) -> Self {
+        Self(params)
+    }
+
+    /// The value of the parameter `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every parameter, in the order of the pattern.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The peer address of a connection, as a request extension: [`serve`](crate::serve) inserts
+/// it; insert it yourself when mounting in another server (axum: from `ConnectInfo`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// The HTTP request that opened a connection, kept for the handler's [`Context`](crate::Context)
+/// and given to a route's pre-upgrade check.
+#[derive(Clone, Debug)]
+pub struct RequestInfo {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) headers: HeaderMap,
+    pub(crate) params: PathParams,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) selected_protocol: Option<http::HeaderValue>,
+}
+
+impl RequestInfo {
+    pub(crate) fn from_parts(parts: &http::request::Parts) -> Self {
+        Self {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+            params: parts
+                .extensions
+                .get::<PathParams>()
+                .cloned()
+                .unwrap_or_default(),
+            peer: parts.extensions.get::<PeerAddr>().map(|peer| peer.0),
+            selected_protocol: None,
+        }
+    }
+
+    /// The request method (always GET for an upgrade).
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request URI.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The request path.
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The path parameters the router matched.
+    pub fn params(&self) -> &PathParams {
+        &self.params
+    }
+
+    /// The path parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name)
+    }
+
+    /// The first value of the query parameter `name`, percent-decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        self.query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value)
+    }
+
+    /// Every query parameter, percent-decoded, in order.
+    pub fn query_pairs(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (percent_decode(key), percent_decode(value))
+            })
+    }
+
+    /// The client's address, when the server knows it.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` text; invalid escapes are kept as written.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match bytes[i] {
+            b'%' => bytes
+                .get(i + 1..i + 3)
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok()),
+            _ => None,
+        };
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+            }
+            (None, b'+') => {
+                out.push(b' ');
+                i += 1;
+            }
+            (None, byte) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Builds a handler's [`Handler::Init`](crate::Handler::Init) from the request, for routes
+/// added without their own pre-upgrade check.
+pub trait FromRequest: Sized {
+    /// Extracts the value, or refuses the upgrade with an HTTP status.
+    fn from_request(request: &RequestInfo) -> Result<Self, Refuse>;
+}
+
+impl FromRequest for () {
+    fn from_request(_: &RequestInfo) -> Result<Self, Refuse> {
+        Ok(())
+    }
+}
+
+impl FromRequest for PathParams {
+    fn from_request(request: &RequestInfo) -> Result<Self, Refuse> {
+        Ok(request.params.clone())
+    }
+}
+
+impl FromRequest for RequestInfo {
+    fn from_request(request: &RequestInfo) -> Result<Self, Refuse> {
+        Ok(request.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        assert_eq!(percent_decode("a%20b+c"), "a b c");
+        assert_eq!(percent_decode("%E2%9C%93"), "✓");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

@@ -1,0 +1,234 @@
+//! Routing requests to WebSocket endpoints by path, with path parameters, origin checks and
+//! pre-upgrade checks.
+
+use crate::{
+    Body, Config, FromRequest, Handler, PathParams, Refuse, RequestInfo, upgrade::Upgrade,
+};
+use http::{Request, Response, StatusCode, header};
+use std::{fmt, future::Future, marker::PhantomData, pin::Pin, sync::Arc};
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Maps paths to WebSocket endpoints.
+///
+/// ```
+/// use websock_runtime::{Router, websocket};
+/// # use websock_runtime::{Close, Context, Handler, Message, PathParams, Reply};
+/// # struct Room;
+/// # impl Handler for Room {
+/// #     type Init = PathParams;
+/// #     type Info = std::convert::Infallible;
+/// #     async fn init(_: PathParams, _: &mut Context<Self>) -> Result<Self, Close> { Ok(Room) }
+/// #     async fn handle_in(&mut self, _: Message, _: &mut Context<Self>) -> Reply { Reply::ok() }
+/// # }
+///
+/// let router = Router::new()
+///     .route("/ws/rooms/{id}", websocket::<Room>())
+///     .check_origin(["https://example.com"]);
+/// ```
+///
+/// Unknown paths get 404; a plain HTTP request to a WebSocket route gets 400 with the reason.
+#[derive(Default)]
+pub struct Router {
+    paths: matchit::Router<usize>,
+    routes: Vec<Box<dyn Endpoint>>,
+    origins: Option<Arc<[String]>>,
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field("routes", &self.routes.len())
+            .field("origins", &self.origins)
+            .finish()
+    }
+}
+
+impl Router {
+    /// A router with no routes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves `endpoint` at `path`; `{name}` segments are path parameters and `{*rest}` matches
+    /// the rest of the path (matchit syntax).
+    ///
+    /// # Panics
+    /// When `path` is not a valid pattern or conflicts with a route already added: a
+    /// programming error, found the first time the router is built.
+    pub fn route(mut self, path: &str, endpoint: impl Endpoint) -> Self {
+        if let Err(error) = self.paths.insert(path, self.routes.len()) {
+            panic!("invalid route {path:?}: {error}");
+        }
+        self.routes.push(Box::new(endpoint));
+        self
+    }
+
+    /// Refuses upgrades whose `Origin` header is not one of `origins` with 403, as Phoenix's
+    /// `check_origin`. Origins are compared whole (`scheme://host[:port]`), ignoring case;
+    /// requests without an `Origin` header (non-browser clients) pass. A route's own
+    /// [`WebSocketRoute::check_origin`] takes precedence.
+    pub fn check_origin<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.origins = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Answers one request: route it, check it, upgrade it.
+    pub fn handle<B>(&self, request: Request<B>) -> impl Future<Output = Response<Body>> + Send + use<B> {
+        let mut request = request.map(|_| ());
+        let path = request.uri().path();
+        let answer = match self.paths.at(path) {
+            Ok(matched) => {
+                let params = matched
+                    .params
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                let index = *matched.value;
+                request.extensions_mut().insert(PathParams::new(params));
+                Ok(self.routes[index].call(request, self.origins.clone()))
+            }
+            Err(_) => Err(Refuse::new(
+                StatusCode::NOT_FOUND,
+                format!("no route for {path}\n"),
+            )),
+        };
+        async move {
+            match answer {
+                Ok(future) => future.await,
+                Err(refuse) => refuse.into_response(),
+            }
+        }
+    }
+}
+
+/// Something a [`Router`] can serve at a path; made by [`websocket`].
+pub trait Endpoint: Send + Sync + 'static {
+    /// Answers a request routed here.
+    #[doc(hidden)]
+    fn call(&self, request: Request<()>, origins: Option<Arc<[String]>>) -> BoxFuture<Response<Body>>;
+}
+
+/// How a route builds its handler's `Init` from the request.
+enum InitFn<H: Handler> {
+    Sync(fn(&RequestInfo) -> Result<H::Init, Refuse>),
+    Async(Arc<dyn Fn(RequestInfo) -> BoxFuture<Result<H::Init, Refuse>> + Send + Sync>),
+}
+
+impl<H: Handler> Clone for InitFn<H> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Sync(f) => Self::Sync(*f),
+            Self::Async(f) => Self::Async(f.clone()),
+        }
+    }
+}
+
+/// A WebSocket endpoint served by `H`; see [`websocket`].
+pub struct WebSocketRoute<H: Handler> {
+    init: InitFn<H>,
+    config: Config,
+    origins: Option<Arc<[String]>>,
+    _handler: PhantomData<fn() -> H>,
+}
+
+/// A route that upgrades to `H`, building its `Init` with [`FromRequest`] (path parameters,
+/// the whole request, or nothing).
+pub fn websocket<H>() -> WebSocketRoute<H>
+where
+    H: Handler,
+    H::Init: FromRequest,
+{
+    WebSocketRoute {
+        init: InitFn::Sync(<H::Init as FromRequest>::from_request),
+        config: Config::default(),
+        origins: None,
+        _handler: PhantomData,
+    }
+}
+
+impl<H: Handler> WebSocketRoute<H> {
+    /// A route whose `Init` comes from an async check run before the upgrade (authentication,
+    /// a database lookup); a [`Refuse`] answers with its status and body instead of the 101.
+    pub fn with_init<F, Fut>(check: F) -> Self
+    where
+        F: Fn(RequestInfo) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<H::Init, Refuse>> + Send + 'static,
+    {
+        Self {
+            init: InitFn::Async(Arc::new(move |request| Box::pin(check(request)))),
+            config: Config::default(),
+            origins: None,
+            _handler: PhantomData,
+        }
+    }
+
+    /// The connection options for this route.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The subprotocols this route speaks (see [`Config::protocols`]).
+    pub fn protocols<I, S>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config = self.config.protocols(protocols);
+        self
+    }
+
+    /// The allowed origins for this route (see [`Router::check_origin`]).
+    pub fn check_origin<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.origins = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+}
+
+impl<H: Handler> Endpoint for WebSocketRoute<H> {
+    fn call(&self, request: Request<()>, origins: Option<Arc<[String]>>) -> BoxFuture<Response<Body>> {
+        let origins = self.origins.clone().or(origins);
+        let init = self.init.clone();
+        let config = self.config.clone();
+        Box::pin(async move {
+            let upgrade = match Upgrade::new(request, &config) {
+                Ok(upgrade) => upgrade,
+                Err(refuse) => return refuse.into_response(),
+            };
+            if let Some(origins) = origins {
+                if let Err(refuse) = check_origin(upgrade.request(), &origins) {
+                    return refuse.into_response();
+                }
+            }
+            let init = match init {
+                InitFn::Sync(f) => f(upgrade.request()),
+                InitFn::Async(f) => f(upgrade.request().clone()).await,
+            };
+            match init {
+                Ok(init) => upgrade.accept::<H>(init),
+                Err(refuse) => refuse.into_response(),
+            }
+        })
+    }
+}
+
+fn check_origin(request: &RequestInfo, allowed: &[String]) -> Result<(), Refuse> {
+    let Some(origin) = request.headers().get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("");
+    if allowed.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
+        Ok(())
+    } else {
+        Err(Refuse::forbidden(format!("origin {origin:?} is not allowed\n")))
+    }
+}

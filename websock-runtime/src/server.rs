@@ -1,0 +1,249 @@
+//! Serving a [`Router`] over any listener: HTTP/1.1 with keep-alive and upgrades, a connection
+//! limit, accept-error backoff and graceful shutdown.
+
+use crate::{CloseCode, Metrics, PeerAddr, Router, ServerHandle};
+use hyper::{body::Incoming, server::conn::http1, service::service_fn};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::{
+    convert::Infallible, future::Future, io, net::SocketAddr, pin::pin, sync::Arc, time::Duration,
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::{TcpListener, TcpStream},
+};
+
+/// A source of accepted connections: a TCP listener, or your own (a Unix socket, TLS).
+pub trait Listener: Send + 'static {
+    /// The accepted stream.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// Accepts the next connection. Must be cancel-safe, as `TcpListener::accept` is.
+    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, SocketAddr)>> + Send;
+
+    /// The address it listens on.
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+}
+
+impl Listener for TcpListener {
+    type Io = TcpStream;
+
+    async fn accept(&mut self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, peer) = TcpListener::accept(self).await?;
+        // Small frames should not wait for Nagle's algorithm; writes are coalesced already.
+        stream.set_nodelay(true)?;
+        Ok((stream, peer))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        TcpListener::local_addr(self)
+    }
+}
+
+/// A server: a [`Router`] plus server-wide options.
+///
+/// ```no_run
+/// # use websock_runtime::{Router, Server};
+/// # async fn f(router: Router) -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:4000").await?;
+/// Server::new(router)
+///     .max_connections(10_000)
+///     .serve_with_shutdown(listener, websock_runtime::shutdown_signal())
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct Server {
+    router: Arc<Router>,
+    handle: ServerHandle,
+    header_read_timeout: Duration,
+    shutdown_timeout: Duration,
+    max_headers: usize,
+}
+
+impl Server {
+    /// A server for `router` with the defaults: 16,384 connections, 1012 on shutdown, 10 s to
+    /// read request headers, 10 s for the graceful shutdown, 100 headers per request.
+    pub fn new(router: Router) -> Self {
+        Self {
+            router: Arc::new(router),
+            handle: ServerHandle::new(),
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(10),
+            max_headers: 100,
+        }
+    }
+
+    /// The most WebSocket connections open at once; beyond it upgrades get 503 and the open
+    /// connections are untouched.
+    pub fn max_connections(self, max: usize) -> Self {
+        self.handle.set_max_connections(max);
+        self
+    }
+
+    /// The close code sent on shutdown: 1012 (service restart) by default, or 1001.
+    pub fn shutdown_code(self, code: CloseCode) -> Self {
+        self.handle.set_shutdown_code(code);
+        self
+    }
+
+    /// How long a graceful shutdown waits for connections to flush and close.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send its request headers (against slowloris clients).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// The most headers a request may have; more gets 431.
+    pub fn max_headers(mut self, max: usize) -> Self {
+        self.max_headers = max;
+        self
+    }
+
+    /// A handle to trigger shutdown and read the counters.
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Serves until [`ServerHandle::shutdown`] is called, then shuts down gracefully and
+    /// returns the final counters.
+    pub async fn serve<L: Listener>(self, listener: L) -> io::Result<Metrics> {
+        self.serve_with_shutdown(listener, std::future::pending()).await
+    }
+
+    /// Serves until `signal` completes (or [`ServerHandle::shutdown`] is called), then shuts
+    /// down gracefully: stop accepting, close every connection with the shutdown code after its
+    /// queued frames, wait up to the shutdown timeout.
+    pub async fn serve_with_shutdown<L, F>(self, mut listener: L, signal: F) -> io::Result<Metrics>
+    where
+        L: Listener,
+        F: Future<Output = ()> + Send,
+    {
+        let token = self.handle.shutdown_token().clone();
+        let mut signal = pin!(signal);
+        let mut backoff = Duration::ZERO;
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                () = token.cancelled() => break,
+                () = &mut signal => break,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((io, peer)) => {
+                    backoff = Duration::ZERO;
+                    self.handle
+                        .tracker()
+                        .spawn(self.serve_connection(io, Some(peer)));
+                }
+                Err(error) if is_per_connection(&error) => {
+                    tracing::debug!(%error, "accept: connection failed before it was accepted");
+                }
+                Err(error) => {
+                    // Out of file descriptors (EMFILE) and the like: retrying at once would
+                    // spin, so back off up to a second and let connections close meanwhile.
+                    backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+                    tracing::error!(%error, ?backoff, "accept failed; backing off");
+                    tokio::select! {
+                        () = token.cancelled() => break,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                }
+            }
+        }
+        drop(listener);
+        tracing::info!("shutting down");
+        Ok(self.handle.shutdown_and_wait(self.shutdown_timeout).await)
+    }
+
+    /// Serves one already-accepted connection (after a TLS handshake, say) until it ends or the
+    /// server shuts down. Spawn it; it is tracked by the graceful shutdown.
+    pub fn serve_connection<Io>(
+        &self,
+        io: Io,
+        peer: Option<SocketAddr>,
+    ) -> impl Future<Output = ()> + Send + 'static
+    where
+        Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let router = self.router.clone();
+        let handle = self.handle.clone();
+        let token = handle.shutdown_token().clone();
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout)
+            .max_headers(self.max_headers)
+            .keep_alive(true);
+        let tracker = handle.tracker().clone();
+        let service = service_fn(move |mut request: http::Request<Incoming>| {
+            request.extensions_mut().insert(handle.clone());
+            if let Some(peer) = peer {
+                request.extensions_mut().insert(PeerAddr(peer));
+            }
+            let response = router.handle(request);
+            async move { Ok::<_, Infallible>(response.await) }
+        });
+        let task = async move {
+            let connection = builder
+                .serve_connection(TokioIo::new(io), service)
+                .with_upgrades();
+            let mut connection = pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                () = token.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(%error, "http connection ended with an error");
+            }
+        };
+        tracker.track_future(task)
+    }
+}
+
+/// Errors that concern one connection only; the listener is fine.
+fn is_per_connection(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Serves `router` on `listener` with the default options until Ctrl-C or SIGTERM.
+pub async fn serve<L: Listener>(listener: L, router: Router) -> io::Result<Metrics> {
+    Server::new(router)
+        .serve_with_shutdown(listener, shutdown_signal())
+        .await
+}
+
+/// Completes on Ctrl-C, or SIGTERM on Unix.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,224 @@
+//! What all connections of one server share: the shutdown signal, the task tracker, the
+//! connection limit and the counters.
+
+use crate::CloseCode;
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+/// A handle to a server's shared state: trigger its graceful shutdown, read its counters.
+///
+/// [`Server`](crate::Server) makes one and puts it in every request's extensions, which is how
+/// [`upgrade`](crate::upgrade) finds it. When mounting in another server (axum), insert one
+/// yourself (`axum::Extension(handle)`) to get graceful shutdown and the connection limit.
+#[derive(Clone)]
+pub struct ServerHandle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shutdown: CancellationToken,
+    /// Cancelled when the shutdown deadline passes: connections stop flushing and count what
+    /// they could not send.
+    deadline: CancellationToken,
+    tracker: TaskTracker,
+    active: AtomicUsize,
+    max_connections: AtomicUsize,
+    shutdown_code: AtomicU16,
+    counters: Counters,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) refused_over_limit: AtomicU64,
+    pub(crate) dropped_frames: AtomicU64,
+    pub(crate) dropped_infos: AtomicU64,
+    pub(crate) unflushed_bytes: AtomicU64,
+    pub(crate) unflushed_connections: AtomicU64,
+    pub(crate) panics: AtomicU64,
+}
+
+/// A snapshot of a server's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// WebSocket connections open now.
+    pub active_connections: usize,
+    /// WebSocket connections accepted so far.
+    pub accepted_connections: u64,
+    /// Upgrades refused with 503 because `max_connections` were open.
+    pub refused_over_limit: u64,
+    /// Frames dropped because a client did not read (each also closed that connection, 1008).
+    pub dropped_frames: u64,
+    /// Info messages still in a mailbox when its connection ended.
+    pub dropped_infos: u64,
+    /// Frame bytes that could not be written before a connection's close deadline.
+    pub unflushed_bytes: u64,
+    /// Connections that still had unwritten frames at their close deadline.
+    pub unflushed_connections: u64,
+    /// Callbacks that panicked.
+    pub panics: u64,
+}
+
+impl Default for ServerHandle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("metrics", &self.metrics())
+            .field("shutting_down", &self.is_shutting_down())
+            .finish()
+    }
+}
+
+/// The default limit on open WebSocket connections, as Phoenix's `max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+
+impl ServerHandle {
+    /// A fresh handle: no shutdown yet, the default limit, close code 1012 on shutdown.
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                shutdown: CancellationToken::new(),
+                deadline: CancellationToken::new(),
+                tracker: TaskTracker::new(),
+                active: AtomicUsize::new(0),
+                max_connections: AtomicUsize::new(DEFAULT_MAX_CONNECTIONS),
+                shutdown_code: AtomicU16::new(CloseCode::SERVICE_RESTART.as_u16()),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    /// Sets the most WebSocket connections open at once; beyond it upgrades get 503.
+    pub fn set_max_connections(&self, max: usize) {
+        self.inner.max_connections.store(max, Ordering::Relaxed);
+    }
+
+    /// Sets the close code sent on shutdown: 1012 (service restart, the default) or 1001.
+    pub fn set_shutdown_code(&self, code: CloseCode) {
+        self.inner
+            .shutdown_code
+            .store(code.as_u16(), Ordering::Relaxed);
+    }
+
+    /// Starts a graceful shutdown: stop accepting, close every connection after its queued
+    /// frames with the shutdown code, call `terminate(Shutdown)`.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutdown.is_cancelled()
+    }
+
+    /// Shuts down and waits up to `deadline` for every connection to finish; connections still
+    /// flushing then are cut, and what they could not send is counted in the metrics.
+    pub async fn shutdown_and_wait(&self, deadline: Duration) -> Metrics {
+        self.shutdown();
+        self.inner.tracker.close();
+        if tokio::time::timeout(deadline, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            self.inner.deadline.cancel();
+            self.inner.tracker.wait().await;
+        }
+        let metrics = self.metrics();
+        if metrics.unflushed_connections > 0 {
+            tracing::warn!(
+                connections = metrics.unflushed_connections,
+                bytes = metrics.unflushed_bytes,
+                "shutdown deadline passed with frames unflushed"
+            );
+        }
+        metrics
+    }
+
+    /// The counters right now.
+    pub fn metrics(&self) -> Metrics {
+        let c = &self.inner.counters;
+        Metrics {
+            active_connections: self.inner.active.load(Ordering::Relaxed),
+            accepted_connections: c.accepted.load(Ordering::Relaxed),
+            refused_over_limit: c.refused_over_limit.load(Ordering::Relaxed),
+            dropped_frames: c.dropped_frames.load(Ordering::Relaxed),
+            dropped_infos: c.dropped_infos.load(Ordering::Relaxed),
+            unflushed_bytes: c.unflushed_bytes.load(Ordering::Relaxed),
+            unflushed_connections: c.unflushed_connections.load(Ordering::Relaxed),
+            panics: c.panics.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.inner.shutdown
+    }
+
+    pub(crate) fn deadline_token(&self) -> &CancellationToken {
+        &self.inner.deadline
+    }
+
+    pub(crate) fn tracker(&self) -> &TaskTracker {
+        &self.inner.tracker
+    }
+
+    pub(crate) fn shutdown_code(&self) -> CloseCode {
+        CloseCode::new(self.inner.shutdown_code.load(Ordering::Relaxed))
+            .unwrap_or(CloseCode::SERVICE_RESTART)
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    /// Takes a connection slot, or `None` when the limit is reached.
+    pub(crate) fn try_acquire(&self) -> Option<Slot> {
+        let max = self.inner.max_connections.load(Ordering::Relaxed);
+        let taken = self
+            .inner
+            .active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => {
+                self.inner.counters.accepted.fetch_add(1, Ordering::Relaxed);
+                Some(Slot(self.clone()))
+            }
+            Err(_) => {
+                self.inner
+                    .counters
+                    .refused_over_limit
+                    .fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+}
+
+/// One open connection's place under the limit; released on drop.
+pub(crate) struct Slot(ServerHandle);
+
+impl Slot {
+    pub(crate) fn server(&self) -> &ServerHandle {
+        &self.0
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.inner.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,130 @@
+//! The upgrade of a routed, perhaps authenticated, hyper request: `WebSockAdapter.upgrade/4`.
+
+use crate::{
+    Config, Handler, Refuse, RequestInfo, ServerHandle, connection, handshake,
+    server_handle::Slot,
+};
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+/// The body type of every response websock makes.
+pub type Body = http_body_util::Full<Bytes>;
+
+/// Upgrades `request` to a WebSocket served by `H`, passing `init` to [`Handler::init`].
+///
+/// Works on any request hyper produced, so the request can be routed and authenticated first
+/// (an axum handler, a hand-written hyper service). Answers 101 and spawns the connection's
+/// task, or answers with the reason the request cannot be upgraded: 400 or 426 for an invalid
+/// handshake ([`validate_upgrade`](crate::validate_upgrade)), 503 when the server's connection
+/// limit is reached. The server's [`ServerHandle`] is taken from the request's extensions, where
+/// [`Server`](crate::Server) puts it.
+///
+/// ```no_run
+/// # use websock_runtime::{upgrade, Config, Handler, Body};
+/// # fn f<H: Handler<Init = ()>>(request: http::Request<()>) -> http::Response<Body> {
+/// upgrade::<H, _>(request, (), &Config::default())
+/// # }
+/// ```
+pub fn upgrade<H: Handler, B>(request: Request<B>, init: H::Init, config: &Config) -> Response<Body> {
+    match Upgrade::new(request, config) {
+        Ok(upgrade) => upgrade.accept::<H>(init),
+        Err(refuse) => refuse.into_response(),
+    }
+}
+
+/// A request checked to be an upgrade, holding what the 101 and the connection need.
+pub(crate) struct Upgrade {
+    on_upgrade: OnUpgrade,
+    accept_key: HeaderValue,
+    request: Box<RequestInfo>,
+    config: Config,
+    slot: Option<Slot>,
+}
+
+impl Upgrade {
+    pub(crate) fn new<B>(request: Request<B>, config: &Config) -> Result<Self, Refuse> {
+        handshake::validate_upgrade(&request).map_err(handshake::HandshakeError::into_refusal)?;
+        let (mut parts, _body) = request.into_parts();
+        let on_upgrade = parts.extensions.remove::<OnUpgrade>().ok_or_else(|| {
+            Refuse::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "websocket upgrade: this request was not served by hyper with upgrades enabled\n",
+            )
+        })?;
+        let slot = match parts.extensions.get::<ServerHandle>() {
+            Some(server) if server.is_shutting_down() => {
+                return Err(Refuse::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server shutting down\n",
+                ));
+            }
+            Some(server) => Some(server.try_acquire().ok_or_else(|| {
+                Refuse::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many connections: try again later\n",
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+            })?),
+            None => None,
+        };
+        let key = parts
+            .headers
+            .get(header::SEC_WEBSOCKET_KEY)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default();
+        let accept_key = HeaderValue::from_str(&derive_accept_key(key))
+            .expect("base64 is a valid header value");
+        let mut request = Box::new(RequestInfo::from_parts(&parts));
+        request.selected_protocol = handshake::select_protocol(&parts.headers, &config.protocols);
+        Ok(Self {
+            on_upgrade,
+            accept_key,
+            request,
+            config: config.clone(),
+            slot,
+        })
+    }
+
+    pub(crate) fn request(&self) -> &RequestInfo {
+        &self.request
+    }
+
+    /// Answers 101 and spawns the connection, which starts once hyper hands over the socket.
+    pub(crate) fn accept<H: Handler>(self, init: H::Init) -> Response<Body> {
+        let Self {
+            on_upgrade,
+            accept_key,
+            request,
+            config,
+            slot,
+        } = self;
+        let mut response = Response::new(Body::default());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_key);
+        if let Some(protocol) = &request.selected_protocol {
+            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
+        }
+
+        let tracker = slot.as_ref().map(|slot| slot.server().tracker().clone());
+        let task = async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    connection::run::<H, _>(TokioIo::new(upgraded), init, request, config, slot)
+                        .await;
+                }
+                Err(error) => tracing::debug!(%error, "upgrade failed before the socket was handed over"),
+            }
+        };
+        match tracker {
+            Some(tracker) => drop(tracker.spawn(task)),
+            None => drop(tokio::spawn(task)),
+        }
+        response
+    }
+}
