@@ -164,10 +164,24 @@ mod tests {
 
     #[test]
     fn rfc_6455_forbidden_codes_are_refused() {
-        for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, u16::MAX] {
+        for code in [
+            0,
+            999,
+            1004,
+            1005,
+            1006,
+            1015,
+            1016,
+            2000,
+            2999,
+            5000,
+            u16::MAX,
+        ] {
             assert_eq!(CloseCode::new(code), Err(InvalidCloseCode(code)), "{code}");
         }
-        for code in [1000, 1001, 1002, 1003, 1007, 1011, 1012, 1014, 3000, 4000, 4999] {
+        for code in [
+            1000, 1001, 1002, 1003, 1007, 1011, 1012, 1014, 3000, 4000, 4999,
+        ] {
             assert_eq!(CloseCode::new(code).map(CloseCode::as_u16), Ok(code));
         }
     }

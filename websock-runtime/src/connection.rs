@@ -81,7 +81,9 @@ impl Ending {
     fn from_ws_error(error: tungstenite::Error) -> Self {
         use tungstenite::Error as E;
         match error {
-            E::ConnectionClosed | E::AlreadyClosed => Self::new(TerminateReason::Remote(None), None),
+            E::ConnectionClosed | E::AlreadyClosed => {
+                Self::new(TerminateReason::Remote(None), None)
+            }
             E::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
                 Self::new(TerminateReason::Remote(None), None)
             }
@@ -157,7 +159,8 @@ pub(crate) async fn run<H, S>(
     H: Handler,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let span = tracing::info_span!("websocket", path = %request.path(), peer = ?request.peer_addr());
+    let span =
+        tracing::info_span!("websocket", path = %request.path(), peer = ?request.peer_addr());
     async move {
         let ws =
             WebSocketStream::from_raw_socket(stream, Role::Server, Some(config.websocket_config()))
@@ -255,9 +258,10 @@ where
         ));
         let mut timer = pin!(tokio::time::sleep_until(last_activity));
         let mut timer_armed: Option<Instant> = None;
-        let mut ping = self.config.ping_interval.map(|period| {
-            tokio::time::interval_at(Instant::now() + period, period)
-        });
+        let mut ping = self
+            .config
+            .ping_interval
+            .map(|period| tokio::time::interval_at(Instant::now() + period, period));
         let mut mailbox_first = false;
 
         loop {
@@ -494,7 +498,8 @@ where
                         code: close.code().as_u16().into(),
                         reason: close.reason().into(),
                     };
-                    let _ = Pin::new(&mut self.ws).start_send(tungstenite::Message::Close(Some(frame)));
+                    let _ =
+                        Pin::new(&mut self.ws).start_send(tungstenite::Message::Close(Some(frame)));
                     self.dirty = true;
                 }
             }

@@ -117,7 +117,10 @@ fn header_contains_token(headers: &HeaderMap, name: header::HeaderName, token: &
 /// A key is 16 random bytes in base64: 24 characters, the last two `==` (RFC 6455 §4.1).
 fn is_valid_key(key: &[u8]) -> bool {
     let is_b64 = |c: &u8| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/';
-    key.len() == 24 && key[..21].iter().all(is_b64) && is_last_sextet(key[21]) && &key[22..] == b"=="
+    key.len() == 24
+        && key[..21].iter().all(is_b64)
+        && is_last_sextet(key[21])
+        && &key[22..] == b"=="
 }
 
 /// The 22nd character encodes the last 2 bits of the 16th byte, so only 4 of its low bits are

@@ -78,7 +78,10 @@ impl Router {
     }
 
     /// Answers one request: route it, check it, upgrade it.
-    pub fn handle<B>(&self, request: Request<B>) -> impl Future<Output = Response<Body>> + Send + use<B> {
+    pub fn handle<B>(
+        &self,
+        request: Request<B>,
+    ) -> impl Future<Output = Response<Body>> + Send + use<B> {
         let mut request = request.map(|_| ());
         let path = request.uri().path();
         let answer = match self.paths.at(path) {
@@ -110,7 +113,11 @@ impl Router {
 pub trait Endpoint: Send + Sync + 'static {
     /// Answers a request routed here.
     #[doc(hidden)]
-    fn call(&self, request: Request<()>, origins: Option<Arc<[String]>>) -> BoxFuture<Response<Body>>;
+    fn call(
+        &self,
+        request: Request<()>,
+        origins: Option<Arc<[String]>>,
+    ) -> BoxFuture<Response<Body>>;
 }
 
 /// How a route builds its handler's `Init` from the request.
@@ -195,7 +202,11 @@ impl<H: Handler> WebSocketRoute<H> {
 }
 
 impl<H: Handler> Endpoint for WebSocketRoute<H> {
-    fn call(&self, request: Request<()>, origins: Option<Arc<[String]>>) -> BoxFuture<Response<Body>> {
+    fn call(
+        &self,
+        request: Request<()>,
+        origins: Option<Arc<[String]>>,
+    ) -> BoxFuture<Response<Body>> {
         let origins = self.origins.clone().or(origins);
         let init = self.init.clone();
         let config = self.config.clone();
@@ -229,6 +240,8 @@ fn check_origin(request: &RequestInfo, allowed: &[String]) -> Result<(), Refuse>
     if allowed.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
         Ok(())
     } else {
-        Err(Refuse::forbidden(format!("origin {origin:?} is not allowed\n")))
+        Err(Refuse::forbidden(format!(
+            "origin {origin:?} is not allowed\n"
+        )))
     }
 }

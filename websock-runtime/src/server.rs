@@ -51,6 +51,10 @@ impl Listener for TcpListener {
 ///     .await?;
 /// # Ok(()) }
 /// ```
+///
+/// Cloning is cheap and shares the router and the handle: clone it into the task that
+/// finishes a TLS handshake, then call [`serve_connection`](Self::serve_connection).
+#[derive(Clone)]
 pub struct Server {
     router: Arc<Router>,
     handle: ServerHandle,
@@ -111,7 +115,8 @@ impl Server {
     /// Serves until [`ServerHandle::shutdown`] is called, then shuts down gracefully and
     /// returns the final counters.
     pub async fn serve<L: Listener>(self, listener: L) -> io::Result<Metrics> {
-        self.serve_with_shutdown(listener, std::future::pending()).await
+        self.serve_with_shutdown(listener, std::future::pending())
+            .await
     }
 
     /// Serves until `signal` completes (or [`ServerHandle::shutdown`] is called), then shuts

@@ -1,8 +1,7 @@
 //! The upgrade of a routed, perhaps authenticated, hyper request: `WebSockAdapter.upgrade/4`.
 
 use crate::{
-    Config, Handler, Refuse, RequestInfo, ServerHandle, connection, handshake,
-    server_handle::Slot,
+    Config, Handler, Refuse, RequestInfo, ServerHandle, connection, handshake, server_handle::Slot,
 };
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -28,7 +27,11 @@ pub type Body = http_body_util::Full<Bytes>;
 /// upgrade::<H, _>(request, (), &Config::default())
 /// # }
 /// ```
-pub fn upgrade<H: Handler, B>(request: Request<B>, init: H::Init, config: &Config) -> Response<Body> {
+pub fn upgrade<H: Handler, B>(
+    request: Request<B>,
+    init: H::Init,
+    config: &Config,
+) -> Response<Body> {
     match Upgrade::new(request, config) {
         Ok(upgrade) => upgrade.accept::<H>(init),
         Err(refuse) => refuse.into_response(),
@@ -75,8 +78,8 @@ impl Upgrade {
             .get(header::SEC_WEBSOCKET_KEY)
             .map(HeaderValue::as_bytes)
             .unwrap_or_default();
-        let accept_key = HeaderValue::from_str(&derive_accept_key(key))
-            .expect("base64 is a valid header value");
+        let accept_key =
+            HeaderValue::from_str(&derive_accept_key(key)).expect("base64 is a valid header value");
         let mut request = Box::new(RequestInfo::from_parts(&parts));
         request.selected_protocol = handshake::select_protocol(&parts.headers, &config.protocols);
         Ok(Self {
@@ -118,7 +121,9 @@ impl Upgrade {
                     connection::run::<H, _>(TokioIo::new(upgraded), init, request, config, slot)
                         .await;
                 }
-                Err(error) => tracing::debug!(%error, "upgrade failed before the socket was handed over"),
+                Err(error) => {
+                    tracing::debug!(%error, "upgrade failed before the socket was handed over")
+                }
             }
         };
         match tracker {
