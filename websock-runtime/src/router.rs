@@ -120,10 +120,13 @@ pub trait Endpoint: Send + Sync + 'static {
     ) -> BoxFuture<Response<Body>>;
 }
 
+/// A user's pre-upgrade check, boxed.
+type AsyncInit<I> = Arc<dyn Fn(RequestInfo) -> BoxFuture<Result<I, Refuse>> + Send + Sync>;
+
 /// How a route builds its handler's `Init` from the request.
 enum InitFn<H: Handler> {
     Sync(fn(&RequestInfo) -> Result<H::Init, Refuse>),
-    Async(Arc<dyn Fn(RequestInfo) -> BoxFuture<Result<H::Init, Refuse>> + Send + Sync>),
+    Async(AsyncInit<H::Init>),
 }
 
 impl<H: Handler> Clone for InitFn<H> {

@@ -122,7 +122,7 @@ impl Upgrade {
                         .await;
                 }
                 Err(error) => {
-                    tracing::debug!(%error, "upgrade failed before the socket was handed over")
+                    tracing::debug!(%error, "upgrade failed before the socket was handed over");
                 }
             }
         };

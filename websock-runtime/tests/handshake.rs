@@ -20,7 +20,7 @@ fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> String {
     text
 }
 
-fn upgrade_headers<'a>(addr: &'a str) -> Vec<(&'a str, &'a str)> {
+fn upgrade_headers(addr: &str) -> Vec<(&str, &str)> {
     vec![
         ("Host", addr),
         ("Connection", "keep-alive, Upgrade"),

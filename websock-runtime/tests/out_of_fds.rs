@@ -28,7 +28,12 @@ async fn child_server() {
 
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
@@ -86,9 +91,11 @@ async fn out_of_file_descriptors_backs_off_and_recovers() {
     // Free some descriptors: new connections succeed again.
     open.truncate(open.len() - 8);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (mut fresh, _) = within(tokio_tungstenite::connect_async(format!("ws://{addr}/probe")))
-        .await
-        .expect("no recovery after descriptors were freed");
+    let (mut fresh, _) = within(tokio_tungstenite::connect_async(format!(
+        "ws://{addr}/probe"
+    )))
+    .await
+    .expect("no recovery after descriptors were freed");
     send_text(&mut fresh, "echo:recovered").await;
     assert_eq!(recv_text(&mut fresh).await, "recovered");
     assert!(child.try_wait().unwrap().is_none(), "the server died");
