@@ -1,0 +1,71 @@
+//! The axum example: websock upgrades inside an axum router, beside plain HTTP routes.
+
+#[allow(dead_code)]
+#[path = "../examples/axum_mount.rs"]
+mod example;
+
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use websock::ServerHandle;
+
+async fn within<F: std::future::Future>(future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(10), future).await.expect("timed out")
+}
+
+#[tokio::test]
+async fn websocket_and_http_routes_share_one_axum_server() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = ServerHandle::new();
+    tokio::spawn(async move { axum::serve(listener, example::app(handle)).await });
+
+    let mut http = tokio::net::TcpStream::connect(addr).await.unwrap();
+    http.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut response = String::new();
+    within(http.read_to_string(&mut response)).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("ok"), "{response}");
+
+    let (mut client, _) = within(tokio_tungstenite::connect_async(format!("ws://{addr}/ws/greet/Ferris")))
+        .await
+        .unwrap();
+    client.send(Message::text("Hello")).await.unwrap();
+    let reply = within(client.next()).await.unwrap().unwrap();
+    assert_eq!(reply, Message::text("Hello, Ferris!"));
+}
+
+#[tokio::test]
+async fn invalid_upgrades_inside_axum_get_the_reason() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, example::app(ServerHandle::new())).await });
+    let mut http = tokio::net::TcpStream::connect(addr).await.unwrap();
+    http.write_all(b"GET /ws/greet/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut response = String::new();
+    within(http.read_to_string(&mut response)).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(response.contains("Connection header must contain"), "{response}");
+}
+
+#[tokio::test]
+async fn the_server_handle_shuts_axum_mounted_sockets_down_with_1012() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = ServerHandle::new();
+    let app = example::app(handle.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (mut client, _) = within(tokio_tungstenite::connect_async(format!("ws://{addr}/ws/greet/x")))
+        .await
+        .unwrap();
+    client.send(Message::text("hi")).await.unwrap();
+    within(client.next()).await.unwrap().unwrap();
+    assert_eq!(handle.metrics().active_connections, 1);
+    let waited = tokio::spawn(async move { handle.shutdown_and_wait(Duration::from_secs(5)).await });
+    match within(client.next()).await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1012),
+        other => panic!("expected a 1012 close, got {other:?}"),
+    }
+    assert_eq!(within(waited).await.unwrap().active_connections, 0);
+}
