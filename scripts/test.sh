@@ -8,3 +8,8 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+
+# Clients we did not write, against the echo example.
+bash scripts/real-clients.sh
+# RFC 6455 conformance: Autobahn|Testsuite sections 1-10 against the echo example.
+bash scripts/autobahn.sh
