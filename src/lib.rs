@@ -47,3 +47,13 @@
 
 pub use websock_macros::websock_handler;
 pub use websock_runtime::*;
+
+/// What `#[websock_handler]` expands to refers to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use websock_runtime::__private::*;
+    pub use websock_runtime::{
+        Bytes, Close, Context, Control, Handler, IntoReply, Message, PeerClose, Reply,
+        TerminateReason, Utf8Bytes,
+    };
+}

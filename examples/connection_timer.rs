@@ -1,0 +1,91 @@
+//! The connection timer: one WebSocket endpoint that tells a client how long it has been
+//! connected, and reminds it every few seconds.
+//!
+//! ```text
+//! cargo run --example connection_timer
+//! # another terminal (any WebSocket client, e.g. websocat):
+//! websocat ws://127.0.0.1:4000/ws/connection_timer/alice
+//! request_timer
+//! ```
+//!
+//! | event | the server does |
+//! | --- | --- |
+//! | text `request_timer` | pushes `Connected to /ws/connection_timer/<name> for <N>s.` |
+//! | every `ALERT_SECS` seconds | pushes `Alert for /ws/connection_timer/<name> after <N>s.` |
+//! | any other text or binary | ignores it |
+//!
+//! Environment: `WEBSOCK_ADDR` (default `127.0.0.1:4000`) is the listen address, `ALERT_SECS`
+//! (default 15) the alert interval. Ctrl-C or SIGTERM stops the server gracefully.
+
+use std::time::{Duration, Instant};
+use websock::{Context, PathParams, Router, websock_handler, websocket};
+
+/// One connection's state: where it is and since when.
+pub struct ConnectionTimer {
+    path: String,
+    start: Instant,
+    alert_every: Duration,
+}
+
+/// The info message the connection sends itself every alert interval.
+pub struct Alert;
+
+#[websock_handler]
+impl ConnectionTimer {
+    fn init(params: PathParams, ctx: &mut Context<Self>) -> Self {
+        let alert_every = alert_interval();
+        ctx.send_after(alert_every, Alert);
+        let name = params.get("name").unwrap_or_default();
+        ConnectionTimer {
+            path: format!("/ws/connection_timer/{name}"),
+            start: Instant::now(),
+            alert_every,
+        }
+    }
+
+    #[on_text("request_timer")]
+    fn request_timer(&mut self) -> String {
+        format!("Connected to {} for {}s.", self.path, self.elapsed())
+    }
+
+    #[on_info]
+    fn alert(&mut self, _: Alert, ctx: &mut Context<Self>) -> String {
+        ctx.send_after(self.alert_every, Alert);
+        format!("Alert for {} after {}s.", self.path, self.elapsed())
+    }
+
+    fn elapsed(&self) -> u64 {
+        self.start.elapsed().as_secs()
+    }
+}
+
+/// The alert interval: `ALERT_SECS` seconds, 15 when unset or not a number.
+pub fn alert_interval() -> Duration {
+    let secs = std::env::var("ALERT_SECS")
+        .ok()
+        .and_then(|secs| secs.trim().parse().ok())
+        .unwrap_or(15);
+    Duration::from_secs(secs)
+}
+
+/// The example's routes.
+pub fn router() -> Router {
+    Router::new().route(
+        "/ws/connection_timer/{name}",
+        websocket::<ConnectionTimer>(),
+    )
+}
+
+#[allow(dead_code)] // unused when the tests include this file as a module
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::var("WEBSOCK_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".to_owned());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!(
+        "connection_timer listening on {} (ws://{}/ws/connection_timer/<name>)",
+        listener.local_addr()?,
+        listener.local_addr()?
+    );
+    websock::serve(listener, router()).await?;
+    Ok(())
+}

@@ -1,0 +1,695 @@
+//! Code generation. Everything here was validated before: nothing can fail.
+//!
+//! Generated code names everything by absolute path (`::websock::__private::..`, `::core::..`),
+//! its own identifiers start with `__`, and type-directed expressions are spanned at the user's
+//! tokens so a type error points at the parameter or return type that causes it.
+
+use crate::{
+    ast::{self, Handler, Method, Param, Role},
+    attr::{self, Args, Kind, Segment, TextPattern},
+    ctxt::Ctxt,
+    fallback, valid,
+};
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::{ImplItemFn, Item, ReturnType, spanned::Spanned};
+
+/// Expands `#[websock_handler(attr)] item`. Errors become `compile_error!`s next to a
+/// fallback expansion, never a panic.
+pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let cx = Ctxt::new();
+    if !attr.is_empty() {
+        cx.error_spanned(
+            &attr,
+            "`#[websock_handler]` takes no arguments (the attributes on the methods say what \
+             each one handles); write `#[websock_handler]`",
+        );
+    }
+    let mut item = match syn::parse2::<Item>(item) {
+        Ok(Item::Impl(item)) => item,
+        Ok(other) => {
+            cx.error_spanned(
+                not_an_impl_tokens(&other),
+                format!(
+                    "`#[websock_handler]` goes on an inherent impl block, such as \
+                     `impl ChatSocket {{ .. }}`, not on {}",
+                    describe(&other)
+                ),
+            );
+            return fallback::not_an_impl(&other, cx);
+        }
+        Err(error) => {
+            cx.syn_error(error);
+            return fallback::errors(cx);
+        }
+    };
+
+    let helpers = attr::strip(&mut item, &cx);
+    if let Some((path, for_token)) = &item.trait_ {
+        cx.error_spanned(
+            quote!(#path #for_token),
+            format!(
+                "`#[websock_handler]` writes the `Handler` impl itself: put it on an inherent \
+                 impl, `impl {} {{ .. }}`, not on `impl {} for ..`",
+                item.self_ty.to_token_stream(),
+                path.to_token_stream()
+            ),
+        );
+        return fallback::stripped(&item, cx);
+    }
+    let generics = &item.generics;
+    if !generics.params.is_empty() || generics.where_clause.is_some() {
+        cx.error_spanned(
+            generics,
+            format!(
+                "`#[websock_handler]` does not support generic impl blocks (`impl{} ..`): it \
+                 generates the info enum and dispatch for one concrete type; write the impl for a \
+                 concrete type, or implement `websock::Handler` by hand",
+                generics.to_token_stream()
+            ),
+        );
+    }
+    let handler = Handler::from_syn(&item, helpers, &cx);
+    valid::check(&handler, &cx);
+    match cx.check() {
+        Ok(()) => generate(&handler),
+        Err(errors) => fallback::handler(&handler, errors),
+    }
+}
+
+fn not_an_impl_tokens(item: &Item) -> TokenStream {
+    match item {
+        Item::Struct(item) => {
+            let (token, ident) = (&item.struct_token, &item.ident);
+            quote!(#token #ident)
+        }
+        Item::Enum(item) => {
+            let (token, ident) = (&item.enum_token, &item.ident);
+            quote!(#token #ident)
+        }
+        Item::Fn(item) => {
+            let (token, ident) = (&item.sig.fn_token, &item.sig.ident);
+            quote!(#token #ident)
+        }
+        Item::Trait(item) => {
+            let (token, ident) = (&item.trait_token, &item.ident);
+            quote!(#token #ident)
+        }
+        Item::Mod(item) => {
+            let (token, ident) = (&item.mod_token, &item.ident);
+            quote!(#token #ident)
+        }
+        other => other.to_token_stream(),
+    }
+}
+
+fn describe(item: &Item) -> &'static str {
+    match item {
+        Item::Struct(_) => "a struct (keep the struct, and put the attribute on its `impl` block)",
+        Item::Enum(_) => "an enum (keep the enum, and put the attribute on its `impl` block)",
+        Item::Fn(_) => "a function (handlers are methods of an `impl` block)",
+        Item::Trait(_) => "a trait",
+        Item::Mod(_) => "a module",
+        _ => "this item",
+    }
+}
+
+/// The name of the generated info enum: `__WebsockInfoConnectionTimer`.
+pub(crate) fn info_enum_ident(handler: &Handler<'_>) -> syn::Ident {
+    let name = handler
+        .self_ident
+        .map_or_else(String::new, ToString::to_string);
+    format_ident!("__WebsockInfo{}", name)
+}
+
+/// Lints that generated code must not trigger in the user's crate.
+fn allow_lints() -> TokenStream {
+    quote! {
+        #[allow(
+            unused_variables,
+            unused_qualifications,
+            unreachable_code,
+            non_camel_case_types,
+            missing_docs,
+            unreachable_pub,
+            private_interfaces,
+            dead_code,
+            clippy::all,
+            clippy::pedantic,
+            clippy::nursery
+        )]
+    }
+}
+
+/// The info enum and its `From` impls, or nothing when no method has `#[on_info]`.
+/// Info methods whose parameter could not be identified are skipped (fallback).
+pub(crate) fn info_items(handler: &Handler<'_>) -> (TokenStream, TokenStream) {
+    let infos: Vec<(&Method<'_>, &Param<'_>)> = info_methods(handler);
+    if infos.is_empty() || handler.self_ident.is_none() {
+        return (quote!(::core::convert::Infallible), TokenStream::new());
+    }
+    let name = info_enum_ident(handler);
+    let allow = allow_lints();
+    let self_ty = handler.self_ty;
+    let doc = format!(
+        "The info messages of `{}`, generated by `#[websock_handler]`.",
+        self_ty.to_token_stream()
+    );
+    let variants = infos.iter().enumerate().map(|(index, (method, param))| {
+        let cfgs = method.cfgs();
+        let variant = format_ident!("__Info{}", index);
+        let ty = param.ty;
+        quote!(#(#cfgs)* #variant(#ty))
+    });
+    let froms = infos.iter().enumerate().map(|(index, (method, param))| {
+        let cfgs = method.cfgs();
+        let variant = format_ident!("__Info{}", index);
+        let ty = param.ty;
+        // Spanned at the user's type: two `#[on_info]` methods for one type (through an alias
+        // or another path) are reported by rustc as conflicting impls, right there.
+        let span = ty.span();
+        let impl_header = quote_spanned!(span=> impl ::core::convert::From<#ty> for #name);
+        quote! {
+            #(#cfgs)*
+            #allow
+            #impl_header {
+                #[inline]
+                fn from(__info: #ty) -> Self {
+                    #name::#variant(__info)
+                }
+            }
+        }
+    });
+    let items = quote! {
+        #[doc = #doc]
+        #[doc(hidden)]
+        #allow
+        pub enum #name {
+            #(#variants,)*
+        }
+        #(#froms)*
+    };
+    (quote!(#name), items)
+}
+
+fn info_methods<'h, 'a>(handler: &'h Handler<'a>) -> Vec<(&'h Method<'a>, &'h Param<'a>)> {
+    let mut seen = Vec::new();
+    handler
+        .methods
+        .iter()
+        .filter(|method| method.kind() == Kind::Info)
+        .filter_map(|method| Some((method, method.value()?)))
+        .filter(|(_, param)| {
+            let key = param.ty.to_token_stream().to_string();
+            let new = !seen.contains(&key);
+            seen.push(key);
+            new
+        })
+        .collect()
+}
+
+fn generate(handler: &Handler<'_>) -> TokenStream {
+    let item = handler.item;
+    let self_ty = handler.self_ty;
+    let (info_ty, info_items) = info_items(handler);
+    let allow = allow_lints();
+    let init = init_fn(handler);
+    let init_ty = handler
+        .init
+        .as_ref()
+        .and_then(ast::Init::arg)
+        .map_or_else(|| quote!(()), ToTokens::to_token_stream);
+    let handle_in = handle_in(handler);
+    let handle_info = handle_info(handler);
+    let handle_control = handle_control(handler);
+    let terminate = terminate(handler);
+    quote! {
+        #item
+
+        #info_items
+
+        #allow
+        impl ::websock::__private::Handler for #self_ty {
+            type Init = #init_ty;
+            type Info = #info_ty;
+
+            #init
+            #handle_in
+            #handle_info
+            #handle_control
+            #terminate
+        }
+    }
+}
+
+/// `Self::name(self, args..)` (with `.await` for async methods), then the conversion of what
+/// it returns, spanned at its return type.
+fn call(
+    func: &ImplItemFn,
+    params: &[Param<'_>],
+    receiver: bool,
+    value: impl Fn(&Param<'_>) -> TokenStream,
+) -> TokenStream {
+    let name = &func.sig.ident;
+    let args = params.iter().map(|param| match param.role {
+        Role::Ctx => quote!(&mut *__ctx),
+        Role::Value => value(param),
+        Role::Capture(index) => format_ident!("__capture{}", index).into_token_stream(),
+    });
+    let receiver = receiver.then(|| quote!(self,));
+    let awaited = func.sig.asyncness.map(|_| quote!(.await));
+    quote!(Self::#name(#receiver #(#args),*) #awaited)
+}
+
+fn return_span(func: &ImplItemFn) -> Span {
+    match &func.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => func.sig.ident.span(),
+    }
+}
+
+/// A block that calls the method and evaluates to its `Reply`.
+fn reply(method: &Method<'_>, value: impl Fn(&Param<'_>) -> TokenStream) -> TokenStream {
+    let call = call(method.func, &method.params, true, value);
+    let convert = quote_spanned!(return_span(method.func)=>
+        ::websock::__private::into_reply(__returned)
+    );
+    quote!({
+        let __returned = #call;
+        #convert
+    })
+}
+
+fn init_fn(handler: &Handler<'_>) -> TokenStream {
+    let Some(init) = &handler.init else {
+        return TokenStream::new();
+    };
+    let call = call(init.func, &init.params, false, |_| quote!(__init));
+    let convert = quote_spanned!(return_span(init.func)=>
+        ::websock::__private::IntoInit::<Self>::into_init(__returned)
+    );
+    quote! {
+        async fn init(
+            __init: Self::Init,
+            __ctx: &mut ::websock::__private::Context<Self>,
+        ) -> ::core::result::Result<Self, ::websock::__private::Close> {
+            let __returned = #call;
+            #convert
+        }
+    }
+}
+
+fn text_arg(param: &Param<'_>) -> TokenStream {
+    let ty = param.ty;
+    quote_spanned!(ty.span()=> <#ty as ::websock::__private::TextArg<'_>>::from_text(&__text))
+}
+
+fn binary_arg(param: &Param<'_>) -> TokenStream {
+    let ty = param.ty;
+    quote_spanned!(ty.span()=> <#ty as ::websock::__private::BinaryArg<'_>>::from_bytes(&__bytes))
+}
+
+fn handle_in(handler: &Handler<'_>) -> TokenStream {
+    let methods = |pred: &dyn Fn(&Method<'_>) -> bool| -> Vec<&Method<'_>> {
+        handler.methods.iter().filter(|m| pred(m)).collect()
+    };
+    let exact = methods(&|m| matches!(m.helper.args, Args::Text(TextPattern::Exact { .. })));
+    let captures = methods(&|m| matches!(m.helper.args, Args::Text(TextPattern::Captures { .. })));
+    let tagged = methods(&|m| matches!(m.helper.args, Args::Tag { .. }));
+    let untagged = methods(&|m| m.kind() == Kind::Json && matches!(m.helper.args, Args::None));
+    let text_fallback = methods(&|m| m.kind() == Kind::Text && matches!(m.helper.args, Args::None));
+    let mut prefixed = methods(&|m| matches!(m.helper.args, Args::Prefix { .. }));
+    let binary_fallback =
+        methods(&|m| m.kind() == Kind::Binary && matches!(m.helper.args, Args::None));
+
+    let ok = quote!(::websock::__private::Reply::ok());
+
+    // 1. Exact texts: one `match` on the string.
+    let exact_match = (!exact.is_empty()).then(|| {
+        let arms = exact.iter().map(|method| {
+            let Args::Text(TextPattern::Exact { value, .. }) = &method.helper.args else {
+                unreachable!()
+            };
+            let cfgs = method.cfgs();
+            let reply = reply(method, text_arg);
+            quote!(#(#cfgs)* #value => return #reply,)
+        });
+        quote! {
+            match __text.as_str() {
+                #(#arms)*
+                _ => {}
+            }
+        }
+    });
+
+    // 2. Capture patterns, in declaration order.
+    let capture_blocks = captures.iter().enumerate().map(|(index, method)| {
+        let Args::Text(TextPattern::Captures { segments, .. }) = &method.helper.args else {
+            unreachable!()
+        };
+        capture_block(method, segments, index)
+    });
+
+    // 3. Tagged JSON: read the tag once, `match` on it.
+    let tagged_block = tagged.first().map(|first| {
+        let Args::Tag { field, .. } = &first.helper.args else {
+            unreachable!()
+        };
+        let field = field.to_string();
+        let arms = tagged.iter().map(|method| {
+            let Args::Tag { value, .. } = &method.helper.args else {
+                unreachable!()
+            };
+            let cfgs = method.cfgs();
+            let body = match method.value() {
+                Some(param) => {
+                    let parse = json_parse(param);
+                    let reply = reply(method, |_| quote!(__json));
+                    quote! {
+                        if let ::core::result::Result::Ok(__json) = #parse {
+                            return #reply;
+                        }
+                    }
+                }
+                None => {
+                    let reply = reply(method, |_| TokenStream::new());
+                    quote!(return #reply;)
+                }
+            };
+            quote!(#(#cfgs)* #value => { #body })
+        });
+        quote! {
+            if let ::core::option::Option::Some(__tag) =
+                ::websock::__private::json_tag(__text.as_str(), #field)
+            {
+                match &*__tag {
+                    #(#arms)*
+                    _ => {}
+                }
+            }
+        }
+    });
+
+    // 4. Untagged JSON, in declaration order.
+    let untagged_blocks = untagged.iter().filter_map(|method| {
+        let param = method.value()?;
+        let cfgs = method.cfgs();
+        let parse = json_parse(param);
+        let reply = reply(method, |_| quote!(__json));
+        Some(quote! {
+            #(#cfgs)*
+            if let ::core::result::Result::Ok(__json) = #parse {
+                return #reply;
+            }
+        })
+    });
+
+    // 5. The fallback, else ignore.
+    let text_rest = fallback_call(&text_fallback, text_arg, &ok);
+
+    let has_text = !(exact.is_empty()
+        && captures.is_empty()
+        && tagged.is_empty()
+        && untagged.is_empty()
+        && text_fallback.is_empty());
+    let text_arm = if has_text {
+        quote! {
+            ::websock::__private::Message::Text(__text) => {
+                #exact_match
+                #(#capture_blocks)*
+                #tagged_block
+                #(#untagged_blocks)*
+                #text_rest
+            }
+        }
+    } else {
+        quote!(::websock::__private::Message::Text(_) => #ok,)
+    };
+
+    // Binary: the longest prefix first, as slice patterns in one `match`.
+    prefixed.sort_by_key(|method| match &method.helper.args {
+        Args::Prefix { bytes, .. } => std::cmp::Reverse(bytes.len()),
+        _ => std::cmp::Reverse(0),
+    });
+    let binary_rest = fallback_call(&binary_fallback, binary_arg, &ok);
+    let binary_arm = if prefixed.is_empty() && binary_fallback.is_empty() {
+        quote!(::websock::__private::Message::Binary(_) => #ok,)
+    } else if prefixed.is_empty() {
+        quote!(::websock::__private::Message::Binary(__bytes) => #binary_rest,)
+    } else {
+        let arms = prefixed.iter().map(|method| {
+            let Args::Prefix { bytes, .. } = &method.helper.args else {
+                unreachable!()
+            };
+            let cfgs = method.cfgs();
+            let reply = reply(method, binary_arg);
+            quote!(#(#cfgs)* [#(#bytes,)* ..] => #reply,)
+        });
+        quote! {
+            ::websock::__private::Message::Binary(__bytes) => match &__bytes[..] {
+                #(#arms)*
+                _ => #binary_rest,
+            },
+        }
+    };
+
+    quote! {
+        async fn handle_in(
+            &mut self,
+            __message: ::websock::__private::Message,
+            __ctx: &mut ::websock::__private::Context<Self>,
+        ) -> ::websock::__private::Reply {
+            match __message {
+                #text_arm
+                #binary_arm
+            }
+        }
+    }
+}
+
+fn fallback_call(
+    fallback: &[&Method<'_>],
+    value: impl Fn(&Param<'_>) -> TokenStream,
+    ok: &TokenStream,
+) -> TokenStream {
+    match fallback.first() {
+        Some(method) => {
+            let cfgs: Vec<_> = method.cfgs().collect();
+            let reply = reply(method, value);
+            if cfgs.is_empty() {
+                reply
+            } else {
+                // A fallback compiled out leaves "ignore".
+                quote!({
+                    #(#cfgs)*
+                    {
+                        return #reply;
+                    }
+                    #ok
+                })
+            }
+        }
+        None => ok.clone(),
+    }
+}
+
+fn json_parse(param: &Param<'_>) -> TokenStream {
+    let ty = param.ty;
+    quote_spanned!(ty.span()=> ::websock::__private::from_json::<#ty>(__text.as_str()))
+}
+
+/// One capture pattern: strip the literal prefix and suffix, split at the literals between
+/// captures (first occurrence), parse each capture; any miss breaks out to the next pattern.
+fn capture_block(method: &Method<'_>, segments: &[Segment], index: usize) -> TokenStream {
+    let label = syn::Lifetime::new(&format!("'__pattern{index}"), Span::call_site());
+    let miss = quote!(else { break #label; });
+    let mut steps = Vec::new();
+    let mut segments = segments;
+    if let [Segment::Literal(prefix), rest @ ..] = segments {
+        steps.push(quote! {
+            let ::core::option::Option::Some(__rest) = __rest.strip_prefix(#prefix) #miss
+        });
+        segments = rest;
+    }
+    if let [rest @ .., Segment::Literal(suffix)] = segments {
+        steps.push(quote! {
+            let ::core::option::Option::Some(__rest) = __rest.strip_suffix(#suffix) #miss
+        });
+        segments = rest;
+    }
+    // Now `capture (literal capture)*`.
+    let mut raw = Vec::new();
+    let mut capture = 0usize;
+    for segment in segments {
+        match segment {
+            Segment::Literal(literal) => {
+                let var = format_ident!("__raw{}", capture - 1);
+                steps.push(quote! {
+                    let ::core::option::Option::Some((#var, __rest)) = __rest.split_once(#literal) #miss
+                });
+            }
+            Segment::Capture(_) => {
+                raw.push(format_ident!("__raw{}", capture));
+                capture += 1;
+            }
+        }
+    }
+    let last = format_ident!("__raw{}", capture - 1);
+    steps.push(quote!(let #last = __rest;));
+    let non_empty = quote! {
+        if #(#raw.is_empty())||* {
+            break #label;
+        }
+    };
+    let parses = method.params.iter().filter_map(|param| {
+        let Role::Capture(index) = param.role else {
+            return None;
+        };
+        let raw = format_ident!("__raw{}", index);
+        let var = format_ident!("__capture{}", index);
+        let ty = param.ty;
+        Some(if ast::is_str_ref(ty) {
+            quote!(let #var = #raw;)
+        } else {
+            let parse = quote_spanned!(ty.span()=>
+                ::websock::__private::parse_capture::<#ty>(#raw)
+            );
+            quote!(let ::core::option::Option::Some(#var) = #parse #miss)
+        })
+    });
+    let cfgs = method.cfgs();
+    let reply = reply(method, |_| TokenStream::new());
+    quote! {
+        #(#cfgs)*
+        #label: {
+            let __rest: &str = __text.as_str();
+            #(#steps)*
+            #non_empty
+            #(#parses)*
+            return #reply;
+        }
+    }
+}
+
+fn handle_info(handler: &Handler<'_>) -> TokenStream {
+    let infos = info_methods(handler);
+    if infos.is_empty() {
+        return TokenStream::new();
+    }
+    let name = info_enum_ident(handler);
+    let arms = infos.iter().enumerate().map(|(index, (method, _))| {
+        let cfgs = method.cfgs();
+        let variant = format_ident!("__Info{}", index);
+        let reply = reply(method, |_| quote!(__info_value));
+        quote!(#(#cfgs)* #name::#variant(__info_value) => #reply,)
+    });
+    quote! {
+        async fn handle_info(
+            &mut self,
+            __info: Self::Info,
+            __ctx: &mut ::websock::__private::Context<Self>,
+        ) -> ::websock::__private::Reply {
+            match __info {
+                #(#arms)*
+            }
+        }
+    }
+}
+
+fn handle_control(handler: &Handler<'_>) -> TokenStream {
+    let arms: Vec<TokenStream> = handler
+        .methods
+        .iter()
+        .filter_map(|method| {
+            let variant = match method.kind() {
+                Kind::Ping => quote!(Ping),
+                Kind::Pong => quote!(Pong),
+                _ => return None,
+            };
+            let cfgs = method.cfgs();
+            let reply = reply(method, binary_arg);
+            Some(quote!(#(#cfgs)* ::websock::__private::Control::#variant(__bytes) => #reply,))
+        })
+        .collect();
+    if arms.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        async fn handle_control(
+            &mut self,
+            __control: ::websock::__private::Control,
+            __ctx: &mut ::websock::__private::Context<Self>,
+        ) -> ::websock::__private::Reply {
+            match __control {
+                #(#arms)*
+                _ => ::websock::__private::Reply::ok(),
+            }
+        }
+    }
+}
+
+/// A statement that calls an `#[on_close]`/`#[on_terminate]` method, which returns `()`.
+fn terminated(method: &Method<'_>, value: impl Fn(&Param<'_>) -> TokenStream) -> TokenStream {
+    let call = call(method.func, &method.params, true, value);
+    let check = quote_spanned!(return_span(method.func)=>
+        ::websock::__private::terminated(__returned)
+    );
+    quote! {
+        let __returned = #call;
+        #check;
+    }
+}
+
+fn terminate(handler: &Handler<'_>) -> TokenStream {
+    let close = handler.methods.iter().find(|m| m.kind() == Kind::Close);
+    let term = handler.methods.iter().find(|m| m.kind() == Kind::Terminate);
+    if close.is_none() && term.is_none() {
+        return TokenStream::new();
+    }
+    let close = close.map(|method| {
+        let cfgs = method.cfgs();
+        let body = match method.value() {
+            Some(param) => {
+                let ty = param.ty;
+                let arg = quote_spanned!(ty.span()=>
+                    <#ty as ::websock::__private::CloseArg>::from_close(__peer)
+                );
+                let call = terminated(method, |_| quote!(__close));
+                quote! {
+                    if let ::core::option::Option::Some(__close) = #arg {
+                        #call
+                    }
+                }
+            }
+            None => terminated(method, |_| TokenStream::new()),
+        };
+        quote! {
+            #(#cfgs)*
+            {
+                if let ::websock::__private::TerminateReason::Remote(__peer) = &__reason {
+                    #body
+                }
+            }
+        }
+    });
+    let term = term.map(|method| {
+        let cfgs = method.cfgs();
+        let call = terminated(method, |_| quote!(__reason));
+        quote! {
+            #(#cfgs)*
+            {
+                #call
+            }
+        }
+    });
+    quote! {
+        async fn terminate(
+            &mut self,
+            __reason: ::websock::__private::TerminateReason,
+            __ctx: &mut ::websock::__private::Context<Self>,
+        ) {
+            #close
+            #term
+        }
+    }
+}
