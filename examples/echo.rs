@@ -1,0 +1,49 @@
+//! Echo: every text message comes back as text, every binary message as binary.
+//!
+//! ```text
+//! cargo run --example echo
+//! # another terminal (any WebSocket client, e.g. websocat):
+//! websocat ws://127.0.0.1:4000/ws/echo
+//! ```
+//!
+//! `WEBSOCK_ADDR` (default `127.0.0.1:4000`) is the listen address. The limits are the
+//! defaults of [`websock::Config`]: frames up to 16 MiB, messages up to 64 MiB. Ctrl-C or
+//! SIGTERM stops the server gracefully. The real-client and Autobahn scripts drive this
+//! example.
+
+use websock::{Bytes, Config, Context, Router, Utf8Bytes, websock_handler, websocket};
+
+/// Stateless: one per connection all the same.
+struct Echo;
+
+#[websock_handler]
+impl Echo {
+    fn init(_ctx: &mut Context<Self>) -> Self {
+        Echo
+    }
+
+    /// `Utf8Bytes` and `Bytes` are reference-counted: echoing copies nothing.
+    #[on_text]
+    fn text(&mut self, text: Utf8Bytes) -> Utf8Bytes {
+        text
+    }
+
+    #[on_binary]
+    fn binary(&mut self, data: Bytes) -> Bytes {
+        data
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::var("WEBSOCK_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".to_owned());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let router = Router::new().route("/ws/echo", websocket::<Echo>().config(Config::default()));
+    println!(
+        "echo listening on {} (ws://{}/ws/echo)",
+        listener.local_addr()?,
+        listener.local_addr()?
+    );
+    websock::serve(listener, router).await?;
+    Ok(())
+}
