@@ -180,7 +180,7 @@ impl<'a> Init<'a> {
                 receiver,
                 format!(
                     "`init` builds the handler, so it takes no `self`: remove `{}` and return `Self`",
-                    receiver.to_token_stream()
+                    receiver_text(receiver)
                 ),
             );
             ok = false;
@@ -255,7 +255,7 @@ impl<'a> Method<'a> {
                         receiver,
                         format!(
                             "`{attr}` methods take `&mut self`, not `{}`: write `fn {name}(&mut self, ..)`",
-                            receiver.to_token_stream()
+                            receiver_text(receiver)
                         ),
                     );
                     ok = false;
@@ -267,7 +267,7 @@ impl<'a> Method<'a> {
                         format!(
                             "`{attr}` methods take `&mut self`, not `{}`: the connection keeps its \
                              handler between messages; write `fn {name}(&mut self, ..)`",
-                            receiver.to_token_stream()
+                            receiver_text(receiver)
                         ),
                     );
                     ok = false;
@@ -479,4 +479,21 @@ pub(crate) fn is_str_ref(ty: &Type) -> bool {
     matches!(ty, Type::Reference(reference)
         if reference.mutability.is_none()
             && matches!(&*reference.elem, Type::Path(path) if path.path.is_ident("str")))
+}
+
+/// A receiver as people write it: `&self`, `mut self`, `self: Box<Self>`.
+fn receiver_text(receiver: &syn::Receiver) -> String {
+    let mutability = if receiver.mutability.is_some() { "mut " } else { "" };
+    match &receiver.kind {
+        ReceiverKind::Reference(_, lifetime, inner) => {
+            let lifetime = lifetime.as_ref().map(|l| format!("{l} ")).unwrap_or_default();
+            let inner = if inner.is_some() { "mut " } else { "" };
+            format!("&{lifetime}{inner}self")
+        }
+        ReceiverKind::Typed(_, ty) => {
+            let ty = ty.to_token_stream().to_string().replace(" < ", "<").replace(" >", ">");
+            format!("{mutability}self: {ty}")
+        }
+        _ => format!("{mutability}self"),
+    }
 }

@@ -207,9 +207,13 @@ fn unknown_message(name: &str) -> String {
     let closest = Kind::ALL
         .into_iter()
         .filter(|kind| *kind != Kind::Init)
-        .map(|kind| (distance(name, kind.name()), kind.name()))
+        .map(|kind| {
+            let known = kind.name();
+            let related = known.starts_with(name) || name.starts_with(known);
+            (!related, distance(name, known), known)
+        })
         .min()
-        .map(|(_, closest)| closest)
+        .map(|(_, _, closest)| closest)
         .unwrap_or("on_text");
     format!(
         "unknown attribute `#[{name}]`; did you mean `#[{closest}]`? \
