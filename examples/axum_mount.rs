@@ -10,7 +10,7 @@ use std::time::Duration;
 use websock::{Config, ServerHandle, websock_handler};
 
 /// Greets every text message with the name from the path.
-pub struct Greeter {
+pub(crate) struct Greeter {
     name: String,
 }
 
@@ -32,7 +32,7 @@ async fn greet(Path(name): Path<String>, request: Request) -> impl IntoResponse 
 
 /// The axum app: `/health` is plain HTTP, `/ws/greet/{name}` a WebSocket. The `ServerHandle`
 /// extension gives the WebSocket connections graceful shutdown and the connection limit.
-pub fn app(handle: ServerHandle) -> axum::Router {
+pub(crate) fn app(handle: ServerHandle) -> axum::Router {
     axum::Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ws/greet/{name}", get(greet))
