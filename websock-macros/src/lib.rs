@@ -16,7 +16,130 @@ mod valid;
 
 use proc_macro::TokenStream;
 
-/// DOCS
+/// Turns an `impl` block into a [`Handler`]: one method per message pattern, the pattern
+/// written in an attribute.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use websock::{Context, PathParams, Router, websock_handler, websocket};
+///
+/// struct ConnectionTimer {
+///     path: String,
+///     start: Instant,
+/// }
+///
+/// struct Alert;
+///
+/// #[websock_handler]
+/// impl ConnectionTimer {
+///     fn init(params: PathParams, ctx: &mut Context<Self>) -> Self {
+///         ctx.send_after(Duration::from_secs(15), Alert);
+///         let name = params.get("name").unwrap_or_default();
+///         ConnectionTimer { path: format!("/ws/connection_timer/{name}"), start: Instant::now() }
+///     }
+///
+///     #[on_text("request_timer")]
+///     fn request_timer(&mut self) -> String {
+///         format!("Connected to {} for {}s.", self.path, self.start.elapsed().as_secs())
+///     }
+///
+///     #[on_info]
+///     fn alert(&mut self, _: Alert, ctx: &mut Context<Self>) -> String {
+///         ctx.send_after(Duration::from_secs(15), Alert);
+///         format!("Alert for {} after {}s.", self.path, self.start.elapsed().as_secs())
+///     }
+/// }
+///
+/// let router = Router::new().route("/ws/connection_timer/{name}", websocket::<ConnectionTimer>());
+/// # let _ = router;
+/// ```
+///
+/// # The attributes
+///
+/// | attribute | called for | the method's value parameter |
+/// | --- | --- | --- |
+/// | `#[init]`, or a method named `init` | the connection opening; returns `Self` or `Result<Self, Close>` | none (the route's `Init` is `()`), or one: the route's `Init` (`PathParams`, `RequestInfo`, ..) |
+/// | `#[on_text("ping")]` | a text message equal to `ping` | none, or the text |
+/// | `#[on_text("join {room}")]` | a text message matching the pattern | one per capture, by name: `&str`, or any `FromStr` type |
+/// | `#[on_json(type = "new_message")]` | a JSON object whose top-level field `type` is `"new_message"` | none, or the body, parsed (`serde::Deserialize`) |
+/// | `#[on_json]` | a text message that parses as JSON into the parameter's type | the body, parsed |
+/// | `#[on_text]` | any other text message (the text fallback) | none, or the text: `&str`, `String` or `Utf8Bytes` |
+/// | `#[on_binary(prefix = b"\x01")]` | a binary message starting with these bytes (the whole message is passed) | none, or the bytes: `&[u8]`, `Vec<u8>` or `Bytes` |
+/// | `#[on_binary]` | any other binary message (the binary fallback) | none, or the bytes |
+/// | `#[on_info]` | an info message of the parameter's type | exactly one: the info |
+/// | `#[on_ping]` / `#[on_pong]` | a ping (after the runtime answered it) / a pong | none, or the payload |
+/// | `#[on_close]` | the client closing (before `#[on_terminate]`) | none, `Option<PeerClose>` (`None`: dropped without a close frame), or `PeerClose` (called only with a frame) |
+/// | `#[on_terminate]` | the connection ending, whatever the cause | none, or the `TerminateReason` |
+///
+/// Every method takes `&mut self`, may be `async`, and may also take `ctx: &mut Context<Self>`,
+/// anywhere in its parameters (recognised by its type). Methods return anything that
+/// implements [`IntoReply`]: `()` keeps going, `String`/`&str`/`Utf8Bytes` push text,
+/// `Vec<u8>`/`Bytes` push binary, `Reply` says exactly what to do, `Option<_>` pushes when
+/// `Some`, and `Result<_, E: Display>` closes with 1011 on `Err`. `#[on_close]` and
+/// `#[on_terminate]` return `()`: the connection is already closing. Methods without an
+/// attribute stay ordinary methods.
+///
+/// For `#[on_info]`, the macro generates the handler's `Info` type (an enum with a variant per
+/// info type) and a `From` impl per type, so `ctx.send_after(delay, Alert)` and
+/// `handle.try_send(Alert)` take the info type itself. Without `#[on_info]`, `Info` is
+/// `Infallible`.
+///
+/// # Dispatch order
+///
+/// A text message goes to the first of:
+///
+/// 1. the `#[on_text("..")]` whose literal equals the text: one `match` on the string, no
+///    allocation;
+/// 2. the capture patterns, in the order of the methods. A capture matches one character or
+///    more; the literal text between two captures is matched at its first occurrence. A
+///    capture whose type fails to parse (`"join abc"` for `room: u32`) makes the pattern miss:
+///    the next pattern is tried, and in the end the fallback;
+/// 3. the tagged `#[on_json(field = "tag")]` methods: the tag is read once (without parsing
+///    the rest), then one `match`; a body that does not deserialize into the method's type
+///    falls through;
+/// 4. the untagged `#[on_json]` methods, in the order of the methods;
+/// 5. the `#[on_text]` fallback; without one, the message is ignored.
+///
+/// A binary message goes to the `#[on_binary(prefix = ..)]` with the longest matching prefix
+/// (one `match` on slice patterns), else to the `#[on_binary]` fallback, else is ignored.
+/// Info messages go to their method through a `match` on the generated enum. Dispatch itself
+/// allocates nothing for literals, binary messages and infos.
+///
+/// A `#[cfg(..)]` on a method also applies to its dispatch arm.
+///
+/// # Compile errors
+///
+/// Mistakes are compile errors at the token that is wrong, all reported in one build, and say
+/// what to write instead:
+///
+/// ```compile_fail
+/// # use websock::{Context, websock_handler};
+/// # struct Chat;
+/// #[websock_handler]
+/// impl Chat {
+///     fn init(_: &mut Context<Self>) -> Self { Chat }
+///
+///     #[on_text("ping")]
+///     fn first(&mut self) -> &'static str { "pong" }
+///
+///     #[on_text("ping")] // error: duplicate `#[on_text("ping")]`: `first` (line 7)
+///     fn second(&mut self) {} //  already handles this text and wins; remove one
+/// }
+/// ```
+///
+/// Types are checked by rustc, with the error on your type: a return type that is not a reply
+/// (`` `i32` is not a reply a websock callback can return ``), a capture type without
+/// `FromStr`, an `#[on_json]` type without `Deserialize`, an info type used by two methods.
+///
+/// # Not supported
+///
+/// - Generic impl blocks (`impl<T> Chat<T>`) and generic methods: the generated dispatch and
+///   info enum are for one concrete type. Implement [`Handler`] by hand for those.
+/// - The attribute on a trait impl, a struct or a function: it goes on an inherent impl.
+/// - Arguments to `#[websock_handler]` itself.
+///
+/// [`Handler`]: https://docs.rs/websock/latest/websock/trait.Handler.html
+/// [`IntoReply`]: https://docs.rs/websock/latest/websock/trait.IntoReply.html
 #[proc_macro_attribute]
 pub fn websock_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(attr.into(), item.into()).into()
