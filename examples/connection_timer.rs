@@ -18,7 +18,7 @@
 //! (default 15) the alert interval. Ctrl-C or SIGTERM stops the server gracefully.
 
 use std::time::{Duration, Instant};
-use websock::{Context, PathParams, Router, websock_handler, websocket};
+use websock::{Context, PathParams, Router, WebSocketRoute, websock_handler};
 
 /// One connection's state: where it is and since when.
 pub struct ConnectionTimer {
@@ -27,19 +27,25 @@ pub struct ConnectionTimer {
     alert_every: Duration,
 }
 
+/// What the route passes to `init`: the path parameters (the article's
+/// `%{path_params: conn.path_params}`) and the alert interval.
+pub struct Opened {
+    params: PathParams,
+    alert_every: Duration,
+}
+
 /// The info message the connection sends itself every alert interval.
 pub struct Alert;
 
 #[websock_handler]
 impl ConnectionTimer {
-    fn init(params: PathParams, ctx: &mut Context<Self>) -> Self {
-        let alert_every = alert_interval();
-        ctx.send_after(alert_every, Alert);
-        let name = params.get("name").unwrap_or_default();
+    fn init(opened: Opened, ctx: &mut Context<Self>) -> Self {
+        ctx.send_after(opened.alert_every, Alert);
+        let name = opened.params.get("name").unwrap_or_default();
         ConnectionTimer {
             path: format!("/ws/connection_timer/{name}"),
             start: Instant::now(),
-            alert_every,
+            alert_every: opened.alert_every,
         }
     }
 
@@ -59,8 +65,20 @@ impl ConnectionTimer {
     }
 }
 
-/// The alert interval: `ALERT_SECS` seconds, 15 when unset or not a number.
-pub fn alert_interval() -> Duration {
+/// The example's routes, with an alert every `alert_every`.
+pub fn router(alert_every: Duration) -> Router {
+    let route = WebSocketRoute::<ConnectionTimer>::with_init(move |request| {
+        let opened = Opened {
+            params: request.params().clone(),
+            alert_every,
+        };
+        async move { Ok(opened) }
+    });
+    Router::new().route("/ws/connection_timer/{name}", route)
+}
+
+/// `ALERT_SECS` seconds, 15 when unset or not a number.
+fn alert_interval() -> Duration {
     let secs = std::env::var("ALERT_SECS")
         .ok()
         .and_then(|secs| secs.trim().parse().ok())
@@ -68,24 +86,13 @@ pub fn alert_interval() -> Duration {
     Duration::from_secs(secs)
 }
 
-/// The example's routes.
-pub fn router() -> Router {
-    Router::new().route(
-        "/ws/connection_timer/{name}",
-        websocket::<ConnectionTimer>(),
-    )
-}
-
 #[allow(dead_code)] // unused when the tests include this file as a module
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let addr = std::env::var("WEBSOCK_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    println!(
-        "connection_timer listening on {} (ws://{}/ws/connection_timer/<name>)",
-        listener.local_addr()?,
-        listener.local_addr()?
-    );
-    websock::serve(listener, router()).await?;
+    let local = listener.local_addr()?;
+    println!("connection_timer listening on {local} (ws://{local}/ws/connection_timer/<name>)");
+    websock::serve(listener, router(alert_interval())).await?;
     Ok(())
 }
