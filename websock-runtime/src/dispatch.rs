@@ -2,7 +2,7 @@
 
 use crate::{Close, IntoReply, PeerClose, Reply, Utf8Bytes};
 use bytes::Bytes;
-use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::{borrow::Cow, fmt};
 
 /// Converts a callback's return value, whatever it is, into a [`Reply`].
@@ -129,7 +129,10 @@ pub fn terminated<T: Terminated>(value: T) {
 }
 
 /// Parses a text message as JSON for an `#[on_json]` method.
-pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
+///
+/// Bounded by `Deserialize` rather than `DeserializeOwned` so that a type without
+/// `#[derive(Deserialize)]` gets serde's own hint.
+pub fn from_json<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, serde_json::Error> {
     serde_json::from_str(text)
 }
 
