@@ -151,7 +151,7 @@ impl<'a> Handler<'a> {
                              `fn init(ctx: &mut Context<Self>) -> Self {{ .. }}` (it may also take the \
                              route's `Init`, such as `params: PathParams`, and return \
                              `Result<Self, Close>`), or mark another method with `#[init]`",
-                            self_ty.to_token_stream()
+                            crate::ctxt::pretty(self_ty)
                         ),
                     );
                 }
@@ -221,8 +221,8 @@ impl<'a> Init<'a> {
                     format!(
                         "`init` takes at most one value, the route's `Init` (here `{}`), and \
                          `&mut Context<Self>`; remove `{}` or combine both into one type",
-                        first.to_token_stream(),
-                        typed.to_token_stream()
+                        crate::ctxt::pretty(first),
+                        crate::ctxt::pretty(typed)
                     ),
                 );
                 ok = false;
@@ -407,14 +407,14 @@ impl<'a> Method<'a> {
                     "parameter `{}` is not a capture of `{attr}`: every parameter of a capture \
                      pattern is a capture or `&mut Context<Self>`; add `{{{}}}` to the pattern or \
                      remove it",
-                    extra.to_token_stream(),
-                    extra.pat.to_token_stream()
+                    crate::ctxt::pretty(extra),
+                    crate::ctxt::pretty(&extra.pat)
                 )
             } else {
                 format!(
                     "`{attr}` method `{name}` takes one parameter besides `&mut Context<Self>`: \
                      {what}; remove `{}`",
-                    extra.to_token_stream()
+                    crate::ctxt::pretty(extra)
                 )
             };
             cx.error_spanned(extra, message);
@@ -436,7 +436,7 @@ fn check_generics(func: &ImplItemFn, what: &str, cx: &Ctxt, ok: &mut bool) {
             generics,
             format!(
                 "{what} cannot be generic: the macro calls it with concrete types; remove `{}`",
-                generics.to_token_stream()
+                crate::ctxt::pretty(generics)
             ),
         );
         *ok = false;

@@ -5,7 +5,6 @@
 
 use crate::ctxt::Ctxt;
 use proc_macro2::TokenStream;
-use quote::ToTokens;
 use syn::{
     Attribute, Ident, ImplItem, ItemImpl, LitByteStr, LitStr, Meta, Token,
     ext::IdentExt,
@@ -73,7 +72,7 @@ impl Helper {
             Args::None => format!("#[{}]", self.kind.name()),
             Args::Text(pattern) => format!("#[on_text({:?})]", pattern.source()),
             Args::Prefix { lit, .. } => {
-                format!("#[on_binary(prefix = {})]", lit.to_token_stream())
+                format!("#[on_binary(prefix = {})]", crate::ctxt::pretty(lit))
             }
             Args::Tag { field, value } => {
                 format!("#[on_json({field} = {:?})]", value.value())

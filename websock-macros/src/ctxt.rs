@@ -41,3 +41,27 @@ impl Ctxt {
 pub(crate) fn line(span: Span) -> usize {
     span.start().line
 }
+
+/// Tokens as people write them, for messages: `Option<u32>`, not `Option < u32 >`.
+pub(crate) fn pretty(tokens: impl ToTokens) -> String {
+    let mut text = tokens.to_token_stream().to_string();
+    for (from, to) in [
+        (" < ", "<"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        (" :: ", "::"),
+        (":: ", "::"),
+        ("& ", "&"),
+        ("( ", "("),
+        (" )", ")"),
+        ("[ ", "["),
+        (" ]", "]"),
+        (" : ", ": "),
+        (" ;", ";"),
+    ] {
+        text = text.replace(from, to);
+    }
+    text
+}

@@ -37,8 +37,7 @@ pub(crate) fn stripped(item: &ItemImpl, cx: Ctxt) -> TokenStream {
 pub(crate) fn handler(handler: &Handler<'_>, errors: syn::Error) -> TokenStream {
     let item = handler.item;
     let errors = errors.into_compile_error();
-    let generic = !item.generics.params.is_empty() || item.generics.where_clause.is_some();
-    if generic || handler.self_ident.is_none() {
+    if handler.self_ident.is_none() {
         return quote! {
             #[allow(dead_code)]
             #item
@@ -46,7 +45,15 @@ pub(crate) fn handler(handler: &Handler<'_>, errors: syn::Error) -> TokenStream 
         };
     }
     let self_ty = handler.self_ty;
-    let (info_ty, info_items) = expand::info_items(handler);
+    // A generic impl gets a generic stub (and no info enum), so `Context<Self>` in its
+    // methods still finds a `Handler`.
+    let generic = !item.generics.params.is_empty() || item.generics.where_clause.is_some();
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    let (info_ty, info_items) = if generic {
+        (quote!(::core::convert::Infallible), TokenStream::new())
+    } else {
+        expand::info_items(handler)
+    };
     let init_ty = handler
         .init
         .as_ref()
@@ -59,7 +66,7 @@ pub(crate) fn handler(handler: &Handler<'_>, errors: syn::Error) -> TokenStream 
         #info_items
 
         #[allow(unused_variables)]
-        impl ::websock::__private::Handler for #self_ty {
+        impl #impl_generics ::websock::__private::Handler for #self_ty #where_clause {
             type Init = #init_ty;
             type Info = #info_ty;
 

@@ -71,7 +71,7 @@ pub(crate) fn check(handler: &Handler<'_>, cx: &Ctxt) {
             }
             (Args::None, Kind::Json) => match method.value() {
                 Some(value) => (
-                    format!("json {}", value.ty.to_token_stream()),
+                    format!("json {}", crate::ctxt::pretty(value.ty)),
                     "already parses this type and is tried first; remove one".to_owned(),
                 ),
                 None => continue,
@@ -88,7 +88,7 @@ pub(crate) fn check(handler: &Handler<'_>, cx: &Ctxt) {
                             "`{}` already receives `{}` (line {}): each info type goes to one \
                              `#[on_info]` method; remove one, or wrap one of them in a new type",
                             first.ident(),
-                            value.ty.to_token_stream(),
+                            crate::ctxt::pretty(value.ty),
                             line(first.ident().span())
                         ),
                     );

@@ -1,0 +1,17 @@
+use websock::{Context, websock_handler};
+
+struct Chat;
+
+#[websock_handler]
+impl Chat {
+    fn init(_ctx: &mut Context<Self>) -> Self {
+        Chat
+    }
+
+    #[on_text("join {}")]
+    fn join(&mut self, room: u32) -> String {
+        room.to_string()
+    }
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use websock::{Context, websock_handler};
+
+struct Chat;
+
+#[websock_handler]
+impl Chat {
+    fn init(_ctx: &mut Context<Self>) -> Option<Self> {
+        Some(Chat)
+    }
+}
+
+fn main() {}

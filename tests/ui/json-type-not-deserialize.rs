@@ -1,0 +1,21 @@
+use websock::{Context, websock_handler};
+
+struct Chat;
+
+struct NewMessage {
+    body: String,
+}
+
+#[websock_handler]
+impl Chat {
+    fn init(_ctx: &mut Context<Self>) -> Self {
+        Chat
+    }
+
+    #[on_json(type = "new_message")]
+    fn new_message(&mut self, message: NewMessage) -> String {
+        message.body
+    }
+}
+
+fn main() {}
