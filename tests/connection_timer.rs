@@ -31,9 +31,12 @@ async fn serve_example(alert: Duration) -> SocketAddr {
 
 async fn connect(addr: SocketAddr, name: &str) -> Client {
     let url = format!("ws://{addr}/ws/connection_timer/{name}");
-    let (client, _) = within(Duration::from_secs(10), tokio_tungstenite::connect_async(url))
-        .await
-        .unwrap();
+    let (client, _) = within(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(url),
+    )
+    .await
+    .unwrap();
     client
 }
 
@@ -48,9 +51,12 @@ async fn next_text(client: &mut Client, wait: Duration) -> String {
 /// Sends `request_timer` and returns the answer, skipping alerts that arrive meanwhile (they
 /// are checked to be alerts). Anything else, such as an echo of ignored frames, fails.
 async fn request_timer(client: &mut Client, path: &str) -> String {
-    within(Duration::from_secs(5), client.send(Message::text("request_timer")))
-        .await
-        .unwrap();
+    within(
+        Duration::from_secs(5),
+        client.send(Message::text("request_timer")),
+    )
+    .await
+    .unwrap();
     loop {
         let text = next_text(client, Duration::from_secs(5)).await;
         if text.starts_with(&format!("Alert for {path} after ")) {

@@ -156,7 +156,9 @@ impl Probe {
 
     #[on_close]
     fn on_close(&mut self, close: Option<PeerClose>) {
-        let _ = self.events.send(Event::Close(close.map(|close| close.code)));
+        let _ = self
+            .events
+            .send(Event::Close(close.map(|close| close.code)));
     }
 
     #[on_terminate]
@@ -311,7 +313,10 @@ async fn json_tags_then_untagged_then_fallback() {
 async fn binary_longest_prefix_then_fallback() {
     let mut server = TestServer::start().await;
     let (mut client, _) = server.connect().await;
-    assert_eq!(ask_binary(&mut client, &[1, 2, 3]).await, b"one-two:\x01\x02\x03");
+    assert_eq!(
+        ask_binary(&mut client, &[1, 2, 3]).await,
+        b"one-two:\x01\x02\x03"
+    );
     assert_eq!(ask_binary(&mut client, &[1, 5]).await, b"one:\x01\x05");
     assert_eq!(ask_binary(&mut client, &[1]).await, b"one:\x01");
     assert_eq!(ask_binary(&mut client, &[2, 1]).await, b"other:\x02\x01");
@@ -346,7 +351,11 @@ async fn info_from_another_task_and_from_a_timer() {
 async fn ping_and_pong_callbacks() {
     let mut server = TestServer::start().await;
     let (mut client, _) = server.connect().await;
-    send(&mut client, tungstenite::Message::Ping(Bytes::from_static(b"hi"))).await;
+    send(
+        &mut client,
+        tungstenite::Message::Ping(Bytes::from_static(b"hi")),
+    )
+    .await;
     // The runtime answers the ping itself...
     match within(client.next()).await {
         Some(Ok(tungstenite::Message::Pong(payload))) => assert_eq!(&payload[..], b"hi"),
@@ -354,7 +363,11 @@ async fn ping_and_pong_callbacks() {
     }
     // ...and the handler hears about it.
     assert_eq!(server.event().await, Event::Ping(b"hi".to_vec()));
-    send(&mut client, tungstenite::Message::Pong(Bytes::from_static(b"yo"))).await;
+    send(
+        &mut client,
+        tungstenite::Message::Pong(Bytes::from_static(b"yo")),
+    )
+    .await;
     assert_eq!(server.event().await, Event::Pong(b"yo".to_vec()));
 }
 

@@ -7,8 +7,8 @@ use crate::{
 };
 use quote::ToTokens;
 use syn::{
-    Attribute, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, Pat, ReceiverKind, ReturnType,
-    Safety, Type,
+    Attribute, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, Pat, ReceiverKind, ReturnType, Safety,
+    Type,
 };
 
 /// The whole impl block.
@@ -389,7 +389,9 @@ impl<'a> Method<'a> {
         };
         if values.len() < min {
             let example = match helper.kind {
-                Kind::Info => format!("`fn {name}(&mut self, alert: Alert, ctx: &mut Context<Self>)`"),
+                Kind::Info => {
+                    format!("`fn {name}(&mut self, alert: Alert, ctx: &mut Context<Self>)`")
+                }
                 _ => format!("`fn {name}(&mut self, message: NewMessage)`"),
             };
             cx.error_spanned(
@@ -483,15 +485,26 @@ pub(crate) fn is_str_ref(ty: &Type) -> bool {
 
 /// A receiver as people write it: `&self`, `mut self`, `self: Box<Self>`.
 fn receiver_text(receiver: &syn::Receiver) -> String {
-    let mutability = if receiver.mutability.is_some() { "mut " } else { "" };
+    let mutability = if receiver.mutability.is_some() {
+        "mut "
+    } else {
+        ""
+    };
     match &receiver.kind {
         ReceiverKind::Reference(_, lifetime, inner) => {
-            let lifetime = lifetime.as_ref().map(|l| format!("{l} ")).unwrap_or_default();
+            let lifetime = lifetime
+                .as_ref()
+                .map(|l| format!("{l} "))
+                .unwrap_or_default();
             let inner = if inner.is_some() { "mut " } else { "" };
             format!("&{lifetime}{inner}self")
         }
         ReceiverKind::Typed(_, ty) => {
-            let ty = ty.to_token_stream().to_string().replace(" < ", "<").replace(" >", ">");
+            let ty = ty
+                .to_token_stream()
+                .to_string()
+                .replace(" < ", "<")
+                .replace(" >", ">");
             format!("{mutability}self: {ty}")
         }
         _ => format!("{mutability}self"),

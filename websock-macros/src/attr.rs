@@ -79,7 +79,6 @@ impl Helper {
             }
         }
     }
-
 }
 
 /// What a helper attribute says besides its name.
@@ -88,9 +87,15 @@ pub(crate) enum Args {
     /// `#[on_text("..")]`
     Text(TextPattern),
     /// `#[on_binary(prefix = b"..")]`
-    Prefix { lit: LitByteStr, bytes: Vec<u8> },
+    Prefix {
+        lit: LitByteStr,
+        bytes: Vec<u8>,
+    },
     /// `#[on_json(field = "value")]`
-    Tag { field: Ident, value: LitStr },
+    Tag {
+        field: Ident,
+        value: LitStr,
+    },
 }
 
 /// The pattern of `#[on_text("..")]`.
@@ -398,13 +403,14 @@ fn parse_tag_args(input: ParseStream) -> syn::Result<Args> {
     let value: LitStr = input.parse().map_err(|error| {
         syn::Error::new(
             error.span(),
-            format!("`{field}` takes the tag as a string literal, such as `{field} = \"new_message\"`"),
+            format!(
+                "`{field}` takes the tag as a string literal, such as `{field} = \"new_message\"`"
+            ),
         )
     })?;
     if !input.is_empty() {
-        return Err(input.error(
-            "`#[on_json]` selects by one field only: write `#[on_json(type = \"tag\")]`",
-        ));
+        return Err(input
+            .error("`#[on_json]` selects by one field only: write `#[on_json(type = \"tag\")]`"));
     }
     Ok(Args::Tag { field, value })
 }
@@ -495,9 +501,7 @@ pub(crate) fn parse_pattern(lit: LitStr) -> syn::Result<TextPattern> {
 
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || c == '_')
         && name != "_"
 }

@@ -151,7 +151,13 @@ fn errors_keep_the_impl_and_stub_the_handler() {
 
 #[test]
 fn not_an_impl() {
-    let out = expand(quote!(), quote!(struct S;)).to_string();
+    let out = expand(
+        quote!(),
+        quote!(
+            struct S;
+        ),
+    )
+    .to_string();
     assert!(out.contains("struct S"), "{out}");
     assert!(out.contains("goes on an inherent impl block"), "{out}");
 }
