@@ -354,7 +354,7 @@ fn handle_in(handler: &Handler<'_>) -> TokenStream {
         let Args::Tag { field, .. } = &first.helper.args else {
             unreachable!()
         };
-        let field = field.to_string();
+        let field = syn::ext::IdentExt::unraw(field).to_string();
         let arms = tagged.iter().map(|method| {
             let Args::Tag { value, .. } = &method.helper.args else {
                 unreachable!()

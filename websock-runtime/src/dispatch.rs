@@ -153,11 +153,11 @@ pub fn json_tag<'a>(text: &'a str, field: &'static str) -> Option<Cow<'a, str>> 
 
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut tag = None;
-            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
                 if tag.is_none() && key == self.field {
-                    tag = map.next_value::<Option<Cow<'de, str>>>().ok().flatten();
-                    if tag.is_none() {
-                        return Ok(None);
+                    match map.next_value::<Option<Str<'de>>>() {
+                        Ok(Some(Str(value))) => tag = Some(value),
+                        _ => return Ok(None),
                     }
                 } else {
                     map.next_value::<IgnoredAny>()?;
@@ -174,6 +174,34 @@ pub fn json_tag<'a>(text: &'a str, field: &'static str) -> Option<Cow<'a, str>> 
         .flatten()?;
     deserializer.end().ok()?;
     Some(tag)
+}
+
+/// A JSON string that borrows from the text unless it has escapes, so reading a tag
+/// allocates nothing in the common case (serde's own `Cow<str>` always copies).
+struct Str<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+
+        impl<'de> Visitor<'de> for StrVisitor {
+            type Value = Str<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(text)))
+            }
+
+            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(text.to_owned())))
+            }
+        }
+
+        deserializer.deserialize_str(StrVisitor)
+    }
 }
 
 /// Whether a value fails to parse: a capture or JSON body falls through to the next handler.
@@ -193,5 +221,14 @@ mod tests {
         assert_eq!(json_tag(r#"[1]"#, "type"), None);
         assert_eq!(json_tag(r#"{"type":"a"} trailing"#, "type"), None);
         assert_eq!(json_tag(r#"{"kind":"a"}"#, "type"), None);
+        assert!(matches!(
+            json_tag(r#"{"type":"plain"}"#, "type"),
+            Some(std::borrow::Cow::Borrowed("plain"))
+        ));
+        assert_eq!(
+            json_tag(r#"{"t\u0079pe":"esc\"aped"}"#, "type").as_deref(),
+            Some("esc\"aped")
+        );
+        assert_eq!(json_tag(r#"{"type":null}"#, "type"), None);
     }
 }
