@@ -6,5 +6,8 @@ struct Chat {
 }
 
 fn main() {
-    let _ = Chat { room: String::new() }.room;
+    let _ = Chat {
+        room: String::new(),
+    }
+    .room;
 }
