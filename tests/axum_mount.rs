@@ -11,7 +11,9 @@ use tokio_tungstenite::tungstenite::Message;
 use websock::ServerHandle;
 
 async fn within<F: std::future::Future>(future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), future).await.expect("timed out")
+    tokio::time::timeout(Duration::from_secs(10), future)
+        .await
+        .expect("timed out")
 }
 
 #[tokio::test]
@@ -22,15 +24,19 @@ async fn websocket_and_http_routes_share_one_axum_server() {
     tokio::spawn(async move { axum::serve(listener, example::app(handle)).await });
 
     let mut http = tokio::net::TcpStream::connect(addr).await.unwrap();
-    http.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    http.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
     let mut response = String::new();
     within(http.read_to_string(&mut response)).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with("ok"), "{response}");
 
-    let (mut client, _) = within(tokio_tungstenite::connect_async(format!("ws://{addr}/ws/greet/Ferris")))
-        .await
-        .unwrap();
+    let (mut client, _) = within(tokio_tungstenite::connect_async(format!(
+        "ws://{addr}/ws/greet/Ferris"
+    )))
+    .await
+    .unwrap();
     client.send(Message::text("Hello")).await.unwrap();
     let reply = within(client.next()).await.unwrap().unwrap();
     assert_eq!(reply, Message::text("Hello, Ferris!"));
@@ -42,11 +48,16 @@ async fn invalid_upgrades_inside_axum_get_the_reason() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, example::app(ServerHandle::new())).await });
     let mut http = tokio::net::TcpStream::connect(addr).await.unwrap();
-    http.write_all(b"GET /ws/greet/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    http.write_all(b"GET /ws/greet/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
     let mut response = String::new();
     within(http.read_to_string(&mut response)).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 400"), "{response}");
-    assert!(response.contains("Connection header must contain"), "{response}");
+    assert!(
+        response.contains("Connection header must contain"),
+        "{response}"
+    );
 }
 
 #[tokio::test]
@@ -56,13 +67,16 @@ async fn the_server_handle_shuts_axum_mounted_sockets_down_with_1012() {
     let handle = ServerHandle::new();
     let app = example::app(handle.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let (mut client, _) = within(tokio_tungstenite::connect_async(format!("ws://{addr}/ws/greet/x")))
-        .await
-        .unwrap();
+    let (mut client, _) = within(tokio_tungstenite::connect_async(format!(
+        "ws://{addr}/ws/greet/x"
+    )))
+    .await
+    .unwrap();
     client.send(Message::text("hi")).await.unwrap();
     within(client.next()).await.unwrap().unwrap();
     assert_eq!(handle.metrics().active_connections, 1);
-    let waited = tokio::spawn(async move { handle.shutdown_and_wait(Duration::from_secs(5)).await });
+    let waited =
+        tokio::spawn(async move { handle.shutdown_and_wait(Duration::from_secs(5)).await });
     match within(client.next()).await {
         Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1012),
         other => panic!("expected a 1012 close, got {other:?}"),

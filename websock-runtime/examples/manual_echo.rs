@@ -27,6 +27,10 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::var("WEBSOCK_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on {}", listener.local_addr()?);
-    serve(listener, Router::new().route("/ws/echo", websocket::<Echo>())).await?;
+    serve(
+        listener,
+        Router::new().route("/ws/echo", websocket::<Echo>()),
+    )
+    .await?;
     Ok(())
 }

@@ -85,7 +85,12 @@ fn fragments(opcode: u8, payload: &[u8], cuts: &[usize]) -> Vec<u8> {
     let mut out = Vec::new();
     for (i, window) in bounds.windows(2).enumerate() {
         let last = i == bounds.len() - 2;
-        out.extend(frame(last, if i == 0 { opcode } else { 0x0 }, &payload[window[0]..window[1]], true));
+        out.extend(frame(
+            last,
+            if i == 0 { opcode } else { 0x0 },
+            &payload[window[0]..window[1]],
+            true,
+        ));
     }
     out
 }

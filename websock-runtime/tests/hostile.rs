@@ -92,14 +92,24 @@ async fn a_16_mib_message_in_1_byte_fragments_is_reassembled() {
         read.read_exact(&mut head).await.unwrap();
         assert_eq!(head[0], 0x82);
         assert_eq!(head[1], 127);
-        assert_eq!(u64::from_be_bytes(head[2..].try_into().unwrap()), SIZE as u64);
+        assert_eq!(
+            u64::from_be_bytes(head[2..].try_into().unwrap()),
+            SIZE as u64
+        );
         let mut payload = vec![0; SIZE];
         read.read_exact(&mut payload).await.unwrap();
-        assert!(payload.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+        assert!(
+            payload
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == (i % 251) as u8)
+        );
     };
-    tokio::time::timeout(Duration::from_secs(120), async { tokio::join!(writer, reader) })
-        .await
-        .expect("16 MiB in 1-byte fragments took too long");
+    tokio::time::timeout(Duration::from_secs(120), async {
+        tokio::join!(writer, reader)
+    })
+    .await
+    .expect("16 MiB in 1-byte fragments took too long");
 }
 
 #[tokio::test]
@@ -122,7 +132,10 @@ async fn a_half_closed_client_still_gets_its_answer_then_the_connection_ends() {
     let mut server = TestServer::start(Config::default()).await;
     let mut stream = raw_upgrade(server.addr, "/probe").await;
     assert!(matches!(server.next_event().await, Event::Started(_)));
-    stream.write_all(&frame(true, 0x1, b"echo:last words", true)).await.unwrap();
+    stream
+        .write_all(&frame(true, 0x1, b"echo:last words", true))
+        .await
+        .unwrap();
     stream.shutdown().await.unwrap(); // FIN: we will not write again, but we still read
     let mut reply = [0u8; 12];
     within(stream.read_exact(&mut reply)).await.unwrap();
@@ -139,7 +152,11 @@ async fn frames_queued_when_shutdown_begins_all_arrive_before_the_close() {
         handle.send(i.to_string()).await.unwrap();
     }
     let server_handle = server.handle.clone();
-    let waiter = tokio::spawn(async move { server_handle.shutdown_and_wait(Duration::from_secs(20)).await });
+    let waiter = tokio::spawn(async move {
+        server_handle
+            .shutdown_and_wait(Duration::from_secs(20))
+            .await
+    });
     let mut expected = 0;
     loop {
         match within(futures_util::StreamExt::next(&mut stream)).await {
@@ -156,6 +173,10 @@ async fn frames_queued_when_shutdown_begins_all_arrive_before_the_close() {
     }
     // Every info accepted before the shutdown was handled and its frame delivered, or counted.
     let metrics = within(waiter).await.unwrap();
-    assert_eq!(expected as u64 + metrics.dropped_infos, 10_000, "{metrics:?}");
+    assert_eq!(
+        expected as u64 + metrics.dropped_infos,
+        10_000,
+        "{metrics:?}"
+    );
     assert_eq!(metrics.unflushed_bytes, 0);
 }

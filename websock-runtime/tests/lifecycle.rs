@@ -72,7 +72,10 @@ async fn shutdown_flushes_then_closes_1012_and_terminates_every_connection() {
         tokio::spawn(async move { handle.shutdown_and_wait(Duration::from_secs(5)).await });
     assert_eq!(recv_close(&mut a).await.0, 1012);
     assert_eq!(recv_close(&mut b).await.0, 1012);
-    let reasons = [server.terminated().await, server.terminated().await];
+    let reasons = [
+        server.next_terminated().await,
+        server.next_terminated().await,
+    ];
     assert_eq!(reasons, ["shutdown", "shutdown"]);
     let metrics = within(waiter).await.unwrap();
     assert_eq!(metrics.unflushed_connections, 0);

@@ -30,7 +30,10 @@ async fn reserved_bits_are_a_protocol_error() {
 
 #[tokio::test]
 async fn control_frame_over_125_bytes_is_a_protocol_error() {
-    assert_eq!(close_code_for(frame(true, 0x9, &[0; 126], true)).await, 1002);
+    assert_eq!(
+        close_code_for(frame(true, 0x9, &[0; 126], true)).await,
+        1002
+    );
 }
 
 #[tokio::test]
@@ -40,7 +43,10 @@ async fn fragmented_control_frame_is_a_protocol_error() {
 
 #[tokio::test]
 async fn continuation_without_a_start_is_a_protocol_error() {
-    assert_eq!(close_code_for(frame(true, 0x0, b"orphan", true)).await, 1002);
+    assert_eq!(
+        close_code_for(frame(true, 0x0, b"orphan", true)).await,
+        1002
+    );
 }
 
 #[tokio::test]
@@ -85,6 +91,8 @@ async fn valid_utf8_split_across_fragments_is_reassembled() {
     bytes.extend(frame(true, 0x0, b"\xa9", true));
     stream.write_all(&bytes).await.unwrap();
     let mut reply = [0u8; 7];
-    within(tokio::io::AsyncReadExt::read_exact(&mut stream, &mut reply)).await.unwrap();
+    within(tokio::io::AsyncReadExt::read_exact(&mut stream, &mut reply))
+        .await
+        .unwrap();
     assert_eq!(&reply, b"\x81\x05caf\xc3\xa9");
 }

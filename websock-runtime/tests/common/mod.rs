@@ -238,12 +238,26 @@ impl TestServer {
     }
 
     /// The next terminate reason, skipping other events.
-    pub async fn terminated(&mut self) -> String {
+    pub async fn next_terminated(&mut self) -> String {
         loop {
             if let Event::Terminated(reason) = self.next_event().await {
                 return reason;
             }
         }
+    }
+
+    /// The next terminate reason, skipping other events; then checks that no second
+    /// `terminate` follows for a while (each test here has one ending connection at a time).
+    pub async fn terminated(&mut self) -> String {
+        let reason = self.next_terminated().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
+        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+            assert!(
+                !matches!(event, Event::Terminated(_)),
+                "terminate ran twice: {reason} then {event:?}"
+            );
+        }
+        reason
     }
 }
 
