@@ -196,7 +196,12 @@ fn info_methods<'h, 'a>(handler: &'h Handler<'a>) -> Vec<(&'h Method<'a>, &'h Pa
         .iter()
         .filter(|method| method.kind() == Kind::Info)
         .filter_map(|method| Some((method, method.value()?)))
-        .filter(|(_, param)| {
+        .filter(|(method, param)| {
+            // Only the fallback can see two methods for one type, and methods under
+            // `#[cfg]` may legitimately share one (exclusive cfgs).
+            if method.cfgs().next().is_some() {
+                return true;
+            }
             let key = param.ty.to_token_stream().to_string();
             let new = !seen.contains(&key);
             seen.push(key);
@@ -471,25 +476,32 @@ fn fallback_call(
     value: impl Fn(&Param<'_>) -> TokenStream,
     ok: &TokenStream,
 ) -> TokenStream {
-    match fallback.first() {
-        Some(method) => {
-            let cfgs: Vec<_> = method.cfgs().collect();
-            let reply = reply(method, value);
-            if cfgs.is_empty() {
-                reply
-            } else {
-                // A fallback compiled out leaves "ignore".
-                quote!({
-                    #(#cfgs)*
-                    {
-                        return #reply;
-                    }
-                    #ok
-                })
-            }
+    // Fallbacks under `#[cfg]` may be several (for exclusive cfgs): each returns if compiled
+    // in; the first unconditional one, or "ignore", ends the block.
+    let mut steps = Vec::new();
+    for method in fallback {
+        let cfgs: Vec<_> = method.cfgs().collect();
+        let reply = reply(method, &value);
+        if cfgs.is_empty() {
+            return quote!({
+                #(#steps)*
+                #reply
+            });
         }
-        None => ok.clone(),
+        steps.push(quote! {
+            #(#cfgs)*
+            {
+                return #reply;
+            }
+        });
     }
+    if steps.is_empty() {
+        return ok.clone();
+    }
+    quote!({
+        #(#steps)*
+        #ok
+    })
 }
 
 fn json_parse(param: &Param<'_>) -> TokenStream {

@@ -81,7 +81,7 @@ pub(crate) fn check(handler: &Handler<'_>, cx: &Ctxt) {
                     continue;
                 };
                 let key = (Kind::Info, value.ty.to_token_stream().to_string());
-                if let Some(first) = seen.get(&key) {
+                if let Some(first) = seen.get(&key).filter(|first| !exclusive(first, method)) {
                     cx.error_spanned(
                         value.ty,
                         format!(
@@ -103,7 +103,7 @@ pub(crate) fn check(handler: &Handler<'_>, cx: &Ctxt) {
             ),
         };
         let key = (method.kind(), key);
-        match seen.get(&key) {
+        match seen.get(&key).filter(|first| !exclusive(first, method)) {
             Some(first) => {
                 let message = match &method.helper.args {
                     Args::Text(TextPattern::Exact { .. })
@@ -127,4 +127,10 @@ pub(crate) fn check(handler: &Handler<'_>, cx: &Ctxt) {
             }
         }
     }
+}
+
+/// Two methods under `#[cfg]` may be exclusive (`feature = "a"` and `not(feature = "a")`):
+/// rustc sees at most one of them, so they are not reported as duplicates.
+fn exclusive(first: &Method<'_>, second: &Method<'_>) -> bool {
+    first.cfgs().next().is_some() && second.cfgs().next().is_some()
 }

@@ -57,6 +57,33 @@ impl Gated {
     #[on_terminate]
     fn never_terminate(&mut self, _: NeverCompiled) {}
 
+    #[cfg(any())]
+    #[on_text]
+    fn fallback_never(&mut self, _: NeverCompiled) {}
+
+    #[cfg(all())]
+    #[on_text]
+    fn fallback_always(&mut self, text: &str) -> String {
+        text.to_owned()
+    }
+
+    // Exclusive cfgs: not duplicates.
+    #[cfg(not(any()))]
+    #[on_text("ping2")]
+    fn ping2(&mut self) {}
+
+    #[cfg(any())]
+    #[on_text("ping2")]
+    fn ping2_never(&mut self) {}
+
+    #[cfg(not(any()))]
+    #[on_info]
+    fn tick(&mut self, _: u8) {}
+
+    #[cfg(any())]
+    #[on_info]
+    fn tick_never(&mut self, _: u8) {}
+
     #[cfg(all())]
     #[on_text("always")]
     fn always(&mut self) -> &'static str {
@@ -67,4 +94,5 @@ impl Gated {
 fn main() {
     fn assert_info<H: websock::Handler>(_: impl Into<H::Info>) {}
     assert_info::<Gated>(Alert);
+    assert_info::<Gated>(1u8);
 }

@@ -178,11 +178,15 @@ impl ::websock::__private::Handler for Chat {
                     };
                 }
                 {
-                    let __returned = Self::other(
-                        self,
-                        <&str as ::websock::__private::TextArg<'_>>::from_text(&__text),
-                    );
-                    ::websock::__private::into_reply(__returned)
+                    {
+                        let __returned = Self::other(
+                            self,
+                            <&str as ::websock::__private::TextArg<
+                                '_,
+                            >>::from_text(&__text),
+                        );
+                        ::websock::__private::into_reply(__returned)
+                    }
                 }
             }
             ::websock::__private::Message::Binary(__bytes) => {
