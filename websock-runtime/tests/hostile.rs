@@ -119,7 +119,7 @@ async fn a_tcp_reset_mid_frame_terminates_remote() {
     assert!(matches!(server.next_event().await, Event::Started(_)));
     let bytes = frame(true, 0x1, &[b'a'; 1000], true);
     stream.write_all(&bytes[..500]).await.unwrap();
-    stream.set_linger(Some(Duration::ZERO)).unwrap();
+    stream.set_zero_linger().unwrap();
     drop(stream); // RST, not FIN
     assert_eq!(server.terminated().await, "remote");
     let (mut other, _) = server.open("/probe").await;
