@@ -1,0 +1,68 @@
+//! websock against a hand-written tokio-tungstenite loop and axum: one binary that is each echo
+//! server, the load generator, and the driver that runs them all.
+//!
+//! ```text
+//! cargo run --release -p websock-bench -- all            # every scenario, 5 repetitions (~10 min)
+//! cargo run --release -p websock-bench -- all --smoke    # a few seconds per scenario (CI)
+//! cargo run --release -p websock-bench -- server websock --addr 127.0.0.1:4000
+//! cargo run --release -p websock-bench -- load throughput --addr 127.0.0.1:4000 --size 20
+//! ```
+//!
+//! `all` options: `--reps N`, `--only throughput,latency,memory,connrate,fanout`,
+//! `--json FILE` (every sample), `--unpinned`.
+//!
+//! `load` scenarios and their options (defaults in brackets):
+//! - `throughput`: `--conns` [100] `--size` [20] `--window` [16] `--secs` [3] `--warmup` [0.5]
+//! - `latency`: `--conns` [1000] `--rate` [20000 msg/s in all] `--secs` [5] `--warmup` [1]
+//! - `idle`: `--conns` [1000] `--first-index` [0] `--hold` [240 s]: prints `ready N`, holds
+//!   the connections until stdin closes
+//! - `connrate`: `--concurrency` [32] `--secs` [3] `--warmup` [0.5]
+//! - `fanout`: `--conns` [10000] (websock's `/ws/fanout` only)
+//!
+//! Every load scenario takes `--addr` (a loopback address; nothing else is accepted) and
+//! `--path` (`/ws/echo`), stops by itself, and prints its result as JSON on its last line.
+//! See BENCHMARKS.md for the figures and what they mean.
+
+mod args;
+mod load;
+mod servers;
+mod suite;
+
+use args::Args;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  websock-bench all [--smoke] [--reps N] [--only throughput,latency,memory,connrate,fanout] [--json FILE] [--unpinned]
+  websock-bench server <websock|raw|axum> [--addr 127.0.0.1:0]
+  websock-bench load <throughput|latency|idle|connrate|fanout> --addr ADDR [options]";
+
+fn main() -> ExitCode {
+    let mut args = Args::new(std::env::args().skip(1));
+    let result = match args.positional().as_deref() {
+        Some("all") => suite::run(&mut args),
+        Some("server") => server(&mut args),
+        Some("load") => match args.positional() {
+            Some(scenario) => load::run(&scenario, &mut args),
+            None => Err(USAGE.into()),
+        },
+        _ => Err(USAGE.into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("websock-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn server(args: &mut Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let kind = args
+        .positional()
+        .and_then(|name| servers::Kind::parse(&name))
+        .ok_or(USAGE)?;
+    let addr = args.string_or("--addr", "127.0.0.1:0");
+    args.finish()?;
+    servers::run(kind, &addr)?;
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! The three echo servers, each run as a whole process by `websock-bench server <kind>`.
+//!
+//! Every server echoes text and binary messages at `/ws/echo`; only websock also serves
+//! `/ws/fanout` (the fan-out scenario needs a connection's `Handle`, which the others lack).
+
+use futures_util::{SinkExt, StreamExt};
+use std::{
+    io::{self, Write},
+    sync::{Mutex, OnceLock},
+    time::Duration,
+};
+use tokio::net::TcpListener;
+use websock::{Bytes, Context, Handle, Router, Server, Utf8Bytes, websock_handler, websocket};
+
+/// Which echo server to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `#[websock_handler]` with the default options.
+    Websock,
+    /// A hand-written tokio-tungstenite loop, tuned.
+    Raw,
+    /// axum's `WebSocketUpgrade`, as most users would write it.
+    Axum,
+}
+
+impl Kind {
+    pub(crate) const ALL: [Kind; 3] = [Kind::Raw, Kind::Websock, Kind::Axum];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Websock => "websock",
+            Kind::Raw => "raw",
+            Kind::Axum => "axum",
+        }
+    }
+
+    pub(crate) fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+}
+
+/// Binds `addr`, prints `listening on <addr>` (the orchestrator reads it), serves forever.
+pub(crate) fn run(kind: Kind, addr: &str) -> io::Result<()> {
+    // The default multi-threaded runtime for all three: one worker per core the process may
+    // use, so one worker when `taskset` pins it to one core.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = TcpListener::bind(addr).await?;
+        let mut stdout = io::stdout();
+        writeln!(stdout, "listening on {}", listener.local_addr()?)?;
+        stdout.flush()?;
+        match kind {
+            Kind::Websock => serve_websock(listener).await,
+            Kind::Raw => serve_raw(listener).await,
+            Kind::Axum => serve_axum(listener).await,
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// websock
+
+/// The echo handler of `examples/echo.rs`, default options.
+pub(crate) struct Echo;
+
+#[websock_handler]
+impl Echo {
+    fn init(_ctx: &mut Context<Self>) -> Self {
+        Echo
+    }
+
+    #[on_text]
+    fn text(&mut self, text: Utf8Bytes) -> Utf8Bytes {
+        text
+    }
+
+    #[on_binary]
+    fn binary(&mut self, data: Bytes) -> Bytes {
+        data
+    }
+}
+
+/// The fan-out handler: every connection registers its handle; the text `broadcast` sends one
+/// info message to every registered connection, which pushes it to its client. Other text is
+/// echoed, so a client knows its `init` (and so its registration) has run.
+pub(crate) struct Fanout;
+
+/// The info message of the fan-out: the text each connection pushes.
+pub(crate) struct Broadcast(Utf8Bytes);
+
+/// Every fan-out connection's handle, dead ones pruned at each broadcast.
+fn registry() -> &'static Mutex<Vec<Handle<Fanout>>> {
+    static REGISTRY: OnceLock<Mutex<Vec<Handle<Fanout>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Mutex::default)
+}
+
+/// What every fan-out client waits for.
+pub(crate) const FANOUT_TEXT: &str = "tick";
+
+#[websock_handler]
+impl Fanout {
+    fn init(ctx: &mut Context<Self>) -> Self {
+        registry()
+            .lock()
+            .expect("registry lock")
+            .push(ctx.handle().clone());
+        Fanout
+    }
+
+    #[on_text("broadcast")]
+    fn broadcast(&mut self) -> String {
+        let mut handles = registry().lock().expect("registry lock");
+        handles.retain(Handle::is_alive);
+        let text = Utf8Bytes::from_static(FANOUT_TEXT);
+        let sent = handles
+            .iter()
+            .filter(|handle| handle.try_send(Broadcast(text.clone())).is_ok())
+            .count();
+        format!("sent {sent}")
+    }
+
+    #[on_text]
+    fn echo(&mut self, text: Utf8Bytes) -> Utf8Bytes {
+        text
+    }
+
+    #[on_info]
+    fn deliver(&mut self, broadcast: Broadcast) -> Utf8Bytes {
+        broadcast.0
+    }
+}
+
+async fn serve_websock(listener: TcpListener) -> io::Result<()> {
+    let router = Router::new()
+        .route("/ws/echo", websocket::<Echo>())
+        .route("/ws/fanout", websocket::<Fanout>());
+    // The default limit (16,384) is below the 18,000 idle connections of the memory scenario;
+    // it is a server-wide safety limit, not a per-connection option.
+    Server::new(router)
+        .max_connections(20_000)
+        .serve(listener)
+        .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// raw tokio-tungstenite
+
+/// The tuning the issue measured as the fastest plain tokio-tungstenite configuration: a 4 KiB
+/// read buffer and no write buffer (every frame goes to the socket as it is sent).
+pub(crate) fn raw_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 << 10)
+        .write_buffer_size(0)
+}
+
+async fn serve_raw(listener: TcpListener) -> io::Result<()> {
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of file descriptors: wait for some to close rather than spin.
+                eprintln!("raw: accept: {error}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        tokio::spawn(async move {
+            if stream.set_nodelay(true).is_err() {
+                return;
+            }
+            let Ok(mut ws) =
+                tokio_tungstenite::accept_async_with_config(stream, Some(raw_config())).await
+            else {
+                return;
+            };
+            // Pings are answered and the close handshake completed by tungstenite itself;
+            // the stream ends after the client's close.
+            while let Some(Ok(message)) = ws.next().await {
+                if matches!(message, Message::Text(_) | Message::Binary(_))
+                    && ws.send(message).await.is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// axum
+
+async fn axum_echo(ws: axum::extract::ws::WebSocketUpgrade) -> axum::response::Response {
+    use axum::extract::ws::Message;
+    ws.on_upgrade(|mut socket| async move {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Text(_) | Message::Binary(_))
+                && socket.send(message).await.is_err()
+            {
+                break;
+            }
+        }
+    })
+}
+
+async fn serve_axum(listener: TcpListener) -> io::Result<()> {
+    let app = axum::Router::new().route("/ws/echo", axum::routing::get(axum_echo));
+    axum::serve(listener, app).await
+}
