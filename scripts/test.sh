@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
+# Some tests run the example binaries as a user would (they read `listening on` from them).
+cargo build --workspace --examples
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 
