@@ -307,3 +307,17 @@ async fn too_many_headers_get_431() {
     let (status, head, _) = http(server.addr, &request("GET", "/probe", &headers)).await;
     assert_eq!(status, 431, "{head}");
 }
+
+#[tokio::test]
+async fn an_over_long_header_line_gets_431() {
+    let server = TestServer::start(Config::default()).await;
+    let host = server.addr.to_string();
+    let long = "a".repeat(512 << 10);
+    let mut headers = upgrade_headers(&host);
+    headers.push(("X-Long", long.as_str()));
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    // The server may answer before reading it all; that is fine.
+    let _ = stream.write_all(request("GET", "/probe", &headers).as_bytes()).await;
+    let head = read_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 431"), "{head}");
+}
