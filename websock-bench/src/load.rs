@@ -510,16 +510,25 @@ async fn fanout(addr: SocketAddr, args: &mut Args) -> Result<Value, BoxError> {
             _ => errors += 1,
         }
     }
-    // The trigger's own reply (`sent <n>`); its copy of the broadcast may come first.
+    // The trigger's own reply (`sent <n>`; its copy of the broadcast may come first), then
+    // the server's own timings.
     let mut sent = String::new();
-    for _ in 0..2 {
-        if let Ok(Some(Ok(Message::Text(text)))) =
+    let mut server = (f64::NAN, f64::NAN);
+    trigger.send(Message::text("fanout stats")).await?;
+    for _ in 0..3 {
+        let Ok(Some(Ok(Message::Text(text)))) =
             tokio::time::timeout(Duration::from_secs(5), trigger.next()).await
-        {
-            if text.as_str().starts_with("sent") {
-                sent = text.as_str().to_owned();
+        else {
+            break;
+        };
+        let words: Vec<&str> = text.as_str().split(' ').collect();
+        match words[..] {
+            ["sent", _] => sent = text.as_str().to_owned(),
+            ["enqueued", enqueued, "last_delivery", last] => {
+                server = (enqueued.parse::<f64>()? / 1e3, last.parse::<f64>()? / 1e3);
                 break;
             }
+            _ => {}
         }
     }
     Ok(json!({
@@ -529,5 +538,7 @@ async fn fanout(addr: SocketAddr, args: &mut Args) -> Result<Value, BoxError> {
         "failed_conns": failed,
         "broken_conns": errors,
         "server": sent,
+        "server_enqueued_ms": server.0,
+        "server_last_callback_ms": server.1,
     }))
 }

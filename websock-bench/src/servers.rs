@@ -6,8 +6,11 @@
 use futures_util::{SinkExt, StreamExt};
 use std::{
     io::{self, Write},
-    sync::{Mutex, OnceLock},
-    time::Duration,
+    sync::{
+        Mutex, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
 };
 use tokio::net::TcpListener;
 use websock::{Bytes, Context, Handle, Router, Server, Utf8Bytes, websock_handler, websocket};
@@ -99,6 +102,12 @@ fn registry() -> &'static Mutex<Vec<Handle<Fanout>>> {
 /// What every fan-out client waits for.
 pub(crate) const FANOUT_TEXT: &str = "tick";
 
+/// When the last broadcast started, and how long after it (µs) the enqueueing ended and the
+/// last `deliver` callback ran: splits the fan-out time into its server and client parts.
+static BROADCAST_AT: Mutex<Option<Instant>> = Mutex::new(None);
+static ENQUEUED_US: AtomicU64 = AtomicU64::new(0);
+static LAST_DELIVERY_US: AtomicU64 = AtomicU64::new(0);
+
 #[websock_handler]
 impl Fanout {
     fn init(ctx: &mut Context<Self>) -> Self {
@@ -111,6 +120,9 @@ impl Fanout {
 
     #[on_text("broadcast")]
     fn broadcast(&mut self) -> String {
+        let start = Instant::now();
+        *BROADCAST_AT.lock().expect("broadcast lock") = Some(start);
+        LAST_DELIVERY_US.store(0, Ordering::Relaxed);
         let mut handles = registry().lock().expect("registry lock");
         handles.retain(Handle::is_alive);
         let text = Utf8Bytes::from_static(FANOUT_TEXT);
@@ -118,7 +130,18 @@ impl Fanout {
             .iter()
             .filter(|handle| handle.try_send(Broadcast(text.clone())).is_ok())
             .count();
+        ENQUEUED_US.store(start.elapsed().as_micros() as u64, Ordering::Relaxed);
         format!("sent {sent}")
+    }
+
+    /// `enqueued <µs> last_delivery <µs>` for the last broadcast.
+    #[on_text("fanout stats")]
+    fn stats(&mut self) -> String {
+        format!(
+            "enqueued {} last_delivery {}",
+            ENQUEUED_US.load(Ordering::Relaxed),
+            LAST_DELIVERY_US.load(Ordering::Relaxed)
+        )
     }
 
     #[on_text]
@@ -128,6 +151,10 @@ impl Fanout {
 
     #[on_info]
     fn deliver(&mut self, broadcast: Broadcast) -> Utf8Bytes {
+        if let Some(start) = *BROADCAST_AT.lock().expect("broadcast lock") {
+            let at = start.elapsed().as_micros() as u64;
+            LAST_DELIVERY_US.fetch_max(at, Ordering::Relaxed);
+        }
         broadcast.0
     }
 }

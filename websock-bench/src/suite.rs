@@ -488,6 +488,12 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
                 group_thousands(plan.fanout_conns as f64)
             );
             results.record(&label, "ms", false, kind, number(&result, "fanout_ms")?);
+            let label = "fan-out: server's last `on_info` callback ran";
+            let at = number(&result, "server_last_callback_ms")?;
+            results.record(label, "ms", false, kind, at);
+            let label = "fan-out: server enqueued all (try_send loop)";
+            let at = number(&result, "server_enqueued_ms")?;
+            results.record(label, "ms", false, kind, at);
         }
     }
 
