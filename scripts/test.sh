@@ -15,3 +15,4 @@ cargo test --workspace --doc
 bash scripts/real-clients.sh
 # RFC 6455 conformance: Autobahn|Testsuite sections 1-10 against the echo example.
 bash scripts/autobahn.sh
+bash scripts/phoenix-js.sh

@@ -48,6 +48,10 @@
 pub use websock_macros::websock_handler;
 pub use websock_runtime::*;
 
+/// Phoenix-compatible channels: the `phoenix` JavaScript client talks to these unchanged (see
+/// the [`websock_channels`] crate docs).
+pub use websock_channels as channels;
+
 /// What `#[websock_handler]` expands to refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {

@@ -1,0 +1,590 @@
+//! The channel contract (Phoenix's `Phoenix.Channel`) and what its callbacks can do.
+
+use crate::{
+    Assigns, Broadcast, Payload, Presence, PubSub, Topic,
+    presence::Owner,
+    pubsub::SubscriberId,
+    socket::{Hub, Info, Mailbox},
+};
+use serde_json::Value;
+use std::{any::Any, fmt, future::Future, sync::Arc, time::Duration};
+
+/// A channel: the state of one joined topic on one socket, as Phoenix's `Phoenix.Channel`.
+///
+/// Most users write this through `#[channel("room:{id}")]`; implementing it by hand is just as
+/// supported. Callbacks run in the socket's task, one at a time; a panic in one ends only its
+/// channel (the client gets `phx_error` and rejoins), never the socket or the other channels.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a channel",
+    note = "put `#[channel(\"topic:{{id}}\")]` on an `impl {Self}` block, or implement `websock::channels::Channel` by hand"
+)]
+pub trait Channel: Sized + Send + 'static {
+    /// The topic pattern: `"room:lobby"`, `"room:{id}"` (captures, read with
+    /// [`Topic::get`]) or `"room:*"` (a prefix).
+    const TOPIC: &'static str;
+
+    /// The events whose broadcasts go through [`handle_out`](Self::handle_out) on this socket
+    /// instead of being pushed as they are (Phoenix's `intercept`).
+    const INTERCEPT: &'static [&'static str] = &[];
+
+    /// Messages sent to this channel with a [`ChannelHandle`] or
+    /// [`ChannelSocket::send_after`].
+    type Info: Send + 'static;
+
+    /// A client asks to join `topic`: accept with the channel's state and a response payload
+    /// (`{}` with [`Payload::empty`]), or refuse with a [`JoinError`]. Pushes made here are
+    /// sent after the join reply.
+    fn join(
+        topic: Topic,
+        params: Payload,
+        socket: &mut ChannelSocket,
+    ) -> impl Future<Output = Result<(Self, Payload), JoinError>> + Send;
+
+    /// An event pushed by the client.
+    fn handle_in(
+        &mut self,
+        event: &str,
+        payload: Payload,
+        socket: &mut ChannelSocket,
+    ) -> impl Future<Output = Reply> + Send;
+
+    /// An info message. Ignored by default.
+    fn handle_info(
+        &mut self,
+        info: Self::Info,
+        socket: &mut ChannelSocket,
+    ) -> impl Future<Output = Reply> + Send {
+        let _ = (info, socket);
+        std::future::ready(Reply::none())
+    }
+
+    /// An intercepted broadcast (see [`INTERCEPT`](Self::INTERCEPT)); pushes it unchanged by
+    /// default.
+    fn handle_out(
+        &mut self,
+        event: &str,
+        payload: Payload,
+        socket: &mut ChannelSocket,
+    ) -> impl Future<Output = Reply> + Send {
+        socket.push(event, payload);
+        std::future::ready(Reply::none())
+    }
+
+    /// The channel is ending (leave, stop, duplicate join, socket closed). Not called after a
+    /// panic. Presences it tracked are untracked after this.
+    fn terminate(
+        &mut self,
+        reason: LeaveReason,
+        socket: &mut ChannelSocket,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (reason, socket);
+        std::future::ready(())
+    }
+}
+
+/// Why a channel ended, as passed to [`Channel::terminate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeaveReason {
+    /// The client left (`phx_leave`).
+    Leave,
+    /// The channel stopped itself ([`Reply::stop`], [`ChannelSocket::stop`]).
+    Stop,
+    /// The client joined the same topic again; this instance is replaced.
+    Duplicate,
+    /// The socket closed.
+    SocketClosed,
+}
+
+/// A refused join: the `response` of the error reply, e.g. `{"reason":"unauthorized"}`.
+/// phoenix.js retries a refused join on its rejoin schedule until the app calls `leave()`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JoinError {
+    pub(crate) payload: Payload,
+    pub(crate) unmatched: bool,
+}
+
+impl JoinError {
+    /// `{"reason": reason}`.
+    pub fn reason(reason: impl fmt::Display) -> Self {
+        Self::new(Payload::reason(reason))
+    }
+
+    /// Any response payload.
+    pub fn new(payload: impl Into<Payload>) -> Self {
+        Self {
+            payload: payload.into(),
+            unmatched: false,
+        }
+    }
+
+    /// The topic matched the pattern but a capture did not parse: answered like a topic no
+    /// channel serves (`{"reason":"unmatched topic"}`).
+    pub fn unmatched_topic() -> Self {
+        Self {
+            payload: Payload::reason("unmatched topic"),
+            unmatched: true,
+        }
+    }
+
+    /// The response payload.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.payload {
+            Payload::Json(value) => write!(f, "join refused: {value}"),
+            Payload::Binary(bytes) => write!(f, "join refused ({} bytes)", bytes.len()),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// What an event callback answers: Phoenix's `{:reply, {status, response}, socket}`,
+/// `{:noreply, socket}` and `{:stop, reason, socket}`.
+#[must_use = "a Reply does nothing unless returned from a callback"]
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reply {
+    pub(crate) status: Option<(String, Payload)>,
+    pub(crate) stop: bool,
+}
+
+impl Reply {
+    /// No reply (the client's `push` times out unless something else answers it).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// `{"status":"ok","response": payload}`.
+    pub fn ok(payload: impl Into<Payload>) -> Self {
+        Self::status("ok", payload)
+    }
+
+    /// `{"status":"error","response": payload}`.
+    pub fn error(payload: impl Into<Payload>) -> Self {
+        Self::status("error", payload)
+    }
+
+    /// Any status (phoenix.js's `receive(status, ..)` matches it).
+    pub fn status(status: impl Into<String>, payload: impl Into<Payload>) -> Self {
+        Self {
+            status: Some((status.into(), payload.into())),
+            stop: false,
+        }
+    }
+
+    /// Stop the channel gracefully: the client gets `phx_close` and does not rejoin.
+    pub fn stop() -> Self {
+        Self::none().then_stop()
+    }
+
+    /// Send this reply, then stop the channel.
+    pub fn then_stop(mut self) -> Self {
+        self.stop = true;
+        self
+    }
+}
+
+/// Anything a channel callback generated by `#[channel]` may return.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a reply a channel callback can return",
+    label = "this return type is not a channel reply",
+    note = "return `Reply`, `()` (no reply), `Payload` or `serde_json::Value` (an ok reply), or `Result<T, E>` where both convert into a `Payload` (ok / error reply)"
+)]
+pub trait IntoReply {
+    /// Converts into the reply.
+    fn into_reply(self) -> Reply;
+}
+
+impl IntoReply for Reply {
+    fn into_reply(self) -> Reply {
+        self
+    }
+}
+
+impl IntoReply for () {
+    fn into_reply(self) -> Reply {
+        Reply::none()
+    }
+}
+
+impl IntoReply for Payload {
+    fn into_reply(self) -> Reply {
+        Reply::ok(self)
+    }
+}
+
+impl IntoReply for Value {
+    fn into_reply(self) -> Reply {
+        Reply::ok(self)
+    }
+}
+
+impl<T: IntoReply> IntoReply for Option<T> {
+    fn into_reply(self) -> Reply {
+        self.map_or_else(Reply::none, IntoReply::into_reply)
+    }
+}
+
+impl<T: Into<Payload>, E: Into<Payload>> IntoReply for Result<T, E> {
+    fn into_reply(self) -> Reply {
+        match self {
+            Ok(value) => Reply::ok(value),
+            Err(error) => Reply::error(error),
+        }
+    }
+}
+
+/// A message to one channel instance of one socket, from any task; see
+/// [`ChannelSocket::handle`].
+#[derive(Clone)]
+pub struct ChannelHandle {
+    mailbox: Mailbox,
+    topic: Arc<str>,
+    join_ref: Arc<str>,
+}
+
+impl fmt::Debug for ChannelHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChannelHandle")
+            .field("topic", &self.topic)
+            .field("join_ref", &self.join_ref)
+            .finish()
+    }
+}
+
+/// A message did not reach its channel: the socket's mailbox is full or the socket has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotDelivered;
+
+impl fmt::Display for NotDelivered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the socket's mailbox is full or the socket has ended")
+    }
+}
+
+impl std::error::Error for NotDelivered {}
+
+impl ChannelHandle {
+    /// Sends `info` to the channel's `handle_info` (`#[on_info]`). A channel that has left or
+    /// been rejoined since drops it; so does one whose `Info` is another type (logged).
+    pub fn send<I: Send + 'static>(&self, info: I) -> Result<(), NotDelivered> {
+        self.mailbox
+            .send_info(Info::Channel {
+                topic: self.topic.clone(),
+                join_ref: self.join_ref.clone(),
+                message: Box::new(info),
+            })
+            .map_err(|_| NotDelivered)
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+}
+
+/// A timer from [`ChannelSocket::send_after`]; [`cancel`](Self::cancel) stops it.
+#[derive(Debug)]
+pub struct ChannelTimer(tokio::task::AbortHandle);
+
+impl ChannelTimer {
+    /// Cancels the timer (a no-op once it fired).
+    pub fn cancel(self) {
+        self.0.abort();
+    }
+}
+
+/// What a channel callback can do besides returning a [`Reply`]: push to its client,
+/// broadcast to its topic, track presence, stop; and read the socket's assigns.
+pub struct ChannelSocket {
+    pub(crate) topic: Arc<str>,
+    pub(crate) join_ref: Arc<str>,
+    pub(crate) assigns: Arc<Assigns>,
+    pub(crate) socket_id: Option<Arc<str>>,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) subscriber: SubscriberId,
+    pub(crate) mailbox: Mailbox,
+    pub(crate) pushes: Vec<(String, Payload)>,
+    pub(crate) broadcasts: Vec<Broadcast>,
+    pub(crate) tracked: bool,
+    pub(crate) stop: bool,
+}
+
+impl fmt::Debug for ChannelSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChannelSocket")
+            .field("topic", &self.topic)
+            .field("join_ref", &self.join_ref)
+            .field("socket_id", &self.socket_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChannelSocket {
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The ref of the `phx_join` this instance answers (each rejoin has a new one).
+    pub fn join_ref(&self) -> &str {
+        &self.join_ref
+    }
+
+    /// What the socket's `connect` returned.
+    pub fn assigns(&self) -> &Assigns {
+        &self.assigns
+    }
+
+    /// The socket's id ([`Socket::id`](crate::Socket::id)), if it has one.
+    pub fn socket_id(&self) -> Option<&str> {
+        self.socket_id.as_deref()
+    }
+
+    /// This socket as a broadcast sender (see [`PubSub::broadcast_from`]).
+    pub fn subscriber_id(&self) -> SubscriberId {
+        self.subscriber
+    }
+
+    /// The endpoint's pubsub, to broadcast to other topics or from spawned tasks.
+    pub fn pubsub(&self) -> &PubSub {
+        &self.hub.pubsub
+    }
+
+    /// The endpoint's presence, to read other topics.
+    pub fn presence(&self) -> &Presence {
+        &self.hub.presence
+    }
+
+    /// Pushes `event` to this client only: `[join_ref, null, topic, event, payload]`.
+    pub fn push(&mut self, event: impl Into<String>, payload: impl Into<Payload>) {
+        self.pushes.push((event.into(), payload.into()));
+    }
+
+    /// Broadcasts `event` to every socket in this topic, this one included.
+    pub fn broadcast(&mut self, event: impl Into<String>, payload: impl Into<Payload>) {
+        self.broadcasts
+            .push(Broadcast::new(&*self.topic, event, payload));
+    }
+
+    /// Broadcasts `event` to every socket in this topic except this one.
+    pub fn broadcast_from(&mut self, event: impl Into<String>, payload: impl Into<Payload>) {
+        self.broadcasts
+            .push(Broadcast::new(&*self.topic, event, payload).from(self.subscriber));
+    }
+
+    /// Stops the channel after this callback: the client gets `phx_close`.
+    pub fn stop(&mut self) {
+        self.stop = true;
+    }
+
+    /// A handle that sends infos to this channel instance from any task.
+    pub fn handle(&self) -> ChannelHandle {
+        ChannelHandle {
+            mailbox: self.mailbox.clone(),
+            topic: self.topic.clone(),
+            join_ref: self.join_ref.clone(),
+        }
+    }
+
+    /// Sends `info` to this channel's `handle_info` after `delay` (dropped if the channel has
+    /// ended by then).
+    pub fn send_after<I: Send + 'static>(&self, delay: Duration, info: I) -> ChannelTimer {
+        let handle = self.handle();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = handle.send(info);
+        });
+        ChannelTimer(task.abort_handle())
+    }
+
+    /// Tracks `key` (a user id, say) in this topic's presence with `meta`; everyone in the
+    /// topic gets a `presence_diff`. Untracked by itself when the channel ends.
+    pub fn track(&mut self, key: impl AsRef<str>, meta: Value) {
+        let (_, diff) = self
+            .hub
+            .presence
+            .track(self.owner(), &self.topic, key.as_ref(), meta);
+        self.tracked = true;
+        self.broadcasts.push(diff);
+    }
+
+    /// Replaces the meta this channel tracked under `key` (a new `phx_ref`, with
+    /// `phx_ref_prev`); `false` if it tracked nothing under `key`.
+    pub fn update(&mut self, key: impl AsRef<str>, meta: Value) -> bool {
+        match self
+            .hub
+            .presence
+            .update(self.owner(), &self.topic, key.as_ref(), meta)
+        {
+            Some(diff) => {
+                self.broadcasts.push(diff);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops tracking `key`.
+    pub fn untrack(&mut self, key: impl AsRef<str>) {
+        if let Some(diff) = self
+            .hub
+            .presence
+            .untrack(self.owner(), &self.topic, Some(key.as_ref()))
+        {
+            self.broadcasts.push(diff);
+        }
+    }
+
+    /// This topic's presences, in the `presence_state` shape.
+    pub fn presence_list(&self) -> Value {
+        self.hub.presence.list(&self.topic)
+    }
+
+    /// Pushes `presence_state` to this client (do it after `track`, on every join).
+    pub fn push_presence_state(&mut self) {
+        let state = self.presence_list();
+        self.push("presence_state", state);
+    }
+
+    pub(crate) fn owner(&self) -> Owner {
+        Owner(self.subscriber)
+    }
+}
+
+/// A channel with its type erased, as the socket keeps it.
+pub(crate) trait DynChannel: Send {
+    fn handle_in<'a>(
+        &'a mut self,
+        event: &'a str,
+        payload: Payload,
+        socket: &'a mut ChannelSocket,
+    ) -> crate::BoxFuture<'a, Reply>;
+
+    fn handle_info<'a>(
+        &'a mut self,
+        info: Box<dyn Any + Send>,
+        socket: &'a mut ChannelSocket,
+    ) -> crate::BoxFuture<'a, Reply>;
+
+    fn intercepts(&self, event: &str) -> bool;
+
+    fn handle_out<'a>(
+        &'a mut self,
+        event: &'a str,
+        payload: Payload,
+        socket: &'a mut ChannelSocket,
+    ) -> crate::BoxFuture<'a, Reply>;
+
+    fn terminate<'a>(
+        &'a mut self,
+        reason: LeaveReason,
+        socket: &'a mut ChannelSocket,
+    ) -> crate::BoxFuture<'a, ()>;
+}
+
+impl<C: Channel> DynChannel for C {
+    fn handle_in<'a>(
+        &'a mut self,
+        event: &'a str,
+        payload: Payload,
+        socket: &'a mut ChannelSocket,
+    ) -> crate::BoxFuture<'a, Reply> {
+        Box::pin(Channel::handle_in(self, event, payload, socket))
+    }
+
+    fn handle_info<'a>(
+        &'a mut self,
+        info: Box<dyn Any + Send>,
+        socket: &'a mut ChannelSocket,
+    ) -> crate::BoxFuture<'a, Reply> {
+        match info.downcast::<C::Info>() {
+            Ok(info) => Box::pin(Channel::handle_info(self, *info, socket)),
+            Err(_) => {
+                tracing::warn!(
+                    topic = socket.topic(),
+                    expected = std::any::type_name::<C::Info>(),
+                    "info of another type dropped"
+                );
+                Box::pin(std::future::ready(Reply::none()))
+            }
+        }
+    }
+
+    fn intercepts(&self, event: &str) -> bool {
+        C::INTERCEPT.contains(&event)
+    }
+
+    fn handle_out<'a>(
+        &'a mut self,
+        event: &'a str,
+        payload: Payload,
+        socket: &'a mut ChannelSocket,
+    ) -> crate::BoxFuture<'a, Reply> {
+        Box::pin(Channel::handle_out(self, event, payload, socket))
+    }
+
+    fn terminate<'a>(
+        &'a mut self,
+        reason: LeaveReason,
+        socket: &'a mut ChannelSocket,
+    ) -> crate::BoxFuture<'a, ()> {
+        Box::pin(Channel::terminate(self, reason, socket))
+    }
+}
+
+/// The result of a type-erased join.
+pub(crate) type Joined = Result<(Box<dyn DynChannel>, Payload), JoinError>;
+
+/// Joins `C`, erasing its type.
+pub(crate) fn join_erased<'a, C: Channel>(
+    topic: Topic,
+    params: Payload,
+    socket: &'a mut ChannelSocket,
+) -> crate::BoxFuture<'a, Joined> {
+    Box::pin(async move {
+        let (channel, response) = C::join(topic, params, socket).await?;
+        Ok((Box::new(channel) as Box<dyn DynChannel>, response))
+    })
+}
+
+/// Converts an `#[on_event]` method's return value into a [`Reply`].
+#[doc(hidden)]
+pub fn into_reply<T: IntoReply>(value: T) -> Reply {
+    value.into_reply()
+}
+
+/// What an `#[on_join]` method may return.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from an `#[on_join]` method",
+    label = "`#[on_join]` must return `Self`, `Result<Self, JoinError>` or `Result<(Self, R), JoinError>`",
+    note = "`R` is the join reply's response (anything that converts into a `Payload`, e.g. `serde_json::Value`)"
+)]
+pub trait IntoJoin<C> {
+    /// The channel and the join response, or the refusal.
+    fn into_join(self) -> Result<(C, Payload), JoinError>;
+}
+
+impl<C> IntoJoin<C> for C {
+    fn into_join(self) -> Result<(C, Payload), JoinError> {
+        Ok((self, Payload::empty()))
+    }
+}
+
+impl<C> IntoJoin<C> for Result<C, JoinError> {
+    fn into_join(self) -> Result<(C, Payload), JoinError> {
+        self.map(|channel| (channel, Payload::empty()))
+    }
+}
+
+impl<C, R: Into<Payload>> IntoJoin<C> for Result<(C, R), JoinError> {
+    fn into_join(self) -> Result<(C, Payload), JoinError> {
+        self.map(|(channel, response)| (channel, response.into()))
+    }
+}

@@ -1,0 +1,525 @@
+//! One socket's protocol state machine, independent of the transport: the runtime handler and
+//! the test helpers both drive it. Frames to send collect in `out`; `close` asks to end.
+
+use crate::{
+    Payload,
+    channel::{ChannelSocket, DynChannel, LeaveReason, Reply},
+    handler::Connected,
+    protocol::{self, Inbound},
+    pubsub::SubscriberId,
+    socket::{Hub, Info, Mailbox},
+};
+use serde_json::json;
+use std::{
+    any::Any,
+    collections::HashMap,
+    future::{Future, poll_fn},
+    panic::{AssertUnwindSafe, catch_unwind},
+    pin::pin,
+    sync::Arc,
+    task::Poll,
+};
+use tokio::time::Instant;
+use tracing::Instrument;
+use websock_runtime::{Close, CloseCode, Frame, Message};
+
+struct Joined {
+    channel: Box<dyn DynChannel>,
+    socket: ChannelSocket,
+    span: tracing::Span,
+}
+
+pub(crate) struct Core {
+    hub: Arc<Hub>,
+    assigns: Arc<crate::Assigns>,
+    socket_id: Option<Arc<str>>,
+    subscriber: SubscriberId,
+    mailbox: Mailbox,
+    channels: HashMap<Arc<str>, Joined>,
+    bucket: Bucket,
+    pub(crate) span: tracing::Span,
+    pub(crate) out: Vec<Frame>,
+    pub(crate) close: Option<Close>,
+}
+
+impl Core {
+    pub(crate) fn new(connected: Connected, mailbox: Mailbox) -> Self {
+        let Connected { hub, assigns, id } = connected;
+        let subscriber = SubscriberId::next();
+        let socket_id: Option<Arc<str>> = id.map(Into::into);
+        if let Some(id) = &socket_id {
+            hub.pubsub.subscribe_socket(id, subscriber, mailbox.clone());
+        }
+        hub.counters.socket_opened();
+        let span = tracing::info_span!("phoenix_socket", id = socket_id.as_deref().unwrap_or(""));
+        Self {
+            bucket: Bucket::new(hub.limits.rate),
+            hub,
+            assigns: Arc::new(assigns),
+            socket_id,
+            subscriber,
+            mailbox,
+            channels: HashMap::new(),
+            span,
+            out: Vec::new(),
+            close: None,
+        }
+    }
+
+    pub(crate) fn socket_id(&self) -> Option<&str> {
+        self.socket_id.as_deref()
+    }
+
+    fn send(&mut self, frame: Frame) {
+        self.out.push(frame);
+    }
+
+    fn reply(&mut self, join_ref: Option<&str>, msg: &Inbound, status: &str, payload: &Payload) {
+        let frame = protocol::encode_reply(
+            join_ref,
+            msg.msg_ref.as_deref(),
+            &msg.topic,
+            status,
+            payload,
+        );
+        self.send(frame);
+    }
+
+    /// A message from the client.
+    pub(crate) async fn handle_message(&mut self, message: Message) {
+        self.hub.counters.message_in();
+        let size = message.len();
+        let msg = match protocol::decode(&message) {
+            Ok(msg) => msg,
+            Err(error) => {
+                tracing::debug!(error = error.0, "undecodable frame ignored");
+                return;
+            }
+        };
+        // The reference, checklist 4: heartbeats are answered without any join.
+        if msg.topic == "phoenix" && msg.event == "heartbeat" {
+            self.reply(None, &msg, "ok", &Payload::empty());
+            return;
+        }
+        if !self.bucket.take() {
+            self.hub.counters.rate_limited();
+            if self.bucket.refused_in_a_row >= self.bucket.close_after {
+                tracing::info!("rate limit exceeded again and again: closing the socket");
+                self.close = Some(Close::new(CloseCode::POLICY_VIOLATION, "rate limited"));
+                return;
+            }
+            if msg.msg_ref.is_some() {
+                self.reply(
+                    msg.join_ref.as_deref(),
+                    &msg,
+                    "error",
+                    &Payload::reason("rate_limited"),
+                );
+            }
+            return;
+        }
+        if size > self.hub.limits.max_payload {
+            if msg.msg_ref.is_some() {
+                let reason = Payload::reason("payload too large");
+                self.reply(msg.join_ref.as_deref(), &msg, "error", &reason);
+            }
+            return;
+        }
+        match msg.event.as_str() {
+            "phx_join" => self.join(msg).await,
+            "phx_leave" => self.leave(msg).await,
+            _ => self.event(msg).await,
+        }
+    }
+
+    fn unmatched(&mut self, msg: &Inbound) {
+        self.reply(None, msg, "error", &Payload::reason("unmatched topic"));
+    }
+
+    async fn join(&mut self, mut msg: Inbound) {
+        let join_ref: Arc<str> = msg
+            .join_ref
+            .clone()
+            .or_else(|| msg.msg_ref.clone())
+            .unwrap_or_default()
+            .into();
+        // A duplicate join replaces the old instance; its phx_close (old join_ref) goes out
+        // after the new join's reply (the reference, §4).
+        let replaced = match self.channels.remove(msg.topic.as_str()) {
+            Some(old) => {
+                let old_ref = old.socket.join_ref.clone();
+                self.end(old, LeaveReason::Duplicate, false).await;
+                Some(old_ref)
+            }
+            None => None,
+        };
+        self.join_new(&mut msg, join_ref).await;
+        if let Some(old_ref) = replaced {
+            let frame = protocol::encode_lifecycle(&old_ref, &msg.topic, "phx_close", &json!({}));
+            self.send(frame);
+        }
+    }
+
+    async fn join_new(&mut self, msg: &mut Inbound, join_ref: Arc<str>) {
+        let hub = self.hub.clone();
+        let Some((route, topic)) = hub.route(&msg.topic) else {
+            hub.counters.refused_join();
+            return self.unmatched(msg);
+        };
+        if self.channels.len() >= hub.limits.max_channels {
+            hub.counters.refused_join();
+            let reason = Payload::reason("too many channels joined");
+            return self.reply(Some(&join_ref), msg, "error", &reason);
+        }
+        let topic_name: Arc<str> = msg.topic.as_str().into();
+        // Subscribed before `join` runs: a broadcast sent meanwhile waits in the mailbox and
+        // is pushed after the join reply, never lost.
+        hub.pubsub
+            .subscribe_socket(&topic_name, self.subscriber, self.mailbox.clone());
+        let mut socket = ChannelSocket {
+            topic: topic_name.clone(),
+            join_ref: join_ref.clone(),
+            assigns: self.assigns.clone(),
+            socket_id: self.socket_id.clone(),
+            hub: hub.clone(),
+            subscriber: self.subscriber,
+            mailbox: self.mailbox.clone(),
+            pushes: Vec::new(),
+            broadcasts: Vec::new(),
+            tracked: false,
+            stop: false,
+        };
+        let span = tracing::info_span!(parent: &self.span, "channel", topic = %topic_name, channel = route.name, join_ref = %join_ref);
+        let params = std::mem::take(&mut msg.payload);
+        let outcome = guard((route.join)(topic, params, &mut socket))
+            .instrument(span.clone())
+            .await;
+        match outcome {
+            Ok(Ok((channel, response))) => {
+                hub.counters.joined();
+                span.in_scope(|| tracing::debug!("joined"));
+                self.reply(Some(&join_ref), msg, "ok", &response);
+                self.flush(&mut socket).await;
+                self.channels.insert(
+                    topic_name,
+                    Joined {
+                        channel,
+                        socket,
+                        span,
+                    },
+                );
+            }
+            Ok(Err(error)) => {
+                hub.counters.refused_join();
+                span.in_scope(|| tracing::debug!(%error, "join refused"));
+                let join_ref = (!error.unmatched).then_some(&*join_ref);
+                self.reply(join_ref, msg, "error", &error.payload);
+                self.cleanup(&mut socket).await;
+            }
+            Err(panic) => {
+                hub.counters.crashed();
+                hub.counters.refused_join();
+                span.in_scope(|| tracing::error!(panic, "join crashed"));
+                self.reply(
+                    Some(&join_ref),
+                    msg,
+                    "error",
+                    &Payload::reason("join crashed"),
+                );
+                self.cleanup(&mut socket).await;
+            }
+        }
+    }
+
+    async fn leave(&mut self, msg: Inbound) {
+        let current = self
+            .channels
+            .get(msg.topic.as_str())
+            .map(|joined| joined.socket.join_ref.clone());
+        match current {
+            // The reference, §4: a leave for a topic not joined still gets an ok reply.
+            None => self.reply(msg.join_ref.as_deref(), &msg, "ok", &Payload::empty()),
+            Some(join_ref) if Some(&*join_ref) != msg.join_ref.as_deref() => {
+                tracing::debug!(topic = %msg.topic, "leave with a stale join_ref ignored");
+            }
+            Some(_) => {
+                self.reply(msg.join_ref.as_deref(), &msg, "ok", &Payload::empty());
+                if let Some(joined) = self.channels.remove(msg.topic.as_str()) {
+                    self.end(joined, LeaveReason::Leave, true).await;
+                }
+            }
+        }
+    }
+
+    async fn event(&mut self, msg: Inbound) {
+        let Some(mut joined) = self.channels.remove(msg.topic.as_str()) else {
+            return self.unmatched(&msg);
+        };
+        if Some(&*joined.socket.join_ref) != msg.join_ref.as_deref() {
+            tracing::debug!(topic = %msg.topic, "message with a stale join_ref ignored");
+            self.channels.insert(joined.socket.topic.clone(), joined);
+            return;
+        }
+        let span = joined.span.clone();
+        let outcome = guard(joined.channel.handle_in(
+            &msg.event,
+            msg.payload.clone(),
+            &mut joined.socket,
+        ))
+        .instrument(span)
+        .await;
+        match outcome {
+            Ok(reply) => {
+                // Pushes made while handling the event go first, then its reply: Phoenix
+                // sends a push as it happens and the reply when the callback returns.
+                let Reply { status, stop } = reply;
+                let pushes = std::mem::take(&mut joined.socket.pushes);
+                self.push_all(&joined.socket, pushes);
+                if let (Some((status, payload)), Some(_)) = (status, &msg.msg_ref) {
+                    let join_ref = joined.socket.join_ref.clone();
+                    self.reply(Some(&join_ref), &msg, &status, &payload);
+                }
+                self.after(joined, stop).await;
+            }
+            Err(panic) => self.crashed(joined, panic).await,
+        }
+    }
+
+    /// A message from the mailbox.
+    pub(crate) async fn handle_info(&mut self, info: Info) {
+        match info {
+            Info::Broadcast(message) => {
+                if self.socket_id.as_deref() == Some(message.topic()) {
+                    if message.event() == "disconnect" {
+                        // 1001, so phoenix.js reconnects (the reference, §6).
+                        self.close = Some(Close::new(CloseCode::GOING_AWAY, "disconnected"));
+                    }
+                    return;
+                }
+                let Some(mut joined) = self.channels.remove(message.topic()) else {
+                    return;
+                };
+                if !joined.channel.intercepts(message.event()) {
+                    self.send(message.frame());
+                    self.channels.insert(joined.socket.topic.clone(), joined);
+                    return;
+                }
+                let span = joined.span.clone();
+                let outcome = guard(joined.channel.handle_out(
+                    message.event(),
+                    message.payload().clone(),
+                    &mut joined.socket,
+                ))
+                .instrument(span)
+                .await;
+                self.after_callback(joined, outcome).await;
+            }
+            Info::Channel {
+                topic,
+                join_ref,
+                message,
+            } => {
+                let Some(mut joined) = self.channels.remove(&*topic) else {
+                    return;
+                };
+                if joined.socket.join_ref != join_ref {
+                    self.channels.insert(topic, joined);
+                    return;
+                }
+                let span = joined.span.clone();
+                let info: Box<dyn Any + Send> = message;
+                let outcome = guard(joined.channel.handle_info(info, &mut joined.socket))
+                    .instrument(span)
+                    .await;
+                self.after_callback(joined, outcome).await;
+            }
+        }
+    }
+
+    async fn after_callback(&mut self, mut joined: Joined, outcome: Result<Reply, String>) {
+        match outcome {
+            // Without a client ref there is nothing to reply to: only the stop counts.
+            Ok(reply) => {
+                let pushes = std::mem::take(&mut joined.socket.pushes);
+                self.push_all(&joined.socket, pushes);
+                self.after(joined, reply.stop).await;
+            }
+            Err(panic) => self.crashed(joined, panic).await,
+        }
+    }
+
+    fn push_all(&mut self, socket: &ChannelSocket, pushes: Vec<(String, Payload)>) {
+        for (event, payload) in pushes {
+            let frame =
+                protocol::encode_push(Some(&socket.join_ref), &socket.topic, &event, &payload);
+            self.send(frame);
+        }
+    }
+
+    /// Sends what a callback queued, then keeps the channel or ends it.
+    async fn after(&mut self, mut joined: Joined, stop: bool) {
+        self.flush(&mut joined.socket).await;
+        if stop || joined.socket.stop {
+            self.end(joined, LeaveReason::Stop, true).await;
+        } else {
+            self.channels.insert(joined.socket.topic.clone(), joined);
+        }
+    }
+
+    /// Pushes and broadcasts a callback queued.
+    async fn flush(&mut self, socket: &mut ChannelSocket) {
+        let pushes = std::mem::take(&mut socket.pushes);
+        self.push_all(socket, pushes);
+        for broadcast in std::mem::take(&mut socket.broadcasts) {
+            if let Err(error) = self.hub.pubsub.send(broadcast).await {
+                tracing::warn!(%error, "broadcast failed");
+            }
+        }
+    }
+
+    /// A callback panicked: `phx_error` (the client rejoins), and only this channel goes.
+    async fn crashed(&mut self, mut joined: Joined, panic: String) {
+        self.hub.counters.crashed();
+        joined
+            .span
+            .in_scope(|| tracing::error!(panic, "channel crashed"));
+        let frame = protocol::encode_lifecycle(
+            &joined.socket.join_ref,
+            &joined.socket.topic,
+            "phx_error",
+            &json!({ "reason": "channel_crash" }),
+        );
+        self.send(frame);
+        // Pushes queued before the panic are dropped with the state they came from.
+        joined.socket.pushes.clear();
+        joined.socket.broadcasts.clear();
+        self.hub.counters.channel_closed();
+        self.cleanup(&mut joined.socket).await;
+    }
+
+    /// Ends a channel: `terminate`, untrack, unsubscribe, and `phx_close` when asked.
+    async fn end(&mut self, mut joined: Joined, reason: LeaveReason, close: bool) {
+        let span = joined.span.clone();
+        let outcome = guard(joined.channel.terminate(reason, &mut joined.socket))
+            .instrument(span)
+            .await;
+        if let Err(panic) = outcome {
+            self.hub.counters.crashed();
+            joined
+                .span
+                .in_scope(|| tracing::error!(panic, "terminate panicked"));
+        }
+        // Pushes from `terminate` are not sent (the channel is gone); broadcasts are.
+        joined.socket.pushes.clear();
+        self.hub.counters.channel_closed();
+        self.cleanup(&mut joined.socket).await;
+        if close {
+            let frame = protocol::encode_lifecycle(
+                &joined.socket.join_ref,
+                &joined.socket.topic,
+                "phx_close",
+                &json!({}),
+            );
+            self.send(frame);
+        }
+    }
+
+    /// Untracks the channel's presences, sends its last broadcasts and unsubscribes.
+    async fn cleanup(&mut self, socket: &mut ChannelSocket) {
+        if socket.tracked {
+            if let Some(diff) = self
+                .hub
+                .presence
+                .untrack(socket.owner(), &socket.topic, None)
+            {
+                socket.broadcasts.push(diff);
+            }
+        }
+        socket.pushes.clear();
+        self.flush(socket).await;
+        self.hub.pubsub.unsubscribe(&socket.topic, self.subscriber);
+    }
+
+    /// The socket is closing: every channel ends.
+    pub(crate) async fn terminate(&mut self) {
+        let topics: Vec<Arc<str>> = self.channels.keys().cloned().collect();
+        for topic in topics {
+            if let Some(joined) = self.channels.remove(&topic) {
+                self.end(joined, LeaveReason::SocketClosed, false).await;
+            }
+        }
+        if let Some(id) = &self.socket_id {
+            self.hub.pubsub.unsubscribe(id, self.subscriber);
+        }
+        self.hub.counters.socket_closed();
+        self.out.clear();
+    }
+
+    pub(crate) fn take_out(&mut self) -> Vec<Frame> {
+        self.hub.counters.messages_out(self.out.len());
+        std::mem::take(&mut self.out)
+    }
+}
+
+/// Polls `future`, catching a panic: one channel's bug must not take the socket down (the
+/// runtime's `callback::guard` does the same for a whole connection).
+async fn guard<F: Future>(future: F) -> Result<F::Output, String> {
+    let mut future = pin!(future);
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
+        },
+    )
+    .await
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+/// The per-socket token bucket.
+struct Bucket {
+    limit: Option<crate::RateLimit>,
+    tokens: f64,
+    last: Instant,
+    refused_in_a_row: u32,
+    close_after: u32,
+}
+
+impl Bucket {
+    fn new(limit: Option<crate::RateLimit>) -> Self {
+        Self {
+            tokens: limit.map_or(0.0, |l| l.burst),
+            close_after: limit.map_or(u32::MAX, |l| l.close_after),
+            limit,
+            last: Instant::now(),
+            refused_in_a_row: 0,
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let Some(limit) = self.limit else {
+            return true;
+        };
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * limit.per_second).min(limit.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.refused_in_a_row = 0;
+            true
+        } else {
+            self.refused_in_a_row += 1;
+            false
+        }
+    }
+}

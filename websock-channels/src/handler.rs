@@ -1,0 +1,93 @@
+//! The runtime handler: one per WebSocket connection, driving the socket's [`Core`].
+
+use crate::{
+    Assigns,
+    core::Core,
+    socket::{Hub, Info, Mailbox},
+};
+use std::{fmt, sync::Arc};
+use tracing::Instrument;
+use websock_runtime::{Close, Context, Handler, Message, Reply, TerminateReason};
+
+/// A connection that passed `connect`: the `Init` of [`SocketHandler`].
+pub struct Connected {
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) assigns: Assigns,
+    pub(crate) id: Option<String>,
+}
+
+impl fmt::Debug for Connected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connected")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A message in a socket's mailbox (a broadcast, or an info for one of its channels).
+pub struct SocketInfo(pub(crate) Info);
+
+impl fmt::Debug for SocketInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Info::Broadcast(message) => f.debug_tuple("Broadcast").field(message).finish(),
+            Info::Channel { topic, .. } => f.debug_struct("Channel").field("topic", topic).finish(),
+        }
+    }
+}
+
+/// The runtime handler behind a [`SocketRoute`](crate::SocketRoute): the Phoenix socket of one
+/// connection, multiplexing its channels.
+pub struct SocketHandler {
+    core: Core,
+}
+
+impl fmt::Debug for SocketHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketHandler")
+            .field("id", &self.core.socket_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SocketHandler {
+    fn drain(&mut self, ctx: &mut Context<Self>) -> Reply {
+        for frame in self.core.take_out() {
+            ctx.push(frame);
+        }
+        match self.core.close.take() {
+            Some(close) => Reply::close(close),
+            None => Reply::ok(),
+        }
+    }
+}
+
+impl Handler for SocketHandler {
+    type Init = Connected;
+    type Info = SocketInfo;
+
+    async fn init(init: Connected, ctx: &mut Context<Self>) -> Result<Self, Close> {
+        let mailbox = Mailbox::Socket(ctx.handle().clone());
+        Ok(Self {
+            core: Core::new(init, mailbox),
+        })
+    }
+
+    async fn handle_in(&mut self, message: Message, ctx: &mut Context<Self>) -> Reply {
+        let span = self.core.span.clone();
+        self.core.handle_message(message).instrument(span).await;
+        self.drain(ctx)
+    }
+
+    async fn handle_info(&mut self, info: SocketInfo, ctx: &mut Context<Self>) -> Reply {
+        let span = self.core.span.clone();
+        self.core.handle_info(info.0).instrument(span).await;
+        self.drain(ctx)
+    }
+
+    async fn terminate(&mut self, reason: TerminateReason, _ctx: &mut Context<Self>) {
+        let span = self.core.span.clone();
+        span.in_scope(|| tracing::debug!(?reason, "socket closing"));
+        self.core.terminate().instrument(span).await;
+    }
+}

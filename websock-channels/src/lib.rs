@@ -1,0 +1,96 @@
+//! Phoenix-compatible channels for websock: topics multiplexed over one socket, join
+//! authorization, request/reply, broadcast, presence and heartbeats, speaking Phoenix's own
+//! wire protocol (V2 serializer) so the official `phoenix` JavaScript client connects
+//! unchanged.
+//!
+//! ```no_run
+//! use websock_channels::{AnonymousSocket, Channel, ChannelSocket, JoinError, Payload, Reply, Topic, socket};
+//!
+//! struct Room;
+//!
+//! impl Channel for Room {
+//!     const TOPIC: &'static str = "room:{id}";
+//!     type Info = ();
+//!
+//!     async fn join(topic: Topic, _: Payload, _: &mut ChannelSocket) -> Result<(Self, Payload), JoinError> {
+//!         if topic.get("id") == Some("secret") {
+//!             return Err(JoinError::reason("unauthorized"));
+//!         }
+//!         Ok((Room, Payload::empty()))
+//!     }
+//!
+//!     async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket) -> Reply {
+//!         socket.broadcast(event, payload);
+//!         Reply::ok(Payload::empty())
+//!     }
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let route = socket(AnonymousSocket).channel::<Room>();
+//! let router = websock_runtime::Router::new().route("/socket/websocket", route);
+//! websock_runtime::serve(tokio::net::TcpListener::bind("127.0.0.1:4000").await?, router).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Most users write channels with `#[channel("room:{id}")]` from the `websock` crate, which
+//! re-exports this one as `websock::channels`.
+//!
+//! # How it maps to Phoenix
+//!
+//! | Phoenix | here |
+//! | --- | --- |
+//! | `UserSocket.connect/3`, `id/1` | [`Socket::connect`], [`Socket::id`] (403 on refusal, before the upgrade) |
+//! | `channel "room:*", RoomChannel` | [`SocketRoute::channel`] with [`Channel::TOPIC`] |
+//! | `join/3`, `handle_in/3`, `handle_info/2`, `handle_out/3`, `terminate/2` | the [`Channel`] methods |
+//! | `{:reply, {:ok, map}, socket}` / `{:noreply, socket}` / `{:stop, ..}` | [`Reply::ok`], [`Reply::none`], [`Reply::stop`] |
+//! | `push`, `broadcast`, `broadcast_from` | [`ChannelSocket::push`], [`ChannelSocket::broadcast`], [`ChannelSocket::broadcast_from`] |
+//! | `Endpoint.broadcast`, `Endpoint.broadcast(id, "disconnect", %{})` | [`PubSub::broadcast`], [`PubSub::disconnect`] |
+//! | `Presence.track/update/list` | [`ChannelSocket::track`], [`ChannelSocket::update`], [`Presence::list`] |
+//! | `Phoenix.ChannelTest` | [`testing`] |
+//!
+//! Each connection is one task (the runtime's), and its channels run inside it, one callback
+//! at a time: a slow `await` in one channel delays the others on that socket. A panic in a
+//! channel callback is caught: the client gets `phx_error` `{"reason":"channel_crash"}` (or
+//! the join reply `{"reason":"join crashed"}`) and the socket and its other channels go on.
+//!
+//! Close codes: the idle timeout (60 s without a frame from the client) and `disconnect`
+//! close with 1001, a server shutdown with 1012, sustained rate-limit abuse with 1008: all
+//! codes phoenix.js reconnects after. Nothing here closes with 1000, which stops phoenix.js up
+//! to 1.8.12 for good.
+
+mod channel;
+mod core;
+mod handler;
+mod payload;
+mod presence;
+mod protocol;
+mod pubsub;
+mod socket;
+mod telemetry;
+pub mod testing;
+mod topic;
+
+pub use channel::{
+    Channel, ChannelHandle, ChannelSocket, ChannelTimer, IntoReply, JoinError, LeaveReason,
+    NotDelivered, Reply,
+};
+pub use handler::{Connected, SocketHandler, SocketInfo};
+pub use payload::{Binary, Payload, PayloadError};
+pub use presence::Presence;
+pub use pubsub::{
+    Adapter, BoxFuture, Broadcast, Delivery, LocalAdapter, PubSub, PubSubError, Subscriber,
+    SubscriberId, Subscription,
+};
+pub use socket::{
+    AnonymousSocket, Assigns, ConnectInfo, Params, RateLimit, Refused, Socket, SocketRoute, socket,
+};
+pub use telemetry::Metrics;
+pub use topic::Topic;
+
+/// What `#[channel]` expands to refers to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::channel::{IntoJoin, into_reply};
+    pub use crate::payload::{parse_capture, parse_param};
+    pub use serde_json;
+}

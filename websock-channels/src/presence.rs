@@ -1,0 +1,253 @@
+//! Presence: who is in a topic, in exactly the shape phoenix.js's `Presence` consumes.
+
+use crate::{Broadcast, pubsub::SubscriberId};
+use serde_json::{Map, Value, json};
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+/// Who tracked a presence: one channel (a socket and a topic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Owner(pub(crate) SubscriberId);
+
+struct Entry {
+    owner: Owner,
+    phx_ref: String,
+    meta: Map<String, Value>,
+}
+
+impl Entry {
+    /// The meta as the client sees it: the user's fields plus `phx_ref`.
+    fn wire(&self) -> Value {
+        let mut meta = self.meta.clone();
+        meta.insert("phx_ref".to_owned(), Value::String(self.phx_ref.clone()));
+        Value::Object(meta)
+    }
+}
+
+/// The presences of every topic of one socket endpoint, kept in this process; changes are
+/// broadcast as `presence_diff` through the endpoint's [`PubSub`](crate::PubSub).
+///
+/// Use it through [`ChannelSocket::track`](crate::ChannelSocket::track) (which untracks by
+/// itself when the channel ends) and read it from anywhere with [`list`](Self::list).
+#[derive(Clone)]
+pub struct Presence {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    topics: Mutex<HashMap<String, BTreeMap<String, Vec<Entry>>>>,
+    /// Makes `phx_ref`s unique across restarts of this process, as the client matches metas
+    /// by `phx_ref` alone.
+    prefix: String,
+    next_ref: AtomicU64,
+}
+
+impl Default for Presence {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Presence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Presence").finish_non_exhaustive()
+    }
+}
+
+impl Presence {
+    /// An empty presence; [`SocketRoute`](crate::SocketRoute) makes one per endpoint.
+    pub fn new() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Self {
+            inner: Arc::new(Inner {
+                topics: Mutex::default(),
+                prefix: format!("F{:x}", nanos & 0xffff_ffff_ffff),
+                next_ref: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// The presences of `topic`: `{"<key>": {"metas": [{.., "phx_ref": ".."}]}}`, what
+    /// `presence_state` carries.
+    pub fn list(&self, topic: &str) -> Value {
+        let topics = self.lock();
+        let mut out = Map::new();
+        if let Some(keys) = topics.get(topic) {
+            for (key, entries) in keys {
+                let metas: Vec<Value> = entries.iter().map(Entry::wire).collect();
+                out.insert(key.clone(), json!({ "metas": metas }));
+            }
+        }
+        Value::Object(out)
+    }
+
+    /// The keys present in `topic`.
+    pub fn keys(&self, topic: &str) -> Vec<String> {
+        self.lock()
+            .get(topic)
+            .map(|keys| keys.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeMap<String, Vec<Entry>>>> {
+        // A panic while holding the lock leaves consistent data (every change is one insert
+        // or remove), so a poisoned lock is used as is.
+        self.inner
+            .topics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn new_ref(&self) -> String {
+        let n = self.inner.next_ref.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n}", self.inner.prefix)
+    }
+
+    /// Tracks `key` with `meta` for `owner`; returns the diff to broadcast.
+    pub(crate) fn track(
+        &self,
+        owner: Owner,
+        topic: &str,
+        key: &str,
+        meta: Value,
+    ) -> (String, Broadcast) {
+        let entry = Entry {
+            owner,
+            phx_ref: self.new_ref(),
+            meta: into_map(meta),
+        };
+        let joins = json!({ key: { "metas": [entry.wire()] } });
+        let phx_ref = entry.phx_ref.clone();
+        self.lock()
+            .entry(topic.to_owned())
+            .or_default()
+            .entry(key.to_owned())
+            .or_default()
+            .push(entry);
+        (phx_ref, diff(topic, joins, json!({})))
+    }
+
+    /// Replaces `owner`'s meta for `key`: a new `phx_ref`, with `phx_ref_prev` the old one. The
+    /// diff holds the new meta in `joins` and the old in `leaves`.
+    pub(crate) fn update(
+        &self,
+        owner: Owner,
+        topic: &str,
+        key: &str,
+        meta: Value,
+    ) -> Option<Broadcast> {
+        let mut topics = self.lock();
+        let entry = topics
+            .get_mut(topic)?
+            .get_mut(key)?
+            .iter_mut()
+            .find(|e| e.owner == owner)?;
+        let old = entry.wire();
+        let mut meta = into_map(meta);
+        meta.insert(
+            "phx_ref_prev".to_owned(),
+            Value::String(entry.phx_ref.clone()),
+        );
+        entry.meta = meta;
+        entry.phx_ref = self.new_ref();
+        let joins = json!({ key: { "metas": [entry.wire()] } });
+        let leaves = json!({ key: { "metas": [old] } });
+        Some(diff(topic, joins, leaves))
+    }
+
+    /// Untracks `owner`'s `key`, or every key of `owner` in `topic` when `key` is `None`.
+    pub(crate) fn untrack(
+        &self,
+        owner: Owner,
+        topic: &str,
+        key: Option<&str>,
+    ) -> Option<Broadcast> {
+        let mut topics = self.lock();
+        let keys = topics.get_mut(topic)?;
+        let mut leaves = Map::new();
+        keys.retain(|k, entries| {
+            if key.is_some_and(|key| key != k) {
+                return true;
+            }
+            let (gone, kept): (Vec<Entry>, Vec<Entry>) = std::mem::take(entries)
+                .into_iter()
+                .partition(|e| e.owner == owner);
+            if !gone.is_empty() {
+                let metas: Vec<Value> = gone.iter().map(Entry::wire).collect();
+                leaves.insert(k.clone(), json!({ "metas": metas }));
+            }
+            *entries = kept;
+            !entries.is_empty()
+        });
+        if keys.is_empty() {
+            topics.remove(topic);
+        }
+        (!leaves.is_empty()).then(|| diff(topic, json!({}), Value::Object(leaves)))
+    }
+}
+
+fn into_map(meta: Value) -> Map<String, Value> {
+    match meta {
+        Value::Object(map) => map,
+        Value::Null => Map::new(),
+        other => {
+            let mut map = Map::new();
+            map.insert("value".to_owned(), other);
+            map
+        }
+    }
+}
+
+fn diff(topic: &str, joins: Value, leaves: Value) -> Broadcast {
+    Broadcast::new(
+        topic,
+        "presence_diff",
+        json!({ "joins": joins, "leaves": leaves }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn track_update_untrack_diffs() {
+        let presence = Presence::new();
+        let a = Owner(SubscriberId::next());
+        let b = Owner(SubscriberId::next());
+        let (ref_a, diff_a) = presence.track(a, "t", "alice", json!({"device": "web"}));
+        let joins = &diff_a.payload().as_json().unwrap()["joins"];
+        assert_eq!(joins["alice"]["metas"][0]["phx_ref"], json!(ref_a));
+        presence.track(b, "t", "alice", json!({"device": "phone"}));
+        let list = presence.list("t");
+        assert_eq!(list["alice"]["metas"].as_array().unwrap().len(), 2);
+
+        let update = presence
+            .update(a, "t", "alice", json!({"device": "tablet"}))
+            .unwrap();
+        let p = update.payload().as_json().unwrap();
+        assert_eq!(
+            p["joins"]["alice"]["metas"][0]["phx_ref_prev"],
+            json!(ref_a)
+        );
+        assert_eq!(p["leaves"]["alice"]["metas"][0]["phx_ref"], json!(ref_a));
+        assert_ne!(p["joins"]["alice"]["metas"][0]["phx_ref"], json!(ref_a));
+
+        let leave = presence.untrack(a, "t", None).unwrap();
+        let p = leave.payload().as_json().unwrap();
+        assert_eq!(p["leaves"]["alice"]["metas"][0]["device"], json!("tablet"));
+        assert_eq!(presence.keys("t"), vec!["alice".to_owned()]);
+        presence.untrack(b, "t", None).unwrap();
+        assert_eq!(presence.list("t"), json!({}));
+        assert!(presence.untrack(b, "t", None).is_none());
+    }
+}

@@ -1,0 +1,432 @@
+//! Publish/subscribe between sockets: broadcast to a topic from anywhere (a channel, another
+//! task, an HTTP handler), delivered to every socket that joined it.
+
+use crate::{Payload, protocol, socket::Mailbox};
+use std::{
+    collections::HashMap,
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+use tokio::sync::mpsc;
+use websock_runtime::Frame;
+
+/// A boxed future, as adapters return from [`Adapter::broadcast`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+static NEXT_SUBSCRIBER: AtomicU64 = AtomicU64::new(1);
+
+/// Identifies one subscriber (one socket) within the process; `broadcast_from` skips it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubscriberId(u64);
+
+impl SubscriberId {
+    pub(crate) fn next() -> Self {
+        Self(NEXT_SUBSCRIBER.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The number, for logs (and for a networked adapter's envelope).
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+/// One message for a topic. The frame phoenix.js receives (`[null,null,topic,event,payload]`)
+/// is encoded once, on first use, and shared by every socket that pushes it unchanged.
+pub struct Broadcast {
+    topic: String,
+    event: String,
+    payload: Payload,
+    from: Option<SubscriberId>,
+    frame: OnceLock<Frame>,
+}
+
+impl fmt::Debug for Broadcast {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Broadcast")
+            .field("topic", &self.topic)
+            .field("event", &self.event)
+            .field("payload", &self.payload)
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+impl Broadcast {
+    /// A broadcast of `event` with `payload` to `topic`.
+    pub fn new(
+        topic: impl Into<String>,
+        event: impl Into<String>,
+        payload: impl Into<Payload>,
+    ) -> Self {
+        Self {
+            topic: topic.into(),
+            event: event.into(),
+            payload: payload.into(),
+            from: None,
+            frame: OnceLock::new(),
+        }
+    }
+
+    /// The same broadcast, not delivered to `sender` (Phoenix's `broadcast_from`).
+    pub fn from(mut self, sender: SubscriberId) -> Self {
+        self.from = Some(sender);
+        self
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The event.
+    pub fn event(&self) -> &str {
+        &self.event
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// The subscriber it is not delivered to, if any.
+    pub fn sender(&self) -> Option<SubscriberId> {
+        self.from
+    }
+
+    /// The wire frame, encoded once.
+    pub(crate) fn frame(&self) -> Frame {
+        self.frame
+            .get_or_init(|| protocol::encode_broadcast(&self.topic, &self.event, &self.payload))
+            .clone()
+    }
+}
+
+/// Where a subscriber's broadcasts go: a socket's mailbox (through its runtime `Handle`), a
+/// test socket's queue, or a [`Subscription`] receiver.
+#[derive(Clone)]
+pub struct Subscriber {
+    id: SubscriberId,
+    sink: Sink,
+}
+
+#[derive(Clone)]
+pub(crate) enum Sink {
+    Socket(Mailbox),
+    Listener(mpsc::Sender<Arc<Broadcast>>),
+}
+
+impl fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What happened to one delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// In the subscriber's mailbox.
+    Delivered,
+    /// Skipped: the subscriber is the broadcast's sender.
+    Skipped,
+    /// Dropped: the subscriber's mailbox is full (a slow socket; counted and logged).
+    Full,
+    /// The subscriber has gone: unsubscribe it.
+    Gone,
+}
+
+impl Subscriber {
+    pub(crate) fn new(id: SubscriberId, sink: Sink) -> Self {
+        Self { id, sink }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> SubscriberId {
+        self.id
+    }
+
+    /// Puts `message` in this subscriber's mailbox without waiting.
+    pub fn deliver(&self, message: &Arc<Broadcast>) -> Delivery {
+        if message.from == Some(self.id) {
+            return Delivery::Skipped;
+        }
+        let result = match &self.sink {
+            Sink::Socket(mailbox) => mailbox.deliver(message.clone()),
+            Sink::Listener(tx) => tx.try_send(message.clone()).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => Delivery::Full,
+                mpsc::error::TrySendError::Closed(_) => Delivery::Gone,
+            }),
+        };
+        match result {
+            Ok(()) => Delivery::Delivered,
+            Err(delivery) => delivery,
+        }
+    }
+}
+
+/// Why a broadcast failed (a networked adapter's connection, say).
+#[derive(Debug)]
+pub struct PubSubError(String);
+
+impl PubSubError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl fmt::Display for PubSubError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pubsub: {}", self.0)
+    }
+}
+
+impl std::error::Error for PubSubError {}
+
+/// How broadcasts travel: in this process ([`LocalAdapter`], the default), or between nodes
+/// (Redis, next). An adapter keeps the subscribers of this process and delivers to them with
+/// [`Subscriber::deliver`]; a networked one also publishes to the other nodes, and delivers
+/// what they publish to its local subscribers.
+pub trait Adapter: Send + Sync + 'static {
+    /// Adds `subscriber` to `topic`.
+    fn subscribe(&self, topic: &str, subscriber: Subscriber);
+
+    /// Removes the subscriber `id` from `topic`.
+    fn unsubscribe(&self, topic: &str, id: SubscriberId);
+
+    /// Sends `message` to every subscriber of its topic (except its sender).
+    fn broadcast(&self, message: Arc<Broadcast>) -> BoxFuture<'_, Result<(), PubSubError>>;
+}
+
+/// The in-process adapter: a map from topic to subscribers, delivery by `try_send` into each
+/// socket's mailbox.
+#[derive(Default)]
+pub struct LocalAdapter {
+    topics: Mutex<HashMap<String, Vec<Subscriber>>>,
+    dropped: AtomicU64,
+}
+
+impl fmt::Debug for LocalAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let topics = self.topics.lock().map(|t| t.len()).unwrap_or(0);
+        f.debug_struct("LocalAdapter")
+            .field("topics", &topics)
+            .finish()
+    }
+}
+
+impl LocalAdapter {
+    /// An adapter with no subscribers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Delivers `message` to the local subscribers of its topic now; returns how many got it.
+    /// A networked adapter calls this for what arrives from other nodes.
+    pub fn deliver(&self, message: &Arc<Broadcast>) -> usize {
+        let subscribers = match self.topics.lock() {
+            Ok(topics) => topics.get(&message.topic).cloned().unwrap_or_default(),
+            Err(_) => return 0,
+        };
+        let mut delivered = 0;
+        let mut gone = Vec::new();
+        for subscriber in &subscribers {
+            match subscriber.deliver(message) {
+                Delivery::Delivered => delivered += 1,
+                Delivery::Skipped => {}
+                Delivery::Full => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(topic = %message.topic, subscriber = subscriber.id.0, "mailbox full: broadcast dropped");
+                }
+                Delivery::Gone => gone.push(subscriber.id),
+            }
+        }
+        for id in gone {
+            self.unsubscribe(&message.topic, id);
+        }
+        delivered
+    }
+
+    /// Broadcasts dropped because a mailbox was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many subscribers `topic` has.
+    pub fn subscribers(&self, topic: &str) -> usize {
+        self.topics
+            .lock()
+            .map(|t| t.get(topic).map_or(0, Vec::len))
+            .unwrap_or(0)
+    }
+}
+
+impl Adapter for LocalAdapter {
+    fn subscribe(&self, topic: &str, subscriber: Subscriber) {
+        if let Ok(mut topics) = self.topics.lock() {
+            let list = topics.entry(topic.to_owned()).or_default();
+            list.retain(|s| s.id != subscriber.id);
+            list.push(subscriber);
+        }
+    }
+
+    fn unsubscribe(&self, topic: &str, id: SubscriberId) {
+        if let Ok(mut topics) = self.topics.lock() {
+            if let Some(list) = topics.get_mut(topic) {
+                list.retain(|s| s.id != id);
+                if list.is_empty() {
+                    topics.remove(topic);
+                }
+            }
+        }
+    }
+
+    fn broadcast(&self, message: Arc<Broadcast>) -> BoxFuture<'_, Result<(), PubSubError>> {
+        self.deliver(&message);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// The handle every part of an app shares to broadcast: cheap to clone, the same whatever the
+/// [`Adapter`] behind it, so switching to a networked one changes one line of setup and no
+/// channel code.
+///
+/// ```
+/// # async fn f() -> Result<(), websock_channels::PubSubError> {
+/// use websock_channels::PubSub;
+///
+/// let pubsub = PubSub::local();
+/// pubsub.broadcast("room:lobby", "new_msg", serde_json::json!({"body": "hi"})).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PubSub {
+    adapter: Arc<dyn Adapter>,
+}
+
+impl fmt::Debug for PubSub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PubSub").finish_non_exhaustive()
+    }
+}
+
+impl Default for PubSub {
+    fn default() -> Self {
+        Self::local()
+    }
+}
+
+impl PubSub {
+    /// In-process delivery ([`LocalAdapter`]).
+    pub fn local() -> Self {
+        Self::new(LocalAdapter::new())
+    }
+
+    /// Delivery through `adapter`.
+    pub fn new(adapter: impl Adapter) -> Self {
+        Self {
+            adapter: Arc::new(adapter),
+        }
+    }
+
+    /// Broadcasts `event` with `payload` to every socket that joined `topic`.
+    pub async fn broadcast(
+        &self,
+        topic: impl Into<String>,
+        event: impl Into<String>,
+        payload: impl Into<Payload>,
+    ) -> Result<(), PubSubError> {
+        self.send(Broadcast::new(topic, event, payload)).await
+    }
+
+    /// As [`broadcast`](Self::broadcast), except to the subscriber `sender`.
+    pub async fn broadcast_from(
+        &self,
+        sender: SubscriberId,
+        topic: impl Into<String>,
+        event: impl Into<String>,
+        payload: impl Into<Payload>,
+    ) -> Result<(), PubSubError> {
+        self.send(Broadcast::new(topic, event, payload).from(sender))
+            .await
+    }
+
+    /// Sends a prepared broadcast.
+    pub async fn send(&self, message: Broadcast) -> Result<(), PubSubError> {
+        self.adapter.broadcast(Arc::new(message)).await
+    }
+
+    /// Closes every socket whose [`Socket::id`](crate::Socket::id) is `socket_id` with 1001
+    /// (phoenix.js reconnects, and its `connect` runs again): Phoenix's
+    /// `Endpoint.broadcast(id, "disconnect", %{})`.
+    pub async fn disconnect(&self, socket_id: &str) -> Result<(), PubSubError> {
+        self.broadcast(socket_id, "disconnect", Payload::empty())
+            .await
+    }
+
+    /// Receives the broadcasts to `topic` in this task, until the [`Subscription`] is dropped.
+    pub fn subscribe(&self, topic: impl Into<String>) -> Subscription {
+        let topic = topic.into();
+        let (tx, rx) = mpsc::channel(1024);
+        let id = SubscriberId::next();
+        self.adapter
+            .subscribe(&topic, Subscriber::new(id, Sink::Listener(tx)));
+        Subscription {
+            pubsub: self.clone(),
+            topic,
+            id,
+            rx,
+        }
+    }
+
+    pub(crate) fn subscribe_socket(&self, topic: &str, id: SubscriberId, mailbox: Mailbox) {
+        self.adapter
+            .subscribe(topic, Subscriber::new(id, Sink::Socket(mailbox)));
+    }
+
+    pub(crate) fn unsubscribe(&self, topic: &str, id: SubscriberId) {
+        self.adapter.unsubscribe(topic, id);
+    }
+}
+
+/// Broadcasts to one topic, received in a task of your own; unsubscribes when dropped.
+pub struct Subscription {
+    pubsub: PubSub,
+    topic: String,
+    id: SubscriberId,
+    rx: mpsc::Receiver<Arc<Broadcast>>,
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("topic", &self.topic)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl Subscription {
+    /// The next broadcast (`None` once the pubsub is gone).
+    pub async fn recv(&mut self) -> Option<Arc<Broadcast>> {
+        self.rx.recv().await
+    }
+
+    /// The next broadcast if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Arc<Broadcast>> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.pubsub.unsubscribe(&self.topic, self.id);
+    }
+}

@@ -1,0 +1,645 @@
+//! The socket: Phoenix's `UserSocket` (connect, id, the channel routes) and the route that
+//! serves it.
+
+use crate::{
+    Channel, Metrics, Payload, Presence, PubSub, Topic,
+    channel::{ChannelSocket, Joined, join_erased},
+    handler::{Connected, SocketHandler, SocketInfo},
+    pubsub::{Broadcast, Delivery},
+    telemetry::Counters,
+    topic::TopicPattern,
+};
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, OnceLock},
+};
+use tokio::sync::mpsc;
+use websock_runtime::{
+    Body, Config, Endpoint, Handle, Refuse, RequestInfo, SendError, WebSocketRoute,
+};
+
+/// What a socket's `connect` hands to its channels: any values, one per type (the user, the
+/// tenant, ..), read with [`get`](Self::get).
+#[derive(Default)]
+pub struct Assigns {
+    values: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+}
+
+impl fmt::Debug for Assigns {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Assigns")
+            .field("values", &self.values.len())
+            .finish()
+    }
+}
+
+impl Assigns {
+    /// No values.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With `value` added (replacing one of the same type).
+    pub fn with<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.insert(value);
+        self
+    }
+
+    /// Adds `value`, returning the one of the same type it replaces.
+    pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
+        self.values
+            .insert(TypeId::of::<T>(), Box::new(value))
+            .and_then(|old| old.downcast().ok().map(|old| *old))
+    }
+
+    /// The value of type `T`.
+    pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.values.get(&TypeId::of::<T>())?.downcast_ref()
+    }
+}
+
+/// The socket's params: phoenix.js `params` as query parameters (`vsn` removed).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Params from pairs.
+    pub fn new<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every param, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// What `connect` knows about the connection besides its params (Phoenix's `connect_info`).
+#[derive(Clone, Debug, Default)]
+pub struct ConnectInfo {
+    pub(crate) request: Option<RequestInfo>,
+    pub(crate) auth_token: Option<String>,
+}
+
+impl ConnectInfo {
+    /// Info for a test connection: no HTTP request, perhaps a token.
+    pub fn new(auth_token: Option<String>) -> Self {
+        Self {
+            request: None,
+            auth_token,
+        }
+    }
+
+    /// The upgrade request (headers, peer address); `None` for test connections.
+    pub fn request(&self) -> Option<&RequestInfo> {
+        self.request.as_ref()
+    }
+
+    /// phoenix.js 1.8's `authToken`, decoded from the `Sec-WebSocket-Protocol` header.
+    pub fn auth_token(&self) -> Option<&str> {
+        self.auth_token.as_deref()
+    }
+}
+
+/// A refused `connect`: HTTP 403 with an empty body, before the upgrade (phoenix.js sees an
+/// error and keeps reconnecting on its schedule).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Refused {
+    reason: String,
+}
+
+impl Refused {
+    /// A refusal; `reason` is logged, never sent.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+        }
+    }
+
+    /// The logged reason.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "connect refused: {}", self.reason)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// A socket endpoint's behaviour: Phoenix's `UserSocket`.
+///
+/// ```
+/// use websock_channels::{Assigns, ConnectInfo, Params, Refused, Socket};
+///
+/// struct UserSocket;
+/// struct UserId(u64);
+///
+/// impl Socket for UserSocket {
+///     async fn connect(&self, params: &Params, _: &ConnectInfo) -> Result<Assigns, Refused> {
+///         let id = params.get("token").and_then(|t| t.parse().ok()).ok_or(Refused::new("bad token"))?;
+///         Ok(Assigns::new().with(UserId(id)))
+///     }
+///
+///     fn id(&self, assigns: &Assigns) -> Option<String> {
+///         assigns.get::<UserId>().map(|user| format!("user_socket:{}", user.0))
+///     }
+/// }
+/// ```
+pub trait Socket: Send + Sync + 'static {
+    /// Authenticates a connection before the upgrade: `Ok` with what its channels may read,
+    /// or `Err` for HTTP 403.
+    fn connect(
+        &self,
+        params: &Params,
+        info: &ConnectInfo,
+    ) -> impl Future<Output = Result<Assigns, Refused>> + Send;
+
+    /// The socket's id (`user_socket:42`): [`PubSub::disconnect`] with it closes every socket
+    /// of that user. `None` (the default) for anonymous sockets.
+    fn id(&self, assigns: &Assigns) -> Option<String> {
+        let _ = assigns;
+        None
+    }
+}
+
+/// A socket that accepts everyone, with no assigns.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AnonymousSocket;
+
+impl Socket for AnonymousSocket {
+    async fn connect(&self, _: &Params, _: &ConnectInfo) -> Result<Assigns, Refused> {
+        Ok(Assigns::new())
+    }
+}
+
+/// The socket's token bucket: `per_second` messages on average, bursts of `burst`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    pub(crate) per_second: f64,
+    pub(crate) burst: f64,
+    pub(crate) close_after: u32,
+}
+
+impl RateLimit {
+    /// `per_second` messages a second on average, up to `burst` at once. A message over the
+    /// limit gets the error reply `{"reason":"rate_limited"}`; 50 of those in a row close
+    /// the socket with 1008 (phoenix.js reconnects after a pause).
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        Self {
+            per_second: f64::from(per_second.max(1)),
+            burst: f64::from(burst.max(1)),
+            close_after: 50,
+        }
+    }
+
+    /// How many refused messages in a row close the socket (1008).
+    pub fn close_after(mut self, refused_in_a_row: u32) -> Self {
+        self.close_after = refused_in_a_row.max(1);
+        self
+    }
+}
+
+/// The per-socket limits.
+#[derive(Clone, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_channels: usize,
+    pub(crate) max_payload: usize,
+    pub(crate) rate: Option<RateLimit>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_channels: 100,
+            max_payload: 1 << 20,
+            rate: Some(RateLimit::new(500, 1000)),
+        }
+    }
+}
+
+/// One `channel "room:*", RoomChannel` line.
+#[derive(Clone)]
+pub(crate) struct ChannelRoute {
+    pub(crate) pattern: TopicPattern,
+    pub(crate) join:
+        for<'a> fn(Topic, Payload, &'a mut ChannelSocket) -> crate::BoxFuture<'a, Joined>,
+    pub(crate) name: &'static str,
+}
+
+/// What every socket of one endpoint shares.
+pub(crate) struct Hub {
+    pub(crate) routes: Vec<ChannelRoute>,
+    pub(crate) pubsub: PubSub,
+    pub(crate) presence: Presence,
+    pub(crate) limits: Limits,
+    pub(crate) counters: Arc<Counters>,
+}
+
+impl Hub {
+    pub(crate) fn route(&self, topic: &str) -> Option<(&ChannelRoute, Topic)> {
+        self.routes
+            .iter()
+            .find_map(|route| route.pattern.matches(topic).map(|t| (route, t)))
+    }
+}
+
+/// What a socket's mailbox receives.
+pub(crate) enum Info {
+    Broadcast(Arc<Broadcast>),
+    Channel {
+        topic: Arc<str>,
+        join_ref: Arc<str>,
+        message: Box<dyn Any + Send>,
+    },
+}
+
+/// A socket's mailbox: the runtime connection's, or a test socket's queue.
+#[derive(Clone)]
+pub(crate) enum Mailbox {
+    Socket(Handle<SocketHandler>),
+    Queue(mpsc::Sender<Info>),
+}
+
+impl Mailbox {
+    pub(crate) fn send_info(&self, info: Info) -> Result<(), Delivery> {
+        match self {
+            Self::Socket(handle) => handle.try_send(SocketInfo(info)).map_err(|e| match e {
+                SendError::Full(_) => Delivery::Full,
+                SendError::Closed(_) => Delivery::Gone,
+            }),
+            Self::Queue(tx) => tx.try_send(info).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => Delivery::Full,
+                mpsc::error::TrySendError::Closed(_) => Delivery::Gone,
+            }),
+        }
+    }
+
+    pub(crate) fn deliver(&self, message: Arc<Broadcast>) -> Result<(), Delivery> {
+        self.send_info(Info::Broadcast(message))
+    }
+}
+
+/// A Phoenix socket endpoint: the [`Socket`], its channels and its options. Mount it with the
+/// runtime's `Router` at `<path>/websocket` (phoenix.js appends `/websocket`).
+///
+/// ```
+/// # use websock_channels::{AnonymousSocket, socket};
+/// let route = socket(AnonymousSocket).max_channels(20);
+/// let router = websock_runtime::Router::new().route("/socket/websocket", route.clone());
+/// # let _ = router;
+/// ```
+///
+/// Clones share everything (pubsub, presence, counters): keep one to broadcast, to
+/// disconnect users, to read [`metrics`](Self::metrics) and for the test helpers.
+pub struct SocketRoute<S> {
+    socket: Arc<S>,
+    routes: Vec<ChannelRoute>,
+    pubsub: PubSub,
+    presence: Presence,
+    limits: Limits,
+    config: Option<Config>,
+    origins: Option<Vec<String>>,
+    counters: Arc<Counters>,
+    hub: OnceLock<Arc<Hub>>,
+}
+
+impl<S> Clone for SocketRoute<S> {
+    fn clone(&self) -> Self {
+        Self {
+            socket: self.socket.clone(),
+            routes: self.routes.clone(),
+            pubsub: self.pubsub.clone(),
+            presence: self.presence.clone(),
+            limits: self.limits.clone(),
+            config: self.config.clone(),
+            origins: self.origins.clone(),
+            counters: self.counters.clone(),
+            hub: self.hub.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for SocketRoute<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let topics: Vec<_> = self.routes.iter().map(|r| r.pattern.source()).collect();
+        f.debug_struct("SocketRoute")
+            .field("channels", &topics)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A socket endpoint served by `socket`, with an in-process [`PubSub`] and no channels yet.
+pub fn socket<S: Socket>(socket: S) -> SocketRoute<S> {
+    let pubsub = PubSub::local();
+    SocketRoute {
+        socket: Arc::new(socket),
+        routes: Vec::new(),
+        presence: Presence::new(),
+        pubsub,
+        limits: Limits::default(),
+        config: None,
+        origins: None,
+        counters: Arc::default(),
+        hub: OnceLock::new(),
+    }
+}
+
+impl<S: Socket> SocketRoute<S> {
+    /// Serves topics matching `C::TOPIC` with the channel `C`; the first matching channel,
+    /// in the order they were added, gets a join.
+    ///
+    /// # Panics
+    /// When `C::TOPIC` is not a valid pattern (`#[channel]` checks it at compile time).
+    pub fn channel<C: Channel>(mut self) -> Self {
+        let pattern = TopicPattern::parse(C::TOPIC)
+            .unwrap_or_else(|error| panic!("channel {}: {error}", std::any::type_name::<C>()));
+        self.routes.push(ChannelRoute {
+            pattern,
+            join: join_erased::<C>,
+            name: std::any::type_name::<C>(),
+        });
+        self.rebuilt()
+    }
+
+    /// Broadcasts through `pubsub` (a networked adapter, or one shared with other endpoints).
+    pub fn with_pubsub(mut self, pubsub: PubSub) -> Self {
+        self.pubsub = pubsub;
+        self.rebuilt()
+    }
+
+    /// The most channels one socket may join (default 100); one more gets the error reply
+    /// `{"reason":"too many channels joined"}`.
+    pub fn max_channels(mut self, max: usize) -> Self {
+        self.limits.max_channels = max;
+        self.rebuilt()
+    }
+
+    /// The largest message a client may send, in bytes (default 1 MiB); a larger one gets the
+    /// error reply `{"reason":"payload too large"}`, and one over twice that closes the socket
+    /// with 1009 before it is even read whole.
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.limits.max_payload = bytes;
+        self.rebuilt()
+    }
+
+    /// The per-socket rate limit (default 500 messages a second, bursts of 1,000); `None`
+    /// turns it off. Heartbeats are not counted.
+    pub fn rate_limit(mut self, limit: impl Into<Option<RateLimit>>) -> Self {
+        self.limits.rate = limit.into();
+        self.rebuilt()
+    }
+
+    /// The connection options (idle timeout: 60 s by default, as Phoenix's `timeout`). The
+    /// `phoenix` subprotocol is always added.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self.rebuilt()
+    }
+
+    /// Refuses upgrades whose `Origin` is not one of `origins` with 403 (Phoenix's
+    /// `check_origin` with a list).
+    pub fn check_origin<I, T>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.origins = Some(origins.into_iter().map(Into::into).collect());
+        self.rebuilt()
+    }
+
+    fn rebuilt(mut self) -> Self {
+        self.hub = OnceLock::new();
+        self
+    }
+
+    pub(crate) fn hub(&self) -> &Arc<Hub> {
+        self.hub.get_or_init(|| {
+            Arc::new(Hub {
+                routes: self.routes.clone(),
+                pubsub: self.pubsub.clone(),
+                presence: self.presence.clone(),
+                limits: self.limits.clone(),
+                counters: self.counters.clone(),
+            })
+        })
+    }
+
+    pub(crate) fn user_socket(&self) -> &Arc<S> {
+        &self.socket
+    }
+
+    /// The pubsub its channels broadcast through: broadcast from anywhere with it.
+    pub fn pubsub(&self) -> &PubSub {
+        &self.pubsub
+    }
+
+    /// Its presence: [`Presence::list`] any topic.
+    pub fn presence(&self) -> &Presence {
+        &self.presence
+    }
+
+    /// Its counters right now.
+    pub fn metrics(&self) -> Metrics {
+        self.counters.snapshot()
+    }
+
+    /// Closes every socket whose id is `socket_id` with 1001 (see [`PubSub::disconnect`]).
+    pub async fn disconnect(&self, socket_id: &str) -> Result<(), crate::PubSubError> {
+        self.pubsub.disconnect(socket_id).await
+    }
+
+    fn runtime_config(&self) -> Config {
+        let config = match &self.config {
+            Some(config) => config.clone(),
+            // Far past the payload limit, the socket is closed (1009) before the message is
+            // read whole; between the two, the client gets an error reply.
+            None => Config::default()
+                .max_message_size(self.limits.max_payload.saturating_mul(2).max(64 << 10)),
+        };
+        config.protocols(["phoenix"])
+    }
+}
+
+impl<S: Socket> Endpoint for SocketRoute<S> {
+    fn call(
+        &self,
+        request: http::Request<()>,
+        origins: Option<Arc<[String]>>,
+    ) -> Pin<Box<dyn Future<Output = http::Response<Body>> + Send>> {
+        let hub = self.hub().clone();
+        let socket = self.socket.clone();
+        let mut route = WebSocketRoute::<SocketHandler>::with_init(move |request| {
+            connect(hub.clone(), socket.clone(), request)
+        })
+        .config(self.runtime_config());
+        if let Some(origins) = &self.origins {
+            route = route.check_origin(origins.iter().cloned());
+        }
+        route.call(request, origins)
+    }
+}
+
+/// The pre-upgrade check: the serializer version, the token, then the user's `connect`.
+async fn connect<S: Socket>(
+    hub: Arc<Hub>,
+    socket: Arc<S>,
+    request: RequestInfo,
+) -> Result<Connected, Refuse> {
+    let mut vsn = None;
+    let mut params = Vec::new();
+    for (key, value) in request.query_pairs() {
+        if key == "vsn" {
+            vsn = Some(value);
+        } else {
+            params.push((key, value));
+        }
+    }
+    check_vsn(vsn.as_deref())?;
+    let Ok(auth_token) = auth_token(&request) else {
+        hub.counters.refused_connect();
+        return Err(Refuse::forbidden(
+            "invalid authToken in Sec-WebSocket-Protocol\n",
+        ));
+    };
+    let info = ConnectInfo {
+        request: Some(request),
+        auth_token,
+    };
+    connect_with(&hub, &*socket, Params(params), info).await
+}
+
+pub(crate) async fn connect_with<S: Socket>(
+    hub: &Arc<Hub>,
+    socket: &S,
+    params: Params,
+    info: ConnectInfo,
+) -> Result<Connected, Refuse> {
+    match socket.connect(&params, &info).await {
+        Ok(assigns) => {
+            let id = socket.id(&assigns);
+            Ok(Connected {
+                hub: hub.clone(),
+                assigns,
+                id,
+            })
+        }
+        Err(refused) => {
+            hub.counters.refused_connect();
+            tracing::debug!(reason = refused.reason(), "connect refused");
+            // Phoenix answers a refused connect with 403 and nothing else.
+            Err(Refuse::forbidden(""))
+        }
+    }
+}
+
+/// `vsn=2.0.x` only: without `vsn` the client speaks V1, whose frames are objects.
+fn check_vsn(vsn: Option<&str>) -> Result<(), Refuse> {
+    match vsn {
+        Some(vsn) if vsn == "2.0.0" || vsn.starts_with("2.0.") => Ok(()),
+        None => Err(Refuse::forbidden(
+            "no vsn: the Phoenix V1 serializer is not supported; phoenix.js 1.4+ sends vsn=2.0.0\n",
+        )),
+        Some(other) => Err(Refuse::forbidden(format!(
+            "unsupported vsn {other:?}: this server speaks 2.0.0\n"
+        ))),
+    }
+}
+
+const TOKEN_PREFIX: &str = "base64url.bearer.phx.";
+
+/// phoenix.js 1.8 sends `authToken` as `Sec-WebSocket-Protocol: phoenix,
+/// base64url.bearer.phx.<btoa(token) without "=">` (standard base64 despite the name).
+fn auth_token(request: &RequestInfo) -> Result<Option<String>, ()> {
+    let protocols = request
+        .headers()
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim);
+    for protocol in protocols {
+        if let Some(encoded) = protocol.strip_prefix(TOKEN_PREFIX) {
+            let bytes = decode_base64(encoded).ok_or(())?;
+            return String::from_utf8(bytes).map(Some).map_err(|_| ());
+        }
+    }
+    Ok(None)
+}
+
+/// Base64 without padding, standard or URL alphabet.
+pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for byte in text.bytes() {
+        let value = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(value);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_tokens() {
+        assert_eq!(decode_base64("c2VjcmV0").unwrap(), b"secret");
+        assert_eq!(decode_base64("c2VjcmV0MQ").unwrap(), b"secret1");
+        assert_eq!(decode_base64("c2VjcmV0MTI").unwrap(), b"secret12");
+        assert_eq!(decode_base64("c2VjcmV0MTI=").unwrap(), b"secret12");
+        assert!(decode_base64("c2V*").is_none());
+    }
+
+    #[test]
+    fn vsn() {
+        assert!(check_vsn(Some("2.0.0")).is_ok());
+        assert!(check_vsn(None).is_err());
+        assert!(check_vsn(Some("1.0.0")).is_err());
+    }
+
+    #[test]
+    fn assigns_by_type() {
+        let mut assigns = Assigns::new().with(42u32).with("x".to_owned());
+        assert_eq!(assigns.get::<u32>(), Some(&42));
+        assert_eq!(assigns.insert(7u32), Some(42));
+        assert_eq!(assigns.get::<String>().map(String::as_str), Some("x"));
+        assert!(assigns.get::<u8>().is_none());
+    }
+}

@@ -1,0 +1,102 @@
+//! Counters for one socket endpoint, readable through [`SocketRoute::metrics`](crate::SocketRoute::metrics).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    sockets_open: AtomicU64,
+    sockets_total: AtomicU64,
+    refused_connects: AtomicU64,
+    channels_open: AtomicU64,
+    joins: AtomicU64,
+    refused_joins: AtomicU64,
+    crashes: AtomicU64,
+    messages_in: AtomicU64,
+    messages_out: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
+/// A snapshot of an endpoint's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Sockets connected now.
+    pub sockets: u64,
+    /// Sockets connected so far.
+    pub sockets_total: u64,
+    /// Connects refused (HTTP 403).
+    pub refused_connects: u64,
+    /// Channels joined now, over all sockets.
+    pub channels: u64,
+    /// Successful joins so far.
+    pub joins: u64,
+    /// Joins refused (by the channel, the channel limit, or an unmatched topic).
+    pub refused_joins: u64,
+    /// Channel callbacks that panicked (joins included).
+    pub crashes: u64,
+    /// Messages received from clients (heartbeats included).
+    pub messages_in: u64,
+    /// Frames sent to clients.
+    pub messages_out: u64,
+    /// Messages refused by the rate limit.
+    pub rate_limited: u64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> Metrics {
+        Metrics {
+            sockets: self.sockets_open.load(Relaxed),
+            sockets_total: self.sockets_total.load(Relaxed),
+            refused_connects: self.refused_connects.load(Relaxed),
+            channels: self.channels_open.load(Relaxed),
+            joins: self.joins.load(Relaxed),
+            refused_joins: self.refused_joins.load(Relaxed),
+            crashes: self.crashes.load(Relaxed),
+            messages_in: self.messages_in.load(Relaxed),
+            messages_out: self.messages_out.load(Relaxed),
+            rate_limited: self.rate_limited.load(Relaxed),
+        }
+    }
+
+    pub(crate) fn socket_opened(&self) {
+        self.sockets_open.fetch_add(1, Relaxed);
+        self.sockets_total.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn socket_closed(&self) {
+        self.sockets_open.fetch_sub(1, Relaxed);
+    }
+
+    pub(crate) fn refused_connect(&self) {
+        self.refused_connects.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn joined(&self) {
+        self.joins.fetch_add(1, Relaxed);
+        self.channels_open.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn channel_closed(&self) {
+        self.channels_open.fetch_sub(1, Relaxed);
+    }
+
+    pub(crate) fn refused_join(&self) {
+        self.refused_joins.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn crashed(&self) {
+        self.crashes.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn message_in(&self) {
+        self.messages_in.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn messages_out(&self, n: usize) {
+        self.messages_out.fetch_add(n as u64, Relaxed);
+    }
+
+    pub(crate) fn rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Relaxed);
+    }
+}
