@@ -136,3 +136,30 @@ async fn server_pings_on_its_interval() {
     let message = within(client.next()).await.unwrap().unwrap();
     assert!(matches!(message, WsMessage::Ping(_)), "{message:?}");
 }
+
+#[tokio::test]
+async fn frames_still_unflushed_at_the_shutdown_deadline_are_counted() {
+    let mut server = TestServer::start(Config::default()).await;
+    // A raw client that never reads a byte.
+    let _stream = raw_upgrade(server.addr, "/probe").await;
+    let handle = match server.next_event().await {
+        Event::Started(handle) => handle,
+        other => panic!("{other:?}"),
+    };
+    let chunk = "z".repeat(256 << 10);
+    for _ in 0..48 {
+        handle.send(chunk.clone()).await.unwrap();
+    }
+    // Wait until the infos became frames that the socket cannot take.
+    within(async {
+        while handle.stats().mailbox_len > 0 || handle.stats().buffered_bytes == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let metrics = within(server.handle.shutdown_and_wait(Duration::from_millis(300))).await;
+    assert_eq!(metrics.unflushed_connections, 1, "{metrics:?}");
+    assert!(metrics.unflushed_bytes > 0, "{metrics:?}");
+    assert_eq!(metrics.active_connections, 0);
+    assert_eq!(server.next_terminated().await, "shutdown");
+}
