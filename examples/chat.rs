@@ -26,10 +26,10 @@
 use serde::Deserialize;
 use serde_json::json;
 use websock::{
-    Router,
+    Router, channel,
     channels::{
-        Assigns, Channel, ChannelSocket, ConnectInfo, JoinError, Params, Payload, Refused, Reply,
-        Socket, SocketRoute, Topic, socket,
+        Assigns, Binary, ChannelSocket, ConnectInfo, JoinError, Params, Refused, Reply, Socket,
+        SocketRoute, socket,
     },
 };
 
@@ -50,71 +50,58 @@ pub struct Room {
     user_id: String,
 }
 
+/// The join params: `{"user_id": ".."}`.
 #[derive(Deserialize)]
-struct JoinParams {
+pub struct JoinParams {
     #[serde(default)]
     user_id: String,
 }
 
+/// The `new_msg` payload.
 #[derive(Deserialize)]
-struct NewMsg {
+pub struct NewMsg {
     body: serde_json::Value,
 }
 
-impl Channel for Room {
-    const TOPIC: &'static str = "room:{name}";
-    type Info = ();
-
-    async fn join(
-        topic: Topic,
-        params: Payload,
+#[channel("room:{name}")]
+impl Room {
+    #[on_join]
+    fn join(
+        name: String,
+        params: JoinParams,
         socket: &mut ChannelSocket,
-    ) -> Result<(Self, Payload), JoinError> {
-        if topic.get("name") == Some("secret") {
+    ) -> Result<Self, JoinError> {
+        if name == "secret" {
             return Err(JoinError::reason("unauthorized"));
         }
-        let params: JoinParams = params
-            .parse()
-            .map_err(|_| JoinError::reason("user_id must be a string"))?;
         socket.track(&params.user_id, json!({ "online_at": unix_time() }));
         socket.push_presence_state();
-        Ok((
-            Room {
-                user_id: params.user_id,
-            },
-            Payload::empty(),
-        ))
+        Ok(Room {
+            user_id: params.user_id,
+        })
     }
 
-    async fn handle_in(
-        &mut self,
-        event: &str,
-        payload: Payload,
-        socket: &mut ChannelSocket,
-    ) -> Reply {
-        match event {
-            "new_msg" => match payload.parse::<NewMsg>() {
-                Ok(msg) => {
-                    socket.broadcast(
-                        "new_msg",
-                        json!({ "body": msg.body, "user_id": self.user_id }),
-                    );
-                    Reply::ok(Payload::empty())
-                }
-                Err(error) => Reply::error(Payload::reason(error)),
-            },
-            "binary" => {
-                socket.broadcast("binary", payload.clone());
-                Reply::ok(payload)
-            }
-            "whoami" => {
-                let token = socket.assigns().get::<Token>().and_then(|t| t.0.clone());
-                Reply::ok(json!({ "user_id": self.user_id, "token": token }))
-            }
-            "no_reply" => Reply::none(),
-            _ => Reply::error(Payload::reason("unknown event")),
-        }
+    #[on_event("new_msg")]
+    fn new_msg(&mut self, msg: NewMsg, socket: &mut ChannelSocket) -> Reply {
+        let message = json!({ "body": msg.body, "user_id": self.user_id });
+        socket.broadcast("new_msg", message);
+        Reply::ok(json!({}))
     }
+
+    #[on_event("binary")]
+    fn binary(&mut self, data: Binary, socket: &mut ChannelSocket) -> Reply {
+        socket.broadcast("binary", data.clone());
+        Reply::ok(data)
+    }
+
+    #[on_event("whoami")]
+    fn whoami(&mut self, socket: &mut ChannelSocket) -> serde_json::Value {
+        let token = socket.assigns().get::<Token>().and_then(|t| t.0.clone());
+        json!({ "user_id": self.user_id, "token": token })
+    }
+
+    #[on_event("no_reply")]
+    fn no_reply(&mut self) {}
 }
 
 fn unix_time() -> u64 {

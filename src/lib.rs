@@ -45,7 +45,7 @@
 //! The runtime ([`Handler`], [`Context`], [`Router`], [`upgrade`], [`Server`]) is documented in
 //! [`websock_runtime`]; the attribute in [`websock_handler`].
 
-pub use websock_macros::websock_handler;
+pub use websock_macros::{channel, websock_handler};
 pub use websock_runtime::*;
 
 /// Phoenix-compatible channels: the `phoenix` JavaScript client talks to these unchanged (see
@@ -60,4 +60,9 @@ pub mod __private {
         Bytes, Close, Context, Control, Handler, IntoReply, Message, PeerClose, Reply,
         TerminateReason, Utf8Bytes,
     };
+
+    /// What `#[channel]` expands to refers to.
+    pub mod channels {
+        pub use websock_channels::__private::*;
+    }
 }

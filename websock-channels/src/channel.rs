@@ -288,6 +288,16 @@ impl ChannelHandle {
     }
 }
 
+/// An info of any type: a channel whose [`Channel::Info`] is `AnyInfo` receives whatever is
+/// sent to it and downcasts (what `#[channel]` generates for its `#[on_info]` methods).
+pub struct AnyInfo(pub Box<dyn Any + Send>);
+
+impl fmt::Debug for AnyInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AnyInfo(..)")
+    }
+}
+
 /// A timer from [`ChannelSocket::send_after`]; [`cancel`](Self::cancel) stops it.
 #[derive(Debug)]
 pub struct ChannelTimer(tokio::task::AbortHandle);
@@ -503,6 +513,14 @@ impl<C: Channel> DynChannel for C {
         info: Box<dyn Any + Send>,
         socket: &'a mut ChannelSocket,
     ) -> crate::BoxFuture<'a, Reply> {
+        // A channel whose `Info` is `AnyInfo` takes every type and dispatches itself (what
+        // `#[channel]` generates for several `#[on_info]` types).
+        let info: Box<dyn Any + Send> =
+            if std::any::TypeId::of::<C::Info>() == std::any::TypeId::of::<AnyInfo>() {
+                Box::new(AnyInfo(info))
+            } else {
+                info
+            };
         match info.downcast::<C::Info>() {
             Ok(info) => Box::pin(Channel::handle_info(self, *info, socket)),
             Err(_) => {
@@ -587,4 +605,11 @@ impl<C, R: Into<Payload>> IntoJoin<C> for Result<(C, R), JoinError> {
     fn into_join(self) -> Result<(C, Payload), JoinError> {
         self.map(|(channel, response)| (channel, response.into()))
     }
+}
+
+/// The reply to an event no `#[on_event]` method handles.
+#[doc(hidden)]
+pub fn unhandled_event(event: &str) -> Reply {
+    tracing::debug!(event, "no #[on_event] method for this event");
+    Reply::error(Payload::reason("unhandled event"))
 }

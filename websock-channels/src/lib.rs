@@ -71,8 +71,8 @@ pub mod testing;
 mod topic;
 
 pub use channel::{
-    Channel, ChannelHandle, ChannelSocket, ChannelTimer, IntoReply, JoinError, LeaveReason,
-    NotDelivered, Reply,
+    AnyInfo, Channel, ChannelHandle, ChannelSocket, ChannelTimer, IntoReply, JoinError,
+    LeaveReason, NotDelivered, Reply,
 };
 pub use handler::{Connected, SocketHandler, SocketInfo};
 pub use payload::{Binary, Payload, PayloadError};
@@ -90,7 +90,7 @@ pub use topic::Topic;
 /// What `#[channel]` expands to refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::channel::{IntoJoin, into_reply};
+    pub use crate::channel::{IntoJoin, into_reply, unhandled_event};
     pub use crate::payload::{parse_capture, parse_param};
     pub use serde_json;
 }

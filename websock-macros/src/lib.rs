@@ -7,6 +7,7 @@ extern crate proc_macro;
 
 mod ast;
 mod attr;
+mod channel;
 mod ctxt;
 mod expand;
 mod fallback;
@@ -143,4 +144,80 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn websock_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(attr.into(), item.into()).into()
+}
+
+/// Turns an `impl` block into a Phoenix channel (`websock::channels::Channel`): the topic
+/// pattern in the attribute, one method per event.
+///
+/// ```
+/// use serde::Deserialize;
+/// use serde_json::json;
+/// use websock::channel;
+/// use websock::channels::{ChannelSocket, JoinError, Reply};
+///
+/// struct Room {
+///     user: String,
+/// }
+///
+/// #[derive(Deserialize)]
+/// struct JoinParams {
+///     user_id: String,
+/// }
+///
+/// #[derive(Deserialize)]
+/// struct NewMsg {
+///     body: String,
+/// }
+///
+/// #[channel("room:{id}")]
+/// impl Room {
+///     #[on_join]
+///     fn join(id: String, params: JoinParams, socket: &mut ChannelSocket) -> Result<Self, JoinError> {
+///         if id == "secret" {
+///             return Err(JoinError::reason("unauthorized"));
+///         }
+///         socket.track(&params.user_id, json!({}));
+///         socket.push_presence_state();
+///         Ok(Room { user: params.user_id })
+///     }
+///
+///     #[on_event("new_msg")]
+///     fn new_msg(&mut self, msg: NewMsg, socket: &mut ChannelSocket) -> Reply {
+///         socket.broadcast("new_msg", json!({"body": msg.body, "user_id": self.user}));
+///         Reply::ok(json!({}))
+///     }
+/// }
+/// ```
+///
+/// # The attributes
+///
+/// | attribute | called for | parameters besides `socket: &mut ChannelSocket` |
+/// | --- | --- | --- |
+/// | `#[on_join]` (exactly one, no `self`) | a `phx_join`; returns `Self`, `Result<Self, JoinError>` or `Result<(Self, R), JoinError>` (`R`: the join response) | one per capture, named after it (any `FromStr` type; a value that does not parse answers `unmatched topic`), `topic: Topic`, and one value: the join params, deserialized |
+/// | `#[on_event("new_msg")]` | the client's `new_msg` | one value: the payload, deserialized (`Binary` or `Payload` for `ArrayBuffer` pushes); one that does not deserialize gets the error reply `{"reason": "invalid payload: .."}` |
+/// | `#[on_info]` | a message of the parameter's type, sent with `socket.handle().send(..)` or `socket.send_after(..)` | exactly one: the info |
+/// | `#[on_out("event")]` | a broadcast of `event`, before it is pushed to this client (Phoenix's `intercept` + `handle_out`) | one value: the payload |
+/// | `#[on_leave]` | the channel ending (leave, stop, duplicate join, socket closed) | `reason: LeaveReason` |
+///
+/// Methods may be `async`. `#[on_event]`, `#[on_info]` and `#[on_out]` take `&mut self` and
+/// return a `Reply`, `()` (no reply), a `serde_json::Value` or `Payload` (an ok reply), or a
+/// `Result` of payloads (ok / error). An event no method handles gets the error reply
+/// `{"reason":"unhandled event"}`.
+///
+/// # Compile errors
+///
+/// ```compile_fail
+/// # use websock::{channel, channels::{ChannelSocket, JoinError}};
+/// # struct Room;
+/// #[channel("room:{id}")]
+/// impl Room {
+///     #[on_join] // error: the capture `{id}` of "room:{id}" has no parameter in `join`
+///     fn join(socket: &mut ChannelSocket) -> Result<Self, JoinError> { Ok(Room) }
+/// }
+/// ```
+///
+/// Not supported: generic impl blocks and methods, the attribute on a trait impl.
+#[proc_macro_attribute]
+pub fn channel(attr: TokenStream, item: TokenStream) -> TokenStream {
+    channel::expand(attr.into(), item.into()).into()
 }

@@ -1,0 +1,351 @@
+//! Code generation for `#[channel]`, and the fallback when there were errors.
+//!
+//! Generated code names everything by absolute path (`::websock::channels::..`,
+//! `::websock::__private::channels::..`, `::core::..`); its identifiers start with `__`; typed
+//! conversions are spanned at the user's types so a missing `FromStr`/`Deserialize` or a return
+//! type that is not a reply is reported there.
+
+use super::{
+    parse::{self, Kind, Method, ParamKind},
+    valid,
+};
+use crate::ctxt::Ctxt;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::{ImplItem, Item, ItemImpl, LitStr, ReturnType, spanned::Spanned};
+
+/// Expands `#[channel(attr)] item`: errors become `compile_error!`s next to a fallback.
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let cx = Ctxt::new();
+    let topic = match syn::parse2::<LitStr>(attr.clone()) {
+        Ok(lit) => match parse::topic(lit) {
+            Ok(topic) => Some(topic),
+            Err(error) => {
+                cx.syn_error(error);
+                None
+            }
+        },
+        Err(_) => {
+            let message = "`#[channel]` takes the topic pattern as a string: \
+                           `#[channel(\"room:{id}\")]`, `#[channel(\"room:lobby\")]` or `#[channel(\"room:*\")]`";
+            if attr.is_empty() {
+                cx.error_spanned(
+                    proc_macro2::Span::call_site().into_token_stream_fallback(),
+                    message,
+                );
+            } else {
+                cx.error_spanned(&attr, message);
+            }
+            None
+        }
+    };
+    let mut item = match syn::parse2::<Item>(item) {
+        Ok(Item::Impl(item)) => item,
+        Ok(other) => {
+            cx.error_spanned(
+                &other,
+                "`#[channel]` goes on an inherent impl block, such as `impl Room { .. }`",
+            );
+            return with_errors(quote!(#other), cx);
+        }
+        Err(error) => {
+            cx.syn_error(error);
+            return with_errors(TokenStream::new(), cx);
+        }
+    };
+    let found = parse::strip(&mut item, &cx);
+    if let Some((path, for_token)) = &item.trait_ {
+        cx.error_spanned(
+            quote!(#path #for_token),
+            "`#[channel]` writes the `Channel` impl itself: put it on an inherent impl, `impl Room { .. }`",
+        );
+        return with_errors(quote!(#item), cx);
+    }
+    if !item.generics.params.is_empty() {
+        cx.error_spanned(
+            &item.generics,
+            "`#[channel]` impl blocks cannot be generic: implement `Channel` by hand for a generic type",
+        );
+    }
+    let mut methods = Vec::new();
+    for (index, kind, attr, event) in found {
+        let ImplItem::Fn(func) = &item.items[index] else {
+            continue;
+        };
+        if let Some(method) = parse::method(func, kind, attr, event, topic.as_ref(), &cx) {
+            methods.push(method);
+        }
+    }
+    valid::check(&methods, &item.self_ty, &cx);
+    match (cx.check(), topic) {
+        (Ok(()), Some(topic)) => {
+            let channel = channel_impl(&item, &methods, &topic);
+            quote!(#item #channel)
+        }
+        (Err(errors), _) => fallback(&item, errors),
+        (Ok(()), None) => unreachable!("a missing topic is an error"),
+    }
+}
+
+trait SpanTokens {
+    fn into_token_stream_fallback(self) -> TokenStream;
+}
+
+impl SpanTokens for proc_macro2::Span {
+    fn into_token_stream_fallback(self) -> TokenStream {
+        quote_spanned!(self=> channel)
+    }
+}
+
+fn with_errors(tokens: TokenStream, cx: Ctxt) -> TokenStream {
+    let errors = cx
+        .check()
+        .err()
+        .map(syn::Error::into_compile_error)
+        .unwrap_or_default();
+    quote!(#tokens #errors)
+}
+
+/// The user's impl (methods unused, so dead code is allowed) and a `Channel` impl whose
+/// callbacks are never reached: `.channel::<Room>()` elsewhere still compiles.
+fn fallback(item: &ItemImpl, errors: syn::Error) -> TokenStream {
+    let errors = errors.into_compile_error();
+    let self_ty = &item.self_ty;
+    if !item.generics.params.is_empty() {
+        return quote!(#item #errors);
+    }
+    quote! {
+        #[allow(dead_code)]
+        #item
+        #[allow(unreachable_code, unused_variables)]
+        impl ::websock::channels::Channel for #self_ty {
+            const TOPIC: &'static str = "";
+            type Info = ();
+            async fn join(
+                __topic: ::websock::channels::Topic,
+                __params: ::websock::channels::Payload,
+                __socket: &mut ::websock::channels::ChannelSocket,
+            ) -> ::core::result::Result<(Self, ::websock::channels::Payload), ::websock::channels::JoinError> {
+                ::core::unreachable!()
+            }
+            async fn handle_in(
+                &mut self,
+                __event: &str,
+                __payload: ::websock::channels::Payload,
+                __socket: &mut ::websock::channels::ChannelSocket,
+            ) -> ::websock::channels::Reply {
+                ::core::unreachable!()
+            }
+        }
+        #errors
+    }
+}
+
+/// The arguments of a call to `method`, in its parameter order, and the `let`s that make them.
+fn call(method: &Method<'_>, value: TokenStream) -> (TokenStream, TokenStream) {
+    let mut lets = TokenStream::new();
+    let mut args = Vec::new();
+    for (i, param) in method.params.iter().enumerate() {
+        let ty = param.ty;
+        let local = format_ident!("__arg{}", i);
+        let span = ty.span();
+        match &param.kind {
+            ParamKind::Socket => args.push(quote!(__socket)),
+            ParamKind::Topic => args.push(quote!(::core::clone::Clone::clone(&__topic))),
+            ParamKind::Reason => args.push(quote!(__reason)),
+            ParamKind::Capture(name) => {
+                lets.extend(quote_spanned! {span=>
+                    let #local: #ty = ::websock::__private::channels::parse_capture(&__topic, #name)?;
+                });
+                args.push(quote!(#local));
+            }
+            ParamKind::Value => {
+                lets.extend(quote_spanned! {span=> let #local: #ty = #value; });
+                args.push(quote!(#local));
+            }
+        }
+    }
+    let ident = method.ident();
+    let mut invoke = quote!(Self::#ident(#(#args),*));
+    if method.func.sig.receiver().is_some() {
+        invoke = quote!(self.#ident(#(#args),*));
+    }
+    if method.is_async() {
+        invoke = quote!(#invoke.await);
+    }
+    (lets, invoke)
+}
+
+fn reply_span(method: &Method<'_>) -> proc_macro2::Span {
+    match &method.func.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => method.func.sig.ident.span(),
+    }
+}
+
+fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -> TokenStream {
+    let self_ty = &item.self_ty;
+    let pattern = &topic.lit;
+    let by_kind = |kind| methods.iter().filter(move |m| m.kind == kind);
+
+    let join = by_kind(Kind::Join).next().map(|method| {
+        let (lets, invoke) = call(
+            method,
+            quote! {
+                match ::websock::__private::channels::parse_param(__params) {
+                    ::core::result::Result::Ok(__value) => __value,
+                    ::core::result::Result::Err(__error) => {
+                        return ::core::result::Result::Err(::websock::channels::JoinError::reason(__error));
+                    }
+                }
+            },
+        );
+        let span = reply_span(method);
+        let convert = quote_spanned! {span=>
+            ::websock::__private::channels::IntoJoin::<Self>::into_join(#invoke)
+        };
+        quote! {
+            async fn join(
+                __topic: ::websock::channels::Topic,
+                __params: ::websock::channels::Payload,
+                __socket: &mut ::websock::channels::ChannelSocket,
+            ) -> ::core::result::Result<(Self, ::websock::channels::Payload), ::websock::channels::JoinError> {
+                #lets
+                #convert
+            }
+        }
+    });
+
+    let parse_payload = quote! {
+        match ::websock::__private::channels::parse_param(__payload) {
+            ::core::result::Result::Ok(__value) => __value,
+            ::core::result::Result::Err(__error) => {
+                return ::websock::channels::Reply::error(::websock::channels::Payload::reason(__error));
+            }
+        }
+    };
+    let arm = |method: &Method<'_>| {
+        let (lets, invoke) = call(method, parse_payload.clone());
+        let span = reply_span(method);
+        let event = method.event.as_ref();
+        let cfgs = method
+            .func
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("cfg"));
+        let reply = quote_spanned!(span=> ::websock::__private::channels::into_reply(#invoke));
+        quote! {
+            #(#cfgs)*
+            #event => {
+                #lets
+                #reply
+            }
+        }
+    };
+    let events = by_kind(Kind::Event).map(arm);
+    let outs: Vec<_> = by_kind(Kind::Out).map(arm).collect();
+    let intercept = by_kind(Kind::Out).map(|m| m.event.as_ref());
+
+    let handle_out = (!outs.is_empty()).then(|| {
+        quote! {
+            async fn handle_out(
+                &mut self,
+                __event: &str,
+                __payload: ::websock::channels::Payload,
+                __socket: &mut ::websock::channels::ChannelSocket,
+            ) -> ::websock::channels::Reply {
+                match __event {
+                    #(#outs)*
+                    _ => {
+                        __socket.push(__event, __payload);
+                        ::websock::channels::Reply::none()
+                    }
+                }
+            }
+        }
+    });
+
+    let infos: Vec<_> = by_kind(Kind::Info)
+        .map(|method| {
+            let ty = method.values().next().map(|p| p.ty).expect("checked: one info parameter");
+            let (lets, invoke) = call(method, quote!(*__value));
+            let reply_span = reply_span(method);
+            let reply = quote_spanned!(reply_span=> ::websock::__private::channels::into_reply(#invoke));
+            let span = ty.span();
+            let downcast = quote_spanned! {span=>
+                ::std::boxed::Box::<dyn ::core::any::Any + ::core::marker::Send>::downcast::<#ty>(__info)
+            };
+            let cfgs = method.func.attrs.iter().filter(|a| a.path().is_ident("cfg"));
+            quote! {
+                #(#cfgs)*
+                let __info = match #downcast {
+                    ::core::result::Result::Ok(__value) => {
+                        #lets
+                        return #reply;
+                    }
+                    ::core::result::Result::Err(__info) => __info,
+                };
+            }
+        })
+        .collect();
+    let (info_type, handle_info) = if infos.is_empty() {
+        (quote!(()), None)
+    } else {
+        (
+            quote!(::websock::channels::AnyInfo),
+            Some(quote! {
+                async fn handle_info(
+                    &mut self,
+                    __info: ::websock::channels::AnyInfo,
+                    __socket: &mut ::websock::channels::ChannelSocket,
+                ) -> ::websock::channels::Reply {
+                    let __info = __info.0;
+                    #(#infos)*
+                    let _ = __info;
+                    ::websock::channels::Reply::none()
+                }
+            }),
+        )
+    };
+
+    let terminate = by_kind(Kind::Leave).next().map(|method| {
+        let (lets, invoke) = call(method, quote!(()));
+        quote! {
+            async fn terminate(
+                &mut self,
+                __reason: ::websock::channels::LeaveReason,
+                __socket: &mut ::websock::channels::ChannelSocket,
+            ) {
+                #lets
+                #invoke;
+            }
+        }
+    });
+
+    quote! {
+        #[allow(unused_variables, clippy::needless_question_mark, clippy::unused_async)]
+        impl ::websock::channels::Channel for #self_ty {
+            const TOPIC: &'static str = #pattern;
+            const INTERCEPT: &'static [&'static str] = &[#(#intercept),*];
+            type Info = #info_type;
+
+            #join
+
+            async fn handle_in(
+                &mut self,
+                __event: &str,
+                __payload: ::websock::channels::Payload,
+                __socket: &mut ::websock::channels::ChannelSocket,
+            ) -> ::websock::channels::Reply {
+                match __event {
+                    #(#events)*
+                    _ => ::websock::__private::channels::unhandled_event(__event),
+                }
+            }
+
+            #handle_info
+            #handle_out
+            #terminate
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Checks across methods: exactly one `#[on_join]`, one method per event, one per info type,
+//! at most one `#[on_leave]`.
+
+use super::parse::{Kind, Method};
+use crate::ctxt::{Ctxt, line, pretty};
+use quote::ToTokens;
+use syn::spanned::Spanned;
+
+pub(crate) fn check(methods: &[Method<'_>], self_ty: &syn::Type, cx: &Ctxt) {
+    let joins: Vec<_> = methods.iter().filter(|m| m.kind == Kind::Join).collect();
+    if joins.is_empty() {
+        cx.error_spanned(
+            self_ty,
+            format!(
+                "a channel needs an `#[on_join]` method to build it: add \
+                 `#[on_join] fn join(params: JoinParams, socket: &mut ChannelSocket) -> Result<Self, JoinError>` \
+                 to `impl {}`",
+                pretty(self_ty)
+            ),
+        );
+    }
+    for extra in joins.iter().skip(1) {
+        cx.error_spanned(
+            &extra.attr,
+            format!(
+                "a second `#[on_join]`: `{}` (line {}) already builds the channel; remove one",
+                joins[0].ident(),
+                line(joins[0].attr.span())
+            ),
+        );
+    }
+    for kind in [Kind::Event, Kind::Out] {
+        let with_kind: Vec<_> = methods.iter().filter(|m| m.kind == kind).collect();
+        for (i, method) in with_kind.iter().enumerate() {
+            let Some(event) = &method.event else { continue };
+            if let Some(first) = with_kind[..i]
+                .iter()
+                .find(|m| m.event.as_ref().is_some_and(|e| e.value() == event.value()))
+            {
+                cx.error_spanned(
+                    &method.attr,
+                    format!(
+                        "duplicate `#[{}({:?})]`: `{}` (line {}) already handles this event and \
+                         wins; remove one",
+                        kind.name(),
+                        event.value(),
+                        first.ident(),
+                        line(first.attr.span())
+                    ),
+                );
+            }
+        }
+    }
+    let infos: Vec<_> = methods.iter().filter(|m| m.kind == Kind::Info).collect();
+    for (i, method) in infos.iter().enumerate() {
+        let Some(ty) = method.values().next().map(|p| p.ty) else {
+            continue;
+        };
+        let text = ty.to_token_stream().to_string();
+        if let Some(first) = infos[..i].iter().find(|m| {
+            m.values()
+                .next()
+                .is_some_and(|p| p.ty.to_token_stream().to_string() == text)
+        }) {
+            cx.error_spanned(
+                ty,
+                format!(
+                    "`{}` is already handled by `{}` (line {}): one `#[on_info]` method per info type",
+                    pretty(ty),
+                    first.ident(),
+                    line(first.attr.span())
+                ),
+            );
+        }
+    }
+    let leaves: Vec<_> = methods.iter().filter(|m| m.kind == Kind::Leave).collect();
+    for extra in leaves.iter().skip(1) {
+        cx.error_spanned(
+            &extra.attr,
+            format!(
+                "a second `#[on_leave]`: `{}` (line {}) already runs when the channel ends; remove one",
+                leaves[0].ident(),
+                line(leaves[0].attr.span())
+            ),
+        );
+    }
+}
