@@ -28,8 +28,8 @@ use serde_json::json;
 use websock::{
     Router, channel,
     channels::{
-        Assigns, Binary, ChannelSocket, ConnectInfo, JoinError, Params, Refused, Reply, Socket,
-        SocketRoute, socket,
+        Assigns, Binary, ChannelReply, ChannelSocket, ConnectInfo, JoinError, Params, Refused,
+        Socket, SocketRoute, socket,
     },
 };
 
@@ -82,16 +82,16 @@ impl Room {
     }
 
     #[on_event("new_msg")]
-    fn new_msg(&mut self, msg: NewMsg, socket: &mut ChannelSocket) -> Reply {
+    fn new_msg(&mut self, msg: NewMsg, socket: &mut ChannelSocket) -> ChannelReply {
         let message = json!({ "body": msg.body, "user_id": self.user_id });
         socket.broadcast("new_msg", message);
-        Reply::ok(json!({}))
+        ChannelReply::ok(json!({}))
     }
 
     #[on_event("binary")]
-    fn binary(&mut self, data: Binary, socket: &mut ChannelSocket) -> Reply {
+    fn binary(&mut self, data: Binary, socket: &mut ChannelSocket) -> ChannelReply {
         socket.broadcast("binary", data.clone());
-        Reply::ok(data)
+        ChannelReply::ok(data)
     }
 
     #[on_event("whoami")]

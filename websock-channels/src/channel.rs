@@ -46,16 +46,16 @@ pub trait Channel: Sized + Send + 'static {
         event: &str,
         payload: Payload,
         socket: &mut ChannelSocket,
-    ) -> impl Future<Output = Reply> + Send;
+    ) -> impl Future<Output = ChannelReply> + Send;
 
     /// An info message. Ignored by default.
     fn handle_info(
         &mut self,
         info: Self::Info,
         socket: &mut ChannelSocket,
-    ) -> impl Future<Output = Reply> + Send {
+    ) -> impl Future<Output = ChannelReply> + Send {
         let _ = (info, socket);
-        std::future::ready(Reply::none())
+        std::future::ready(ChannelReply::none())
     }
 
     /// An intercepted broadcast (see [`INTERCEPT`](Self::INTERCEPT)); pushes it unchanged by
@@ -65,9 +65,9 @@ pub trait Channel: Sized + Send + 'static {
         event: &str,
         payload: Payload,
         socket: &mut ChannelSocket,
-    ) -> impl Future<Output = Reply> + Send {
+    ) -> impl Future<Output = ChannelReply> + Send {
         socket.push(event, payload);
-        std::future::ready(Reply::none())
+        std::future::ready(ChannelReply::none())
     }
 
     /// The channel is ending (leave, stop, duplicate join, socket closed). Not called after a
@@ -88,7 +88,7 @@ pub trait Channel: Sized + Send + 'static {
 pub enum LeaveReason {
     /// The client left (`phx_leave`).
     Leave,
-    /// The channel stopped itself ([`Reply::stop`], [`ChannelSocket::stop`]).
+    /// The channel stopped itself ([`ChannelReply::stop`], [`ChannelSocket::stop`]).
     Stop,
     /// The client joined the same topic again; this instance is replaced.
     Duplicate,
@@ -146,14 +146,14 @@ impl std::error::Error for JoinError {}
 
 /// What an event callback answers: Phoenix's `{:reply, {status, response}, socket}`,
 /// `{:noreply, socket}` and `{:stop, reason, socket}`.
-#[must_use = "a Reply does nothing unless returned from a callback"]
+#[must_use = "a ChannelReply does nothing unless returned from a callback"]
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Reply {
+pub struct ChannelReply {
     pub(crate) status: Option<(String, Payload)>,
     pub(crate) stop: bool,
 }
 
-impl Reply {
+impl ChannelReply {
     /// No reply (the client's `push` times out unless something else answers it).
     pub fn none() -> Self {
         Self::default()
@@ -193,48 +193,48 @@ impl Reply {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a reply a channel callback can return",
     label = "this return type is not a channel reply",
-    note = "return `Reply`, `()` (no reply), `Payload` or `serde_json::Value` (an ok reply), or `Result<T, E>` where both convert into a `Payload` (ok / error reply)"
+    note = "return `ChannelReply`, `()` (no reply), `Payload` or `serde_json::Value` (an ok reply), or `Result<T, E>` where both convert into a `Payload` (ok / error reply)"
 )]
-pub trait IntoReply {
+pub trait IntoChannelReply {
     /// Converts into the reply.
-    fn into_reply(self) -> Reply;
+    fn into_reply(self) -> ChannelReply;
 }
 
-impl IntoReply for Reply {
-    fn into_reply(self) -> Reply {
+impl IntoChannelReply for ChannelReply {
+    fn into_reply(self) -> ChannelReply {
         self
     }
 }
 
-impl IntoReply for () {
-    fn into_reply(self) -> Reply {
-        Reply::none()
+impl IntoChannelReply for () {
+    fn into_reply(self) -> ChannelReply {
+        ChannelReply::none()
     }
 }
 
-impl IntoReply for Payload {
-    fn into_reply(self) -> Reply {
-        Reply::ok(self)
+impl IntoChannelReply for Payload {
+    fn into_reply(self) -> ChannelReply {
+        ChannelReply::ok(self)
     }
 }
 
-impl IntoReply for Value {
-    fn into_reply(self) -> Reply {
-        Reply::ok(self)
+impl IntoChannelReply for Value {
+    fn into_reply(self) -> ChannelReply {
+        ChannelReply::ok(self)
     }
 }
 
-impl<T: IntoReply> IntoReply for Option<T> {
-    fn into_reply(self) -> Reply {
-        self.map_or_else(Reply::none, IntoReply::into_reply)
+impl<T: IntoChannelReply> IntoChannelReply for Option<T> {
+    fn into_reply(self) -> ChannelReply {
+        self.map_or_else(ChannelReply::none, IntoChannelReply::into_reply)
     }
 }
 
-impl<T: Into<Payload>, E: Into<Payload>> IntoReply for Result<T, E> {
-    fn into_reply(self) -> Reply {
+impl<T: Into<Payload>, E: Into<Payload>> IntoChannelReply for Result<T, E> {
+    fn into_reply(self) -> ChannelReply {
         match self {
-            Ok(value) => Reply::ok(value),
-            Err(error) => Reply::error(error),
+            Ok(value) => ChannelReply::ok(value),
+            Err(error) => ChannelReply::error(error),
         }
     }
 }
@@ -309,7 +309,7 @@ impl ChannelTimer {
     }
 }
 
-/// What a channel callback can do besides returning a [`Reply`]: push to its client,
+/// What a channel callback can do besides returning a [`ChannelReply`]: push to its client,
 /// broadcast to its topic, track presence, stop; and read the socket's assigns.
 pub struct ChannelSocket {
     pub(crate) topic: Arc<str>,
@@ -474,13 +474,13 @@ pub(crate) trait DynChannel: Send {
         event: &'a str,
         payload: Payload,
         socket: &'a mut ChannelSocket,
-    ) -> crate::BoxFuture<'a, Reply>;
+    ) -> crate::BoxFuture<'a, ChannelReply>;
 
     fn handle_info<'a>(
         &'a mut self,
         info: Box<dyn Any + Send>,
         socket: &'a mut ChannelSocket,
-    ) -> crate::BoxFuture<'a, Reply>;
+    ) -> crate::BoxFuture<'a, ChannelReply>;
 
     fn intercepts(&self, event: &str) -> bool;
 
@@ -489,7 +489,7 @@ pub(crate) trait DynChannel: Send {
         event: &'a str,
         payload: Payload,
         socket: &'a mut ChannelSocket,
-    ) -> crate::BoxFuture<'a, Reply>;
+    ) -> crate::BoxFuture<'a, ChannelReply>;
 
     fn terminate<'a>(
         &'a mut self,
@@ -504,7 +504,7 @@ impl<C: Channel> DynChannel for C {
         event: &'a str,
         payload: Payload,
         socket: &'a mut ChannelSocket,
-    ) -> crate::BoxFuture<'a, Reply> {
+    ) -> crate::BoxFuture<'a, ChannelReply> {
         Box::pin(Channel::handle_in(self, event, payload, socket))
     }
 
@@ -512,7 +512,7 @@ impl<C: Channel> DynChannel for C {
         &'a mut self,
         info: Box<dyn Any + Send>,
         socket: &'a mut ChannelSocket,
-    ) -> crate::BoxFuture<'a, Reply> {
+    ) -> crate::BoxFuture<'a, ChannelReply> {
         // A channel whose `Info` is `AnyInfo` takes every type and dispatches itself (what
         // `#[channel]` generates for several `#[on_info]` types).
         let info: Box<dyn Any + Send> =
@@ -529,7 +529,7 @@ impl<C: Channel> DynChannel for C {
                     expected = std::any::type_name::<C::Info>(),
                     "info of another type dropped"
                 );
-                Box::pin(std::future::ready(Reply::none()))
+                Box::pin(std::future::ready(ChannelReply::none()))
             }
         }
     }
@@ -543,7 +543,7 @@ impl<C: Channel> DynChannel for C {
         event: &'a str,
         payload: Payload,
         socket: &'a mut ChannelSocket,
-    ) -> crate::BoxFuture<'a, Reply> {
+    ) -> crate::BoxFuture<'a, ChannelReply> {
         Box::pin(Channel::handle_out(self, event, payload, socket))
     }
 
@@ -571,9 +571,9 @@ pub(crate) fn join_erased<'a, C: Channel>(
     })
 }
 
-/// Converts an `#[on_event]` method's return value into a [`Reply`].
+/// Converts an `#[on_event]` method's return value into a [`ChannelReply`].
 #[doc(hidden)]
-pub fn into_reply<T: IntoReply>(value: T) -> Reply {
+pub fn into_reply<T: IntoChannelReply>(value: T) -> ChannelReply {
     value.into_reply()
 }
 
@@ -609,7 +609,7 @@ impl<C, R: Into<Payload>> IntoJoin<C> for Result<(C, R), JoinError> {
 
 /// The reply to an event no `#[on_event]` method handles.
 #[doc(hidden)]
-pub fn unhandled_event(event: &str) -> Reply {
+pub fn unhandled_event(event: &str) -> ChannelReply {
     tracing::debug!(event, "no #[on_event] method for this event");
-    Reply::error(Payload::reason("unhandled event"))
+    ChannelReply::error(Payload::reason("unhandled event"))
 }

@@ -3,7 +3,7 @@
 
 use crate::{
     Payload,
-    channel::{ChannelSocket, DynChannel, LeaveReason, Reply},
+    channel::{ChannelReply, ChannelSocket, DynChannel, LeaveReason},
     handler::Connected,
     protocol::{self, Inbound},
     pubsub::SubscriberId,
@@ -272,7 +272,7 @@ impl Core {
             Ok(reply) => {
                 // Pushes made while handling the event go first, then its reply: Phoenix
                 // sends a push as it happens and the reply when the callback returns.
-                let Reply { status, stop } = reply;
+                let ChannelReply { status, stop } = reply;
                 let pushes = std::mem::take(&mut joined.socket.pushes);
                 self.push_all(&joined.socket, pushes);
                 if let (Some((status, payload)), Some(_)) = (status, &msg.msg_ref) {
@@ -336,7 +336,7 @@ impl Core {
         }
     }
 
-    async fn after_callback(&mut self, mut joined: Joined, outcome: Result<Reply, String>) {
+    async fn after_callback(&mut self, mut joined: Joined, outcome: Result<ChannelReply, String>) {
         match outcome {
             // Without a client ref there is nothing to reply to: only the stop counts.
             Ok(reply) => {

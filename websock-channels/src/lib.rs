@@ -4,7 +4,7 @@
 //! unchanged.
 //!
 //! ```no_run
-//! use websock_channels::{AnonymousSocket, Channel, ChannelSocket, JoinError, Payload, Reply, Topic, socket};
+//! use websock_channels::{AnonymousSocket, Channel, ChannelSocket, JoinError, Payload, ChannelReply, Topic, socket};
 //!
 //! struct Room;
 //!
@@ -19,9 +19,9 @@
 //!         Ok((Room, Payload::empty()))
 //!     }
 //!
-//!     async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket) -> Reply {
+//!     async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket) -> ChannelReply {
 //!         socket.broadcast(event, payload);
-//!         Reply::ok(Payload::empty())
+//!         ChannelReply::ok(Payload::empty())
 //!     }
 //! }
 //!
@@ -42,7 +42,7 @@
 //! | `UserSocket.connect/3`, `id/1` | [`Socket::connect`], [`Socket::id`] (403 on refusal, before the upgrade) |
 //! | `channel "room:*", RoomChannel` | [`SocketRoute::channel`] with [`Channel::TOPIC`] |
 //! | `join/3`, `handle_in/3`, `handle_info/2`, `handle_out/3`, `terminate/2` | the [`Channel`] methods |
-//! | `{:reply, {:ok, map}, socket}` / `{:noreply, socket}` / `{:stop, ..}` | [`Reply::ok`], [`Reply::none`], [`Reply::stop`] |
+//! | `{:reply, {:ok, map}, socket}` / `{:noreply, socket}` / `{:stop, ..}` | [`ChannelReply::ok`], [`ChannelReply::none`], [`ChannelReply::stop`] |
 //! | `push`, `broadcast`, `broadcast_from` | [`ChannelSocket::push`], [`ChannelSocket::broadcast`], [`ChannelSocket::broadcast_from`] |
 //! | `Endpoint.broadcast`, `Endpoint.broadcast(id, "disconnect", %{})` | [`PubSub::broadcast`], [`PubSub::disconnect`] |
 //! | `Presence.track/update/list` | [`ChannelSocket::track`], [`ChannelSocket::update`], [`Presence::list`] |
@@ -71,8 +71,8 @@ pub mod testing;
 mod topic;
 
 pub use channel::{
-    AnyInfo, Channel, ChannelHandle, ChannelSocket, ChannelTimer, IntoReply, JoinError,
-    LeaveReason, NotDelivered, Reply,
+    AnyInfo, Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer, IntoChannelReply,
+    JoinError, LeaveReason, NotDelivered,
 };
 pub use handler::{Connected, SocketHandler, SocketInfo};
 pub use payload::{Binary, Payload, PayloadError};
@@ -84,7 +84,7 @@ pub use pubsub::{
 pub use socket::{
     AnonymousSocket, Assigns, ConnectInfo, Params, RateLimit, Refused, Socket, SocketRoute, socket,
 };
-pub use telemetry::Metrics;
+pub use telemetry::ChannelMetrics;
 pub use topic::Topic;
 
 /// What `#[channel]` expands to refers to; not a public API.

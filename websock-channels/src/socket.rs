@@ -2,7 +2,7 @@
 //! serves it.
 
 use crate::{
-    Channel, Metrics, Payload, Presence, PubSub, Topic,
+    Channel, ChannelMetrics, Payload, Presence, PubSub, Topic,
     channel::{ChannelSocket, Joined, join_erased},
     handler::{Connected, SocketHandler, SocketInfo},
     pubsub::{Broadcast, Delivery},
@@ -461,7 +461,7 @@ impl<S: Socket> SocketRoute<S> {
     }
 
     /// Its counters right now.
-    pub fn metrics(&self) -> Metrics {
+    pub fn metrics(&self) -> ChannelMetrics {
         self.counters.snapshot()
     }
 

@@ -19,7 +19,7 @@ pub(crate) struct Counters {
 /// A snapshot of an endpoint's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Metrics {
+pub struct ChannelMetrics {
     /// Sockets connected now.
     pub sockets: u64,
     /// Sockets connected so far.
@@ -43,8 +43,8 @@ pub struct Metrics {
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self) -> Metrics {
-        Metrics {
+    pub(crate) fn snapshot(&self) -> ChannelMetrics {
+        ChannelMetrics {
             sockets: self.sockets_open.load(Relaxed),
             sockets_total: self.sockets_total.load(Relaxed),
             refused_connects: self.refused_connects.load(Relaxed),

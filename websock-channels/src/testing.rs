@@ -2,13 +2,13 @@
 //! or HTTP, driving the same protocol code as a real connection.
 //!
 //! ```
-//! # use websock_channels::{AnonymousSocket, Channel, ChannelSocket, JoinError, Payload, Reply, Topic, socket};
+//! # use websock_channels::{AnonymousSocket, Channel, ChannelSocket, JoinError, Payload, ChannelReply, Topic, socket};
 //! # struct Echo;
 //! # impl Channel for Echo {
 //! #     const TOPIC: &'static str = "echo:{id}";
 //! #     type Info = ();
 //! #     async fn join(_: Topic, _: Payload, _: &mut ChannelSocket) -> Result<(Self, Payload), JoinError> { Ok((Echo, Payload::empty())) }
-//! #     async fn handle_in(&mut self, _: &str, payload: Payload, _: &mut ChannelSocket) -> Reply { Reply::ok(payload) }
+//! #     async fn handle_in(&mut self, _: &str, payload: Payload, _: &mut ChannelSocket) -> ChannelReply { ChannelReply::ok(payload) }
 //! # }
 //! use serde_json::json;
 //! use websock_channels::testing::TestSocket;

@@ -153,7 +153,7 @@ pub fn websock_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// use serde::Deserialize;
 /// use serde_json::json;
 /// use websock::channel;
-/// use websock::channels::{ChannelSocket, JoinError, Reply};
+/// use websock::channels::{ChannelSocket, JoinError, ChannelReply};
 ///
 /// struct Room {
 ///     user: String,
@@ -182,9 +182,9 @@ pub fn websock_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///     }
 ///
 ///     #[on_event("new_msg")]
-///     fn new_msg(&mut self, msg: NewMsg, socket: &mut ChannelSocket) -> Reply {
+///     fn new_msg(&mut self, msg: NewMsg, socket: &mut ChannelSocket) -> ChannelReply {
 ///         socket.broadcast("new_msg", json!({"body": msg.body, "user_id": self.user}));
-///         Reply::ok(json!({}))
+///         ChannelReply::ok(json!({}))
 ///     }
 /// }
 /// ```
@@ -200,7 +200,7 @@ pub fn websock_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// | `#[on_leave]` | the channel ending (leave, stop, duplicate join, socket closed) | `reason: LeaveReason` |
 ///
 /// Methods may be `async`. `#[on_event]`, `#[on_info]` and `#[on_out]` take `&mut self` and
-/// return a `Reply`, `()` (no reply), a `serde_json::Value` or `Payload` (an ok reply), or a
+/// return a `ChannelReply`, `()` (no reply), a `serde_json::Value` or `Payload` (an ok reply), or a
 /// `Result` of payloads (ok / error). An event no method handles gets the error reply
 /// `{"reason":"unhandled event"}`.
 ///

@@ -67,6 +67,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             "`#[channel]` impl blocks cannot be generic: implement `Channel` by hand for a generic type",
         );
     }
+    let has_join = found.iter().any(|(_, kind, _, _)| *kind == Kind::Join);
     let mut methods = Vec::new();
     for (index, kind, attr, event) in found {
         let ImplItem::Fn(func) = &item.items[index] else {
@@ -76,7 +77,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             methods.push(method);
         }
     }
-    valid::check(&methods, &item.self_ty, &cx);
+    valid::check(&methods, has_join, &item.self_ty, &cx);
     match (cx.check(), topic) {
         (Ok(()), Some(topic)) => {
             let channel = channel_impl(&item, &methods, &topic);
@@ -133,7 +134,7 @@ fn fallback(item: &ItemImpl, errors: syn::Error) -> TokenStream {
                 __event: &str,
                 __payload: ::websock::channels::Payload,
                 __socket: &mut ::websock::channels::ChannelSocket,
-            ) -> ::websock::channels::Reply {
+            ) -> ::websock::channels::ChannelReply {
                 ::core::unreachable!()
             }
         }
@@ -142,7 +143,10 @@ fn fallback(item: &ItemImpl, errors: syn::Error) -> TokenStream {
 }
 
 /// The arguments of a call to `method`, in its parameter order, and the `let`s that make them.
-fn call(method: &Method<'_>, value: TokenStream) -> (TokenStream, TokenStream) {
+fn call(
+    method: &Method<'_>,
+    value: impl Fn(proc_macro2::Span) -> TokenStream,
+) -> (TokenStream, TokenStream) {
     let mut lets = TokenStream::new();
     let mut args = Vec::new();
     for (i, param) in method.params.iter().enumerate() {
@@ -160,6 +164,7 @@ fn call(method: &Method<'_>, value: TokenStream) -> (TokenStream, TokenStream) {
                 args.push(quote!(#local));
             }
             ParamKind::Value => {
+                let value = value(span);
                 lets.extend(quote_spanned! {span=> let #local: #ty = #value; });
                 args.push(quote!(#local));
             }
@@ -183,26 +188,40 @@ fn reply_span(method: &Method<'_>) -> proc_macro2::Span {
     }
 }
 
+/// A block that calls the method and converts what it returns, the conversion spanned at the
+/// return type so a type that is not a reply is reported there.
+fn reply(method: &Method<'_>, invoke: TokenStream) -> TokenStream {
+    let span = reply_span(method);
+    let convert = quote_spanned!(span=> ::websock::__private::channels::into_reply(__returned));
+    quote!({
+        let __returned = #invoke;
+        #convert
+    })
+}
+
 fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -> TokenStream {
     let self_ty = &item.self_ty;
     let pattern = &topic.lit;
     let by_kind = |kind| methods.iter().filter(move |m| m.kind == kind);
 
     let join = by_kind(Kind::Join).next().map(|method| {
-        let (lets, invoke) = call(
-            method,
-            quote! {
+        let (lets, invoke) = call(method, |span| {
+            quote_spanned! {span=>
                 match ::websock::__private::channels::parse_param(__params) {
                     ::core::result::Result::Ok(__value) => __value,
                     ::core::result::Result::Err(__error) => {
                         return ::core::result::Result::Err(::websock::channels::JoinError::reason(__error));
                     }
                 }
-            },
-        );
+            }
+        });
         let span = reply_span(method);
         let convert = quote_spanned! {span=>
-            ::websock::__private::channels::IntoJoin::<Self>::into_join(#invoke)
+            ::websock::__private::channels::IntoJoin::<Self>::into_join(__returned)
+        };
+        let convert = quote! {
+            let __returned = #invoke;
+            #convert
         };
         quote! {
             async fn join(
@@ -216,24 +235,25 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
         }
     });
 
-    let parse_payload = quote! {
+    let parse_payload = |span| {
+        quote_spanned! {span=>
         match ::websock::__private::channels::parse_param(__payload) {
             ::core::result::Result::Ok(__value) => __value,
             ::core::result::Result::Err(__error) => {
-                return ::websock::channels::Reply::error(::websock::channels::Payload::reason(__error));
+                return ::websock::channels::ChannelReply::error(::websock::channels::Payload::reason(__error));
             }
+        }
         }
     };
     let arm = |method: &Method<'_>| {
-        let (lets, invoke) = call(method, parse_payload.clone());
-        let span = reply_span(method);
+        let (lets, invoke) = call(method, parse_payload);
         let event = method.event.as_ref();
         let cfgs = method
             .func
             .attrs
             .iter()
             .filter(|a| a.path().is_ident("cfg"));
-        let reply = quote_spanned!(span=> ::websock::__private::channels::into_reply(#invoke));
+        let reply = reply(method, invoke);
         quote! {
             #(#cfgs)*
             #event => {
@@ -253,12 +273,12 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
                 __event: &str,
                 __payload: ::websock::channels::Payload,
                 __socket: &mut ::websock::channels::ChannelSocket,
-            ) -> ::websock::channels::Reply {
+            ) -> ::websock::channels::ChannelReply {
                 match __event {
                     #(#outs)*
                     _ => {
                         __socket.push(__event, __payload);
-                        ::websock::channels::Reply::none()
+                        ::websock::channels::ChannelReply::none()
                     }
                 }
             }
@@ -268,9 +288,8 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
     let infos: Vec<_> = by_kind(Kind::Info)
         .map(|method| {
             let ty = method.values().next().map(|p| p.ty).expect("checked: one info parameter");
-            let (lets, invoke) = call(method, quote!(*__value));
-            let reply_span = reply_span(method);
-            let reply = quote_spanned!(reply_span=> ::websock::__private::channels::into_reply(#invoke));
+            let (lets, invoke) = call(method, |_| quote!(*__value));
+            let reply = reply(method, invoke);
             let span = ty.span();
             let downcast = quote_spanned! {span=>
                 ::std::boxed::Box::<dyn ::core::any::Any + ::core::marker::Send>::downcast::<#ty>(__info)
@@ -298,18 +317,18 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
                     &mut self,
                     __info: ::websock::channels::AnyInfo,
                     __socket: &mut ::websock::channels::ChannelSocket,
-                ) -> ::websock::channels::Reply {
+                ) -> ::websock::channels::ChannelReply {
                     let __info = __info.0;
                     #(#infos)*
                     let _ = __info;
-                    ::websock::channels::Reply::none()
+                    ::websock::channels::ChannelReply::none()
                 }
             }),
         )
     };
 
     let terminate = by_kind(Kind::Leave).next().map(|method| {
-        let (lets, invoke) = call(method, quote!(()));
+        let (lets, invoke) = call(method, |_| quote!(()));
         quote! {
             async fn terminate(
                 &mut self,
@@ -336,7 +355,7 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
                 __event: &str,
                 __payload: ::websock::channels::Payload,
                 __socket: &mut ::websock::channels::ChannelSocket,
-            ) -> ::websock::channels::Reply {
+            ) -> ::websock::channels::ChannelReply {
                 match __event {
                     #(#events)*
                     _ => ::websock::__private::channels::unhandled_event(__event),

@@ -6,9 +6,11 @@ use crate::ctxt::{Ctxt, line, pretty};
 use quote::ToTokens;
 use syn::spanned::Spanned;
 
-pub(crate) fn check(methods: &[Method<'_>], self_ty: &syn::Type, cx: &Ctxt) {
+/// `has_join`: whether some method carries `#[on_join]`, even one with its own errors (then
+/// "missing `#[on_join]`" would only add noise).
+pub(crate) fn check(methods: &[Method<'_>], has_join: bool, self_ty: &syn::Type, cx: &Ctxt) {
     let joins: Vec<_> = methods.iter().filter(|m| m.kind == Kind::Join).collect();
-    if joins.is_empty() {
+    if !has_join {
         cx.error_spanned(
             self_ty,
             format!(
