@@ -463,6 +463,9 @@ async fn one_connection(addr: SocketAddr, path: &str, index: u64) -> Result<(), 
 async fn fanout(addr: SocketAddr, args: &mut Args) -> Result<Value, BoxError> {
     let path = args.string_or("--path", "/ws/fanout");
     let conns = args.number_or("--conns", 10_000)?;
+    // How long to wait once every connection is open, before the broadcast (to attach a
+    // profiler to the server, say).
+    let settle = args.float_or("--settle", 0.1)?;
     args.finish()?;
 
     let (sockets, failed) = connect_many(addr, &path, conns, 0, 100, small_config(), true).await;
@@ -483,7 +486,9 @@ async fn fanout(addr: SocketAddr, args: &mut Args) -> Result<Value, BoxError> {
             loop {
                 match ws.next().await {
                     Some(Ok(Message::Text(text))) if text.as_str() == FANOUT_TEXT => {
-                        return Ok::<_, BoxError>(Instant::now());
+                        // Keep the connection: closing it now would make the server handle
+                        // thousands of disconnects in the middle of the fan-out it is timed on.
+                        return Ok::<_, BoxError>((Instant::now(), ws));
                     }
                     Some(Ok(_)) => {}
                     Some(Err(error)) => return Err(error.into()),
@@ -494,18 +499,21 @@ async fn fanout(addr: SocketAddr, args: &mut Args) -> Result<Value, BoxError> {
     }
     go.wait().await;
     // Let every receiver park in `next()` before the clock starts.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eprintln!("fanout: {open} connections open; broadcasting in {settle} s");
+    tokio::time::sleep(Duration::from_secs_f64(settle)).await;
     let start = Instant::now();
     trigger.send(Message::text("broadcast")).await?;
     let mut last = start;
     let mut received = 0u64;
     let mut errors = 0u64;
+    let mut keep = Vec::with_capacity(open as usize);
     let deadline = start + Duration::from_secs(30);
     while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, tasks.join_next()).await {
         match joined {
-            Ok(Ok(at)) => {
+            Ok(Ok((at, ws))) => {
                 received += 1;
                 last = last.max(at);
+                keep.push(ws);
             }
             _ => errors += 1,
         }

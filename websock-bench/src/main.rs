@@ -17,7 +17,7 @@
 //! - `idle`: `--conns` [1000] `--first-index` [0] `--hold` [240 s]: prints `ready N`, holds
 //!   the connections until stdin closes
 //! - `connrate`: `--concurrency` [32] `--secs` [3] `--warmup` [0.5]
-//! - `fanout`: `--conns` [10000] (websock's `/ws/fanout` only)
+//! - `fanout`: `--conns` [10000] `--settle` [0.1 s before the broadcast] (websock only)
 //!
 //! Every load scenario takes `--addr` (a loopback address; nothing else is accepted) and
 //! `--path` (`/ws/echo`), stops by itself, and prints its result as JSON on its last line.

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# CI's smoke pass of the benchmark harness, so it never rots: every scenario against every
+# server once, with tiny sizes and about half a second per scenario. The figures of a debug
+# build mean nothing; the point is that the servers, the load generator and the driver still
+# work together. The full run is `cargo run --release -p websock-bench -- all` (BENCHMARKS.md).
+#
+# It builds the harness as `cargo test --workspace --all-targets` does (same profile, same
+# features), so after the test suite the build is a no-op.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+
+start=$(date +%s)
+cargo test --workspace --all-targets --no-run --quiet
+bench="${CARGO_TARGET_DIR:-target}/debug/websock-bench"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+timeout 150 "$bench" all --smoke | tee "$out"
+# Every row of the table is there, with a figure for websock.
+for row in "throughput 20 B" "throughput 1 KiB" "throughput 64 KiB" "latency p99" \
+    "memory per idle conn" "connection rate" "fan-out"; do
+    if ! grep -q "^| $row" "$out"; then
+        echo "bench-smoke: no \"$row\" row in the table" >&2
+        exit 1
+    fi
+done
+echo "bench-smoke: ok in $(($(date +%s) - start)) s"

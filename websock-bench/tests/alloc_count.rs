@@ -1,0 +1,461 @@
+//! A counting global allocator shows what the macro-generated dispatch and the runtime's hot
+//! path allocate per message, against a hand-written tokio-tungstenite loop measured the same
+//! way, and what an idle connection holds on the heap.
+//!
+//! Only the server's thread is counted: each server runs on its own thread in a current-thread
+//! tokio runtime (so its connection tasks run there too), and the clients run on the test's
+//! thread, uncounted. Run with `--nocapture` to see the figures BENCHMARKS.md quotes.
+
+use futures_util::{SinkExt, StreamExt};
+use std::{
+    alloc::{GlobalAlloc, Layout, System},
+    cell::Cell,
+    future::Future,
+    net::SocketAddr,
+    sync::{
+        Mutex,
+        atomic::{AtomicI64, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+use tokio::{net::TcpListener, sync::mpsc};
+use tokio_tungstenite::{
+    WebSocketStream,
+    tungstenite::{self, protocol::WebSocketConfig},
+};
+use websock::{Bytes, Context, Handle, Router, Server, Utf8Bytes, websock_handler, websocket};
+
+// ---------------------------------------------------------------------------------------------
+// The allocator
+
+/// The system allocator, counting what threads that opted in allocate.
+struct Counting;
+
+thread_local! {
+    /// Whether this thread's allocations are counted. Const-initialised and without a
+    /// destructor, so reading it never allocates.
+    static COUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// Live allocations by exact size (the last slot: every size from `LARGE` up), to itemise what
+/// an idle connection holds.
+const LARGE: usize = 1 << 16;
+static LIVE_BY_SIZE: [AtomicI64; LARGE + 1] = [const { AtomicI64::new(0) }; LARGE + 1];
+static LIVE_LARGE_BYTES: AtomicI64 = AtomicI64::new(0);
+
+fn counted() -> bool {
+    COUNTED.try_with(Cell::get).unwrap_or(false)
+}
+
+fn live(size: usize, delta: i64) {
+    LIVE_BY_SIZE[size.min(LARGE)].fetch_add(delta, Ordering::Relaxed);
+    if size >= LARGE {
+        LIVE_LARGE_BYTES.fetch_add(delta * size as i64, Ordering::Relaxed);
+    }
+}
+
+// SAFETY (for the `unsafe` below): every call is forwarded unchanged to `System`; the counters
+// are atomics and the thread-local flag never allocates.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if counted() {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            ALLOCATED_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+            live(layout.size(), 1);
+        }
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if counted() {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            ALLOCATED_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+            live(layout.size(), 1);
+        }
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if counted() {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            ALLOCATED_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+            live(layout.size(), -1);
+            live(new_size, 1);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if counted() {
+            live(layout.size(), -1);
+        }
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations and bytes allocated so far by counted threads.
+fn snapshot() -> (u64, u64) {
+    (
+        ALLOCATIONS.load(Ordering::Relaxed),
+        ALLOCATED_BYTES.load(Ordering::Relaxed),
+    )
+}
+
+/// Both tests count into the same globals: they must not run at once.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+// ---------------------------------------------------------------------------------------------
+// Servers on their own counted thread
+
+/// Runs `serve` on a new thread whose allocations are counted, in a current-thread runtime, until
+/// the returned sender is dropped.
+fn counted_server<F, Fut>(serve: F) -> (SocketAddr, tokio::sync::oneshot::Sender<()>)
+where
+    F: FnOnce(TcpListener) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        COUNTED.set(true);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            tokio::select! {
+                () = serve(listener) => {}
+                _ = stop_rx => {}
+            }
+        });
+        COUNTED.set(false);
+    });
+    (addr_rx.recv().unwrap(), stop_tx)
+}
+
+type Client = WebSocketStream<tokio::net::TcpStream>;
+
+async fn client(addr: SocketAddr, path: &str) -> Client {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}{path}"), stream)
+        .await
+        .unwrap();
+    ws
+}
+
+async fn within<F: Future>(future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(20), future)
+        .await
+        .expect("timed out")
+}
+
+/// Sends `message` and waits for the answer, `count` times; returns the counted allocations
+/// and bytes per round trip.
+async fn round_trips(ws: &mut Client, message: &tungstenite::Message, count: u64) -> (f64, f64) {
+    let before = snapshot();
+    for _ in 0..count {
+        within(ws.send(message.clone())).await.unwrap();
+        let answer = within(ws.next()).await.unwrap().unwrap();
+        assert!(answer.is_text() || answer.is_binary(), "{answer:?}");
+    }
+    per(before, count)
+}
+
+/// `send` delivers an info message to the connection; waits for what it pushes, `count` times.
+async fn infos(ws: &mut Client, send: &dyn Fn(), count: u64) -> (f64, f64) {
+    let before = snapshot();
+    for _ in 0..count {
+        send();
+        let answer = within(ws.next()).await.unwrap().unwrap();
+        assert!(answer.is_text(), "{answer:?}");
+    }
+    per(before, count)
+}
+
+fn per(before: (u64, u64), count: u64) -> (f64, f64) {
+    let after = snapshot();
+    (
+        (after.0 - before.0) as f64 / count as f64,
+        (after.1 - before.1) as f64 / count as f64,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The handlers
+
+struct Probe;
+
+/// The info message.
+struct Tick;
+
+static PROBE_HANDLE: Mutex<Option<Handle<Probe>>> = Mutex::new(None);
+
+#[websock_handler]
+impl Probe {
+    fn init(ctx: &mut Context<Self>) -> Self {
+        *PROBE_HANDLE.lock().unwrap() = Some(ctx.handle().clone());
+        Probe
+    }
+
+    #[on_text("ping")]
+    fn ping(&mut self) -> Utf8Bytes {
+        Utf8Bytes::from_static("pong")
+    }
+
+    /// The same answer as a `&'static str`: `IntoReply for &str` copies it.
+    #[on_text("ping str")]
+    fn ping_str(&mut self) -> &'static str {
+        "pong"
+    }
+
+    /// An `async` callback that finishes on its first poll.
+    #[on_text("async ready")]
+    async fn async_ready(&mut self) -> Utf8Bytes {
+        Utf8Bytes::from_static("pong")
+    }
+
+    /// An `async` callback that waits once, as one that awaits I/O does.
+    #[on_text("async yield")]
+    async fn async_yield(&mut self) -> Utf8Bytes {
+        tokio::task::yield_now().await;
+        Utf8Bytes::from_static("pong")
+    }
+
+    #[on_binary]
+    fn binary(&mut self, data: Bytes) -> Bytes {
+        data
+    }
+
+    #[on_info]
+    fn tick(&mut self, _: Tick) -> Utf8Bytes {
+        Utf8Bytes::from_static("tock")
+    }
+}
+
+/// The baseline: a hand-written tokio-tungstenite loop with a tokio mpsc mailbox (websock's
+/// default capacity), answering as `Probe` does, with websock's default buffer sizes.
+async fn raw_server(listener: TcpListener, mailboxes: std::sync::mpsc::Sender<mpsc::Sender<()>>) {
+    use tungstenite::Message;
+    loop {
+        let (stream, _) = listener.accept().await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (tx, mut rx) = mpsc::channel::<()>(1024);
+        mailboxes.send(tx).unwrap();
+        tokio::spawn(async move {
+            let config = WebSocketConfig::default()
+                .read_buffer_size(4 << 10)
+                .write_buffer_size(64 << 10);
+            let mut ws = tokio_tungstenite::accept_async_with_config(stream, Some(config))
+                .await
+                .unwrap();
+            loop {
+                let answer = tokio::select! {
+                    message = ws.next() => match message {
+                        Some(Ok(Message::Text(text))) if text.as_str() == "ping" => {
+                            Message::Text(tungstenite::Utf8Bytes::from_static("pong"))
+                        }
+                        Some(Ok(Message::Binary(data))) => Message::Binary(data),
+                        Some(Ok(_)) => continue,
+                        _ => break,
+                    },
+                    Some(()) = rx.recv() => {
+                        Message::Text(tungstenite::Utf8Bytes::from_static("tock"))
+                    }
+                };
+                if ws.send(answer).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+
+const WARM_UP: u64 = 500;
+const MESSAGES: u64 = 5_000;
+
+/// Allowed extra allocations per message over the baseline: 1 in 100 messages. A steady
+/// connection reuses every buffer, so the expected difference is zero; the slack absorbs a
+/// buffer that grows once during the measured window (the outbox, an mpsc block, tungstenite's
+/// output buffer) and the few allocations that can land on either side of a snapshot. One
+/// allocation per message, the smallest real regression, is 100 times over it.
+const TOLERANCE: f64 = 0.01;
+
+#[tokio::test]
+async fn dispatch_allocates_nothing_per_message_beyond_tungstenite() {
+    let _serial = SERIAL.lock().await;
+    let ping = tungstenite::Message::text("ping");
+    let blob = tungstenite::Message::binary(vec![7u8; 20]);
+
+    // The hand-written loop.
+    let (mailbox_tx, mailbox_rx) = std::sync::mpsc::channel();
+    let (addr, stop_raw) = counted_server(move |listener| raw_server(listener, mailbox_tx));
+    let mut ws = client(addr, "/").await;
+    let raw_mailbox = mailbox_rx.recv().unwrap();
+    let raw_info = || raw_mailbox.try_send(()).unwrap();
+    round_trips(&mut ws, &ping, WARM_UP).await;
+    round_trips(&mut ws, &blob, WARM_UP).await;
+    infos(&mut ws, &raw_info, WARM_UP).await;
+    let raw_text = round_trips(&mut ws, &ping, MESSAGES).await;
+    let raw_binary = round_trips(&mut ws, &blob, MESSAGES).await;
+    let raw_infos = infos(&mut ws, &raw_info, MESSAGES).await;
+    drop(ws);
+    drop(stop_raw);
+
+    // websock, default options.
+    let (addr, stop_websock) = counted_server(|listener| async move {
+        let router = Router::new().route("/probe", websocket::<Probe>());
+        Server::new(router).serve(listener).await.unwrap();
+    });
+    let mut ws = client(addr, "/probe").await;
+    // `init` has run once the first answer arrives.
+    round_trips(&mut ws, &ping, WARM_UP).await;
+    let handle = PROBE_HANDLE.lock().unwrap().take().unwrap();
+    let info = || handle.try_send(Tick).map_err(|_| "mailbox").unwrap();
+    let ping_str = tungstenite::Message::text("ping str");
+    let async_ready = tungstenite::Message::text("async ready");
+    let async_yield = tungstenite::Message::text("async yield");
+    round_trips(&mut ws, &blob, WARM_UP).await;
+    infos(&mut ws, &info, WARM_UP).await;
+    round_trips(&mut ws, &ping_str, WARM_UP).await;
+    round_trips(&mut ws, &async_ready, WARM_UP).await;
+    round_trips(&mut ws, &async_yield, WARM_UP).await;
+    let text = round_trips(&mut ws, &ping, MESSAGES).await;
+    let binary = round_trips(&mut ws, &blob, MESSAGES).await;
+    let info_cost = infos(&mut ws, &info, MESSAGES).await;
+    let text_str = round_trips(&mut ws, &ping_str, MESSAGES).await;
+    let ready = round_trips(&mut ws, &async_ready, MESSAGES).await;
+    let yielded = round_trips(&mut ws, &async_yield, MESSAGES).await;
+    drop(ws);
+    drop(stop_websock);
+
+    println!("server-side allocations per message (bytes), after {WARM_UP} warm-up messages:");
+    println!("| message | raw tokio-tungstenite | websock |");
+    println!("| --- | ---: | ---: |");
+    let row = |name: &str, raw: Option<(f64, f64)>, ours: (f64, f64)| {
+        let raw = raw.map_or("".to_owned(), |(n, b)| format!("{n:.3} ({b:.1} B)"));
+        println!("| {name} | {raw} | {:.3} ({:.1} B) |", ours.0, ours.1);
+    };
+    row(
+        "text `ping` → sync `#[on_text(\"ping\")]`",
+        Some(raw_text),
+        text,
+    );
+    row(
+        "binary 20 B → sync `#[on_binary]` echo",
+        Some(raw_binary),
+        binary,
+    );
+    row("info → sync `#[on_info]`", Some(raw_infos), info_cost);
+    row(
+        "text → sync, returns `&'static str`",
+        Some(raw_text),
+        text_str,
+    );
+    row("text → `async fn`, ready at once", Some(raw_text), ready);
+    row("text → `async fn`, awaits once", Some(raw_text), yielded);
+
+    for (name, raw, ours) in [
+        ("on_text literal", raw_text, text),
+        ("on_binary", raw_binary, binary),
+        ("on_info", raw_infos, info_cost),
+    ] {
+        assert!(
+            ours.0 <= raw.0 + TOLERANCE,
+            "{name}: websock allocates {:.3} per message, the hand-written loop {:.3}",
+            ours.0,
+            raw.0
+        );
+    }
+}
+
+/// What one idle connection holds on the server's heap, itemised by allocation size.
+#[tokio::test]
+async fn idle_connection_heap() {
+    const CONNECTIONS: usize = 200;
+    let _serial = SERIAL.lock().await;
+    let (addr, stop) = counted_server(|listener| async move {
+        let router = Router::new().route("/echo", websocket::<Echo>());
+        Server::new(router).serve(listener).await.unwrap();
+    });
+    // A first connection warms up the server (lazy statics, the runtime's buffers).
+    let mut first = client(addr, "/echo").await;
+    round_trips(&mut first, &tungstenite::Message::text("hello"), 10).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let before: Vec<i64> = LIVE_BY_SIZE
+        .iter()
+        .map(|n| n.load(Ordering::Relaxed))
+        .collect();
+    let large_before = LIVE_LARGE_BYTES.load(Ordering::Relaxed);
+    let mut clients = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let mut ws = client(addr, "/echo").await;
+        round_trips(
+            &mut ws,
+            &tungstenite::Message::text("hello, twenty bytes!"),
+            1,
+        )
+        .await;
+        clients.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let mut total = 0i64;
+    let mut items = Vec::new();
+    for (size, count) in LIVE_BY_SIZE.iter().enumerate().take(LARGE) {
+        let grown = count.load(Ordering::Relaxed) - before[size];
+        if grown != 0 {
+            total += grown * size as i64;
+            items.push((size, grown));
+        }
+    }
+    total += LIVE_LARGE_BYTES.load(Ordering::Relaxed) - large_before;
+    let per_connection = total as f64 / CONNECTIONS as f64;
+    println!("live heap per idle connection: {per_connection:.0} B ({CONNECTIONS} connections)");
+    println!("| allocation size | count per connection | bytes per connection |");
+    println!("| ---: | ---: | ---: |");
+    items.sort_by_key(|&(size, count)| std::cmp::Reverse(size as i64 * count));
+    for (size, count) in items {
+        let per = count as f64 / CONNECTIONS as f64;
+        if per.abs() >= 0.05 {
+            println!("| {size} | {per:.2} | {:.0} |", per * size as f64);
+        }
+    }
+    drop(clients);
+    drop(first);
+    drop(stop);
+    // A regression guard, not the 4 KiB target (see BENCHMARKS.md for the itemised figure):
+    // today hyper's 8 KiB request buffer, kept alive by the request's headers, and the 4 KiB
+    // read buffer dominate.
+    assert!(
+        per_connection < 20_480.0,
+        "an idle connection holds {per_connection:.0} B of heap"
+    );
+}
+
+struct Echo;
+
+#[websock_handler]
+impl Echo {
+    fn init(_ctx: &mut Context<Self>) -> Self {
+        Echo
+    }
+
+    #[on_text]
+    fn text(&mut self, text: Utf8Bytes) -> Utf8Bytes {
+        text
+    }
+}
