@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use websock::channel;
 use websock::channels::{
-    Binary, ChannelSocket, JoinError, LeaveReason, Payload, ChannelReply, Topic,
+    Binary, ChannelReply, ChannelSocket, JoinError, LeaveReason, Payload, Topic,
 };
 
 struct Result;
@@ -67,7 +67,10 @@ impl Room {
     }
 
     #[on_event("maybe")]
-    fn maybe(&mut self, value: serde_json::Value) -> std::result::Result<serde_json::Value, serde_json::Value> {
+    fn maybe(
+        &mut self,
+        value: serde_json::Value,
+    ) -> std::result::Result<serde_json::Value, serde_json::Value> {
         std::result::Result::Ok(value)
     }
 
