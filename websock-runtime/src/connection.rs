@@ -304,7 +304,7 @@ where
                                     Mail::Info(info) => Event::Info(info),
                                     Mail::Close(close) => Event::End(Ending::new(
                                         TerminateReason::Normal,
-                                        Some(close),
+                                        Some(*close),
                                     )),
                                 });
                             }

@@ -13,7 +13,8 @@ use tokio::sync::mpsc;
 /// What arrives in a connection's mailbox.
 pub(crate) enum Mail<I> {
     Info(I),
-    Close(Close),
+    // Boxed: the mailbox allocates its slots up front, so the rare variant stays pointer-sized.
+    Close(Box<Close>),
 }
 
 /// Counters one connection shares with its handles.
@@ -151,7 +152,7 @@ impl<H: Handler> Handle<H> {
     /// handled; `terminate` gets `Normal`.
     pub fn close(&self, close: impl Into<Close>) -> Result<(), SendError<Close>> {
         self.tx
-            .try_send(Mail::Close(close.into()))
+            .try_send(Mail::Close(Box::new(close.into())))
             .map_err(|error| match error {
                 mpsc::error::TrySendError::Full(mail) => SendError::Full(mail.into_close()),
                 mpsc::error::TrySendError::Closed(mail) => SendError::Closed(mail.into_close()),
@@ -183,7 +184,7 @@ impl<I> Mail<I> {
 
     fn into_close(self) -> Close {
         match self {
-            Self::Close(close) => close,
+            Self::Close(close) => *close,
             Self::Info(_) => unreachable!("only closes are sent through this path"),
         }
     }
