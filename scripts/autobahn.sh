@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tool=../shared/tools/autobahn
-[ -x "$tool" ] || tool=$(cd .. && pwd)/shared/tools/autobahn
+# shared/ sits beside the checkout (on developer machines and in CI).
+tool=$(cd .. && pwd)/shared/tools/autobahn
+[ -f "$tool" ] || { echo "autobahn: $tool not found (shared/ must sit beside the checkout)" >&2; exit 1; }
 
 cargo build --release --example echo
 log=$(mktemp)
