@@ -150,41 +150,28 @@ pub fn websock_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// pattern in the attribute, one method per event.
 ///
 /// ```
-/// use serde::Deserialize;
-/// use serde_json::json;
 /// use websock::channel;
-/// use websock::channels::{ChannelSocket, JoinError, ChannelReply};
+/// use websock::channels::{ChannelReply, ChannelSocket, JoinError, Payload};
 ///
 /// struct Room {
-///     user: String,
-/// }
-///
-/// #[derive(Deserialize)]
-/// struct JoinParams {
-///     user_id: String,
-/// }
-///
-/// #[derive(Deserialize)]
-/// struct NewMsg {
-///     body: String,
+///     id: u32,
 /// }
 ///
 /// #[channel("room:{id}")]
 /// impl Room {
 ///     #[on_join]
-///     fn join(id: String, params: JoinParams, socket: &mut ChannelSocket) -> Result<Self, JoinError> {
-///         if id == "secret" {
+///     fn join(id: u32, socket: &mut ChannelSocket) -> Result<Self, JoinError> {
+///         if id == 0 {
 ///             return Err(JoinError::reason("unauthorized"));
 ///         }
-///         socket.track(&params.user_id, json!({}));
-///         socket.push_presence_state();
-///         Ok(Room { user: params.user_id })
+///         socket.push("welcome", Payload::empty()); // sent after the join reply
+///         Ok(Room { id })
 ///     }
 ///
-///     #[on_event("new_msg")]
-///     fn new_msg(&mut self, msg: NewMsg, socket: &mut ChannelSocket) -> ChannelReply {
-///         socket.broadcast("new_msg", json!({"body": msg.body, "user_id": self.user}));
-///         ChannelReply::ok(json!({}))
+///     #[on_event("new_msg")] // the payload: any `serde::Deserialize` type
+///     fn new_msg(&mut self, msg: Payload, socket: &mut ChannelSocket) -> ChannelReply {
+///         socket.broadcast("new_msg", msg);
+///         ChannelReply::ok(Payload::empty())
 ///     }
 /// }
 /// ```
