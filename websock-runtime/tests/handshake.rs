@@ -317,7 +317,9 @@ async fn an_over_long_header_line_gets_431() {
     headers.push(("X-Long", long.as_str()));
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     // The server may answer before reading it all; that is fine.
-    let _ = stream.write_all(request("GET", "/probe", &headers).as_bytes()).await;
+    let _ = stream
+        .write_all(request("GET", "/probe", &headers).as_bytes())
+        .await;
     let head = read_head(&mut stream).await;
     assert!(head.starts_with("HTTP/1.1 431"), "{head}");
 }
