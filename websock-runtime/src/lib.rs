@@ -58,6 +58,8 @@ pub use context::Context;
 pub use handle::{Handle, SendError, Stats};
 pub use handler::{Error, ErrorKind, Handler, TerminateReason, Timeout};
 pub use handshake::{HandshakeError, validate_upgrade};
+/// The `http` crate the runtime's request and response types come from.
+pub use http;
 pub use message::{Control, Frame, Message, Utf8Bytes};
 pub use refuse::Refuse;
 pub use reply::{IntoReply, Reply};

@@ -8,6 +8,12 @@ use std::net::SocketAddr;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PathParams(Vec<(String, String)>);
 
+impl FromIterator<(String, String)> for PathParams {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
 impl PathParams {
     pub(crate) fn new(params: Vec<(String, String)>) -> Self {
         Self(params)
@@ -50,6 +56,23 @@ pub struct RequestInfo {
 }
 
 impl RequestInfo {
+    /// What a handler would see of `request`: its method, URI, headers, and the [`PathParams`]
+    /// and [`PeerAddr`] extensions when present. For tests and for layers built on the runtime.
+    pub fn from_request<B>(request: &http::Request<B>) -> Self {
+        Self {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            headers: request.headers().clone(),
+            params: request
+                .extensions()
+                .get::<PathParams>()
+                .cloned()
+                .unwrap_or_default(),
+            peer: request.extensions().get::<PeerAddr>().map(|peer| peer.0),
+            selected_protocol: None,
+        }
+    }
+
     pub(crate) fn from_parts(parts: &http::request::Parts) -> Self {
         Self {
             method: parts.method.clone(),
@@ -187,5 +210,25 @@ mod tests {
         assert_eq!(percent_decode("%E2%9C%93"), "✓");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}
+
+#[cfg(test)]
+mod from_request_tests {
+    use super::*;
+
+    #[test]
+    fn from_request_reads_extensions() {
+        let mut request = http::Request::get("/rooms/1?token=a%2Bb").body(()).unwrap();
+        request
+            .extensions_mut()
+            .insert(PathParams::from_iter([("id".to_owned(), "1".to_owned())]));
+        request
+            .extensions_mut()
+            .insert(PeerAddr("127.0.0.1:9".parse().unwrap()));
+        let info = RequestInfo::from_request(&request);
+        assert_eq!(info.param("id"), Some("1"));
+        assert_eq!(info.query("token").as_deref(), Some("a+b"));
+        assert_eq!(info.peer_addr(), Some("127.0.0.1:9".parse().unwrap()));
     }
 }
