@@ -107,7 +107,15 @@ impl ConnectInfo {
         }
     }
 
-    /// The upgrade request (headers, peer address); `None` for test connections.
+    /// Info for a test connection that also carries a request, e.g.
+    /// `RequestInfo::from_request(&http::Request::get("/socket/websocket?vsn=2.0.0").body(())?)`.
+    pub fn with_request(mut self, request: RequestInfo) -> Self {
+        self.request = Some(request);
+        self
+    }
+
+    /// The upgrade request (headers, peer address); `None` for test connections made without
+    /// [`with_request`](Self::with_request).
     pub fn request(&self) -> Option<&RequestInfo> {
         self.request.as_ref()
     }
@@ -485,9 +493,9 @@ impl<S: Socket> SocketRoute<S> {
 impl<S: Socket> Endpoint for SocketRoute<S> {
     fn call(
         &self,
-        request: http::Request<()>,
+        request: websock_runtime::http::Request<()>,
         origins: Option<Arc<[String]>>,
-    ) -> Pin<Box<dyn Future<Output = http::Response<Body>> + Send>> {
+    ) -> Pin<Box<dyn Future<Output = websock_runtime::http::Response<Body>> + Send>> {
         let hub = self.hub().clone();
         let socket = self.socket.clone();
         let mut route = WebSocketRoute::<SocketHandler>::with_init(move |request| {
