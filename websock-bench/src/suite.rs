@@ -333,6 +333,14 @@ fn machine() -> String {
     format!("{cores} cores, {cpu}, Linux {}, {profile}", kernel.trim())
 }
 
+/// The 1-minute load average: other work on the machine is the first suspect for noisy figures.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
 fn taskset_works() -> bool {
     Command::new("taskset")
         .args(["-c", "1", "true"])
@@ -361,6 +369,7 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
         pinned,
     };
     let started = Instant::now();
+    let load_at_start = load_average();
     eprintln!("machine: {}", machine());
     if pinned {
         eprintln!("servers pinned to core 0 (taskset -c 0), load generators to core 1");
@@ -376,7 +385,12 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
         // Alternate which server goes first.
         let mut order = Kind::ALL;
         order.rotate_left(rep % Kind::ALL.len());
-        eprintln!("repetition {}/{}", rep + 1, plan.reps);
+        eprintln!(
+            "repetition {}/{} (load average {})",
+            rep + 1,
+            plan.reps,
+            load_average()
+        );
 
         if plan.runs("throughput") {
             for &(label, size, conns, window) in &plan.throughput {
@@ -519,8 +533,9 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
     }
     writeln!(
         stdout,
-        "\ntotal time: {:.0} s",
-        started.elapsed().as_secs_f64()
+        "\ntotal time: {:.0} s; 1-minute load average {load_at_start} at the start, {} at the end",
+        started.elapsed().as_secs_f64(),
+        load_average()
     )?;
     if !json_path.is_empty() {
         std::fs::write(
