@@ -2,7 +2,7 @@
 //! server, the load generator, and the driver that runs them all.
 //!
 //! ```text
-//! cargo run --release -p websock-bench -- all            # every scenario, 5 repetitions (~10 min)
+//! cargo run --release -p websock-bench -- all            # every scenario, 5 repetitions (~7 min)
 //! cargo run --release -p websock-bench -- all --smoke    # a few seconds per scenario (CI)
 //! cargo run --release -p websock-bench -- server websock --addr 127.0.0.1:4000
 //! cargo run --release -p websock-bench -- load throughput --addr 127.0.0.1:4000 --size 20
@@ -11,13 +11,13 @@
 //! `all` options: `--reps N`, `--only throughput,latency,memory,connrate,fanout`,
 //! `--json FILE` (every sample), `--unpinned`.
 //!
-//! `load` scenarios and their options (defaults in brackets):
-//! - `throughput`: `--conns` [100] `--size` [20] `--window` [16] `--secs` [3] `--warmup` [0.5]
-//! - `latency`: `--conns` [1000] `--rate` [20000 msg/s in all] `--secs` [5] `--warmup` [1]
-//! - `idle`: `--conns` [1000] `--first-index` [0] `--hold` [240 s]: prints `ready N`, holds
-//!   the connections until stdin closes
-//! - `connrate`: `--concurrency` [32] `--secs` [3] `--warmup` [0.5]
-//! - `fanout`: `--conns` [10000] `--settle` [0.1 s before the broadcast] (websock only)
+//! `load` scenarios and their options, with their defaults:
+//! - `throughput`: `--conns 100 --size 20 --window 16 --secs 3 --warmup 0.5`
+//! - `latency`: `--conns 1000 --rate 20000` (messages per second in all) `--secs 5 --warmup 1`
+//! - `idle`: `--conns 1000 --first-index 0 --hold 240`: prints `ready N`, then holds the
+//!   connections until stdin closes (or `--hold` seconds pass)
+//! - `connrate`: `--concurrency 32 --secs 3 --warmup 0.5`
+//! - `fanout`: `--conns 10000 --settle 0.1` (seconds before the broadcast; websock only)
 //!
 //! Every load scenario takes `--addr` (a loopback address; nothing else is accepted) and
 //! `--path` (`/ws/echo`), stops by itself, and prints its result as JSON on its last line.
