@@ -59,31 +59,25 @@ impl RequestInfo {
     /// What a handler would see of `request`: its method, URI, headers, and the [`PathParams`]
     /// and [`PeerAddr`] extensions when present. For tests and for layers built on the runtime.
     pub fn from_request<B>(request: &http::Request<B>) -> Self {
-        Self {
-            method: request.method().clone(),
-            uri: request.uri().clone(),
-            headers: request.headers().clone(),
-            params: request
-                .extensions()
-                .get::<PathParams>()
-                .cloned()
-                .unwrap_or_default(),
-            peer: request.extensions().get::<PeerAddr>().map(|peer| peer.0),
-            selected_protocol: None,
-        }
+        Self::new(
+            request.method(),
+            request.uri(),
+            request.headers(),
+            request.extensions(),
+        )
     }
 
     pub(crate) fn from_parts(parts: &http::request::Parts) -> Self {
+        Self::new(&parts.method, &parts.uri, &parts.headers, &parts.extensions)
+    }
+
+    fn new(method: &Method, uri: &Uri, headers: &HeaderMap, extensions: &http::Extensions) -> Self {
         Self {
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            headers: parts.headers.clone(),
-            params: parts
-                .extensions
-                .get::<PathParams>()
-                .cloned()
-                .unwrap_or_default(),
-            peer: parts.extensions.get::<PeerAddr>().map(|peer| peer.0),
+            method: method.clone(),
+            uri: copy_uri(uri),
+            headers: copy_headers(headers),
+            params: extensions.get::<PathParams>().cloned().unwrap_or_default(),
+            peer: extensions.get::<PeerAddr>().map(|peer| peer.0),
             selected_protocol: None,
         }
     }
@@ -142,6 +136,24 @@ impl RequestInfo {
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
     }
+}
+
+// hyper parses the URI and header values as slices of its 8 KiB request-head buffer: a clone
+// would keep that whole buffer alive for the connection's life (see BENCHMARKS.md), so the
+// request kept by a connection is copied out instead.
+fn copy_uri(uri: &Uri) -> Uri {
+    uri.to_string().parse().unwrap_or_else(|_| uri.clone())
+}
+
+fn copy_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut copy = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let mut owned =
+            http::HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        owned.set_sensitive(value.is_sensitive());
+        copy.append(name.clone(), owned);
+    }
+    copy
 }
 
 /// Decodes `application/x-www-form-urlencoded` text; invalid escapes are kept as written.
