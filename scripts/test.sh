@@ -10,6 +10,8 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 cargo build --workspace --examples
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+# The benchmark harness, a few seconds per scenario, so it never rots (figures: BENCHMARKS.md).
+bash scripts/bench-smoke.sh
 
 # Clients we did not write, against the echo example.
 bash scripts/real-clients.sh

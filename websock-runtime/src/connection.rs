@@ -192,21 +192,23 @@ where
 {
     async fn run(&mut self, init: H::Init, ctx: &mut Context<H>) {
         let timeout = self.config.callback_timeout;
-        let mut handler = match callback::guard(H::init(init, ctx), timeout).await {
+        // The init, terminate and finish states run once: boxed, they do not add to the size of
+        // every idle connection's task, which is as large as its largest inline state.
+        let mut handler = match Box::pin(callback::guard(H::init(init, ctx), timeout)).await {
             Outcome::Done(Ok(handler)) => handler,
             Outcome::Done(Err(close)) => {
                 tracing::debug!(%close, "init refused the connection");
-                return self.finish(ctx, Some(close)).await;
+                return Box::pin(self.finish(ctx, Some(close))).await;
             }
             Outcome::Panicked(message) => {
                 self.count_panic(&message);
                 let close = Close::new(CloseCode::INTERNAL_ERROR, "internal error");
-                return self.finish(ctx, Some(close)).await;
+                return Box::pin(self.finish(ctx, Some(close))).await;
             }
             Outcome::TimedOut => {
                 tracing::warn!("init timed out");
                 let close = Close::new(CloseCode::INTERNAL_ERROR, "callback timeout");
-                return self.finish(ctx, Some(close)).await;
+                return Box::pin(self.finish(ctx, Some(close))).await;
             }
         };
         tracing::debug!("connection open");
@@ -220,12 +222,12 @@ where
             TerminateReason::Timeout(timeout) => tracing::info!(?timeout, "connection timed out"),
             other => tracing::debug!(reason = ?other, "connection ending"),
         }
-        match callback::guard(handler.terminate(reason, ctx), timeout).await {
+        match Box::pin(callback::guard(handler.terminate(reason, ctx), timeout)).await {
             Outcome::Done(()) => {}
             Outcome::Panicked(message) => self.count_panic(&message),
             Outcome::TimedOut => tracing::warn!("terminate timed out"),
         }
-        self.finish(ctx, close).await;
+        Box::pin(self.finish(ctx, close)).await;
     }
 
     fn count_panic(&self, message: &str) {
