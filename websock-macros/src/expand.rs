@@ -272,12 +272,35 @@ fn return_span(func: &ImplItemFn) -> Span {
     }
 }
 
+/// Whether the method is declared `-> &'static str`: its text can be sent without a copy,
+/// which `IntoReply for &str` (any lifetime) cannot do.
+fn returns_static_str(func: &ImplItemFn) -> bool {
+    let ReturnType::Type(_, ty) = &func.sig.output else {
+        return false;
+    };
+    let syn::Type::Reference(reference) = &**ty else {
+        return false;
+    };
+    reference.mutability.is_none()
+        && reference
+            .lifetime
+            .as_ref()
+            .is_some_and(|lifetime| lifetime.ident == "static")
+        && matches!(&*reference.elem, syn::Type::Path(path) if path.qself.is_none() && path.path.is_ident("str"))
+}
+
 /// A block that calls the method and evaluates to its `Reply`.
 fn reply(method: &Method<'_>, value: impl Fn(&Param<'_>) -> TokenStream) -> TokenStream {
     let call = call(method.func, &method.params, true, value);
-    let convert = quote_spanned!(return_span(method.func)=>
-        ::websock::__private::into_reply(__returned)
-    );
+    let convert = if returns_static_str(method.func) {
+        quote_spanned!(return_span(method.func)=>
+            ::websock::__private::static_text(__returned)
+        )
+    } else {
+        quote_spanned!(return_span(method.func)=>
+            ::websock::__private::into_reply(__returned)
+        )
+    };
     quote!({
         let __returned = #call;
         #convert

@@ -10,6 +10,11 @@ pub fn into_reply<T: IntoReply>(value: T) -> Reply {
     value.into_reply()
 }
 
+/// The reply of a method declared `-> &'static str`: the text is sent without a copy.
+pub fn static_text(text: &'static str) -> Reply {
+    Reply::text(Utf8Bytes::from_static(text))
+}
+
 /// What an `init` method may return.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned from a websock `init`",
