@@ -64,6 +64,25 @@ impl Router {
         self
     }
 
+    /// Serves plain HTTP `GET` (and `HEAD`) requests at `path` with `page`: a status page, the
+    /// HTML and scripts of a front end. Other methods get 405.
+    ///
+    /// ```
+    /// use websock_runtime::{Body, Router, http::Response};
+    ///
+    /// let router = Router::new().get("/health", |_request| async { Response::new(Body::from("ok")) });
+    /// ```
+    ///
+    /// # Panics
+    /// As [`route`](Self::route).
+    pub fn get<F, Fut>(self, path: &str, page: F) -> Self
+    where
+        F: Fn(RequestInfo) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response<Body>> + Send + 'static,
+    {
+        self.route(path, Page(page))
+    }
+
     /// Refuses upgrades whose `Origin` header is not one of `origins` with 403, as Phoenix's
     /// `check_origin`. Origins are compared whole (`scheme://host[:port]`), ignoring case;
     /// requests without an `Origin` header (non-browser clients) pass. A route's own
@@ -232,6 +251,28 @@ impl<H: Handler> Endpoint for WebSocketRoute<H> {
                 Err(refuse) => refuse.into_response(),
             }
         })
+    }
+}
+
+/// A plain HTTP endpoint; see [`Router::get`].
+struct Page<F>(F);
+
+impl<F, Fut> Endpoint for Page<F>
+where
+    F: Fn(RequestInfo) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    fn call(
+        &self,
+        request: Request<()>,
+        _origins: Option<Arc<[String]>>,
+    ) -> BoxFuture<Response<Body>> {
+        if request.method() != http::Method::GET && request.method() != http::Method::HEAD {
+            let refuse = Refuse::new(StatusCode::METHOD_NOT_ALLOWED, "only GET is served here\n")
+                .with_header(header::ALLOW, http::HeaderValue::from_static("GET, HEAD"));
+            return Box::pin(std::future::ready(refuse.into_response()));
+        }
+        Box::pin((self.0)(RequestInfo::from_request(&request)))
     }
 }
 

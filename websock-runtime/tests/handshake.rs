@@ -323,3 +323,37 @@ async fn an_over_long_header_line_gets_431() {
     let head = read_head(&mut stream).await;
     assert!(head.starts_with("HTTP/1.1 431"), "{head}");
 }
+
+#[tokio::test]
+async fn plain_get_routes_serve_pages_beside_websockets() {
+    use websock_runtime::{Body, Router, Server, http::Response};
+    let router = Router::new()
+        .get("/", |request| async move {
+            Response::new(Body::from(format!("page for {}", request.path())))
+        })
+        .route(
+            "/ws",
+            websock_runtime::WebSocketRoute::<Probe>::with_init(|_| async {
+                Ok(tokio::sync::mpsc::unbounded_channel().0)
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(Server::new(router).serve(listener));
+    let (status, _, body) = http(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!((status, body.as_str()), (200, "page for /"));
+    let (status, head, _) = http(
+        addr,
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 405, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("allow: get, head"),
+        "{head}"
+    );
+    let (_client, response) = within(tokio_tungstenite::connect_async(format!("ws://{addr}/ws")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 101);
+}
