@@ -9,14 +9,6 @@ tool=$(cd .. && pwd)/shared/tools/autobahn
 [ -f "$tool" ] || { echo "autobahn: $tool not found (shared/ must sit beside the checkout)" >&2; exit 1; }
 
 cargo build --release --example echo
-log=$(mktemp)
-WEBSOCK_ADDR=127.0.0.1:0 ./target/release/examples/echo >"$log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 1 100); do
-  grep -q "listening on" "$log" && break
-  sleep 0.1
-done
-addr=$(sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$log" | head -1)
-[ -n "$addr" ] || { cat "$log"; echo "echo example did not start" >&2; exit 1; }
+source scripts/lib/start-example.sh
+start_example ./target/release/examples/echo
 bash "$tool" "ws://$addr/ws/echo" --out target/autobahn-reports "$@"

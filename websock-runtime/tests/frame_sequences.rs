@@ -4,13 +4,10 @@
 
 mod common;
 
-use common::frame;
+use common::{frame, read_frame};
 use proptest::prelude::*;
 use std::{net::SocketAddr, time::Duration};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
-};
+use tokio::{io::AsyncWriteExt, net::TcpListener};
 use websock_runtime::{Close, Config, Context, Handler, Message, Reply, Router, Server, websocket};
 
 struct Echo;
@@ -108,24 +105,6 @@ fn act() -> impl Strategy<Value = Act> {
         1 => Just(Act::OrphanContinuation),
         1 => Just(Act::ReservedBit),
     ]
-}
-
-async fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).await.unwrap();
-    let mut len = u64::from(head[1] & 0x7f);
-    if len == 126 {
-        let mut ext = [0u8; 2];
-        stream.read_exact(&mut ext).await.unwrap();
-        len = u64::from(u16::from_be_bytes(ext));
-    } else if len == 127 {
-        let mut ext = [0u8; 8];
-        stream.read_exact(&mut ext).await.unwrap();
-        len = u64::from_be_bytes(ext);
-    }
-    let mut payload = vec![0; len as usize];
-    stream.read_exact(&mut payload).await.unwrap();
-    (head[0], payload)
 }
 
 async fn play(addr: SocketAddr, acts: Vec<Act>) -> Result<(), TestCaseError> {

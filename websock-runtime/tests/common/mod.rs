@@ -377,27 +377,32 @@ pub fn frame(fin: bool, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
     out
 }
 
+/// Reads one server frame (unmasked) from a raw stream: its first byte and its payload.
+pub async fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut head = [0u8; 2];
+    within(stream.read_exact(&mut head))
+        .await
+        .expect("server closed mid-frame or without a close frame");
+    let mut len = u64::from(head[1] & 0x7f);
+    if len == 126 {
+        let mut ext = [0u8; 2];
+        stream.read_exact(&mut ext).await.unwrap();
+        len = u64::from(u16::from_be_bytes(ext));
+    } else if len == 127 {
+        let mut ext = [0u8; 8];
+        stream.read_exact(&mut ext).await.unwrap();
+        len = u64::from_be_bytes(ext);
+    }
+    let mut payload = vec![0; len as usize];
+    stream.read_exact(&mut payload).await.unwrap();
+    (head[0], payload)
+}
+
 /// Reads server frames from a raw stream until a close frame; returns its code (1005 if none).
 pub async fn raw_close_code(stream: &mut TcpStream) -> u16 {
     loop {
-        let mut head = [0u8; 2];
-        within(stream.read_exact(&mut head))
-            .await
-            .expect("server closed without a close frame");
-        let opcode = head[0] & 0x0f;
-        let mut len = u64::from(head[1] & 0x7f);
-        if len == 126 {
-            let mut ext = [0u8; 2];
-            stream.read_exact(&mut ext).await.unwrap();
-            len = u64::from(u16::from_be_bytes(ext));
-        } else if len == 127 {
-            let mut ext = [0u8; 8];
-            stream.read_exact(&mut ext).await.unwrap();
-            len = u64::from_be_bytes(ext);
-        }
-        let mut payload = vec![0; len as usize];
-        stream.read_exact(&mut payload).await.unwrap();
-        if opcode == 8 {
+        let (head, payload) = read_frame(stream).await;
+        if head & 0x0f == 8 {
             return if payload.len() >= 2 {
                 u16::from_be_bytes([payload[0], payload[1]])
             } else {
