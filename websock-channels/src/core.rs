@@ -10,15 +10,7 @@ use crate::{
     socket::{Hub, Info, Mailbox},
 };
 use serde_json::json;
-use std::{
-    any::Any,
-    collections::HashMap,
-    future::{Future, poll_fn},
-    panic::{AssertUnwindSafe, catch_unwind},
-    pin::pin,
-    sync::Arc,
-    task::Poll,
-};
+use std::{any::Any, collections::HashMap, future::Future, sync::Arc};
 use tokio::time::Instant;
 use tracing::Instrument;
 use websock_runtime::{Close, CloseCode, Frame, Message};
@@ -462,27 +454,9 @@ impl Core {
 }
 
 /// Polls `future`, catching a panic: one channel's bug must not take the socket down (the
-/// runtime's `callback::guard` does the same for a whole connection).
+/// runtime's callback guard does the same for a whole connection).
 async fn guard<F: Future>(future: F) -> Result<F::Output, String> {
-    let mut future = pin!(future);
-    poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
-        },
-    )
-    .await
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "panic with a non-string payload".to_owned()
-    }
+    websock_runtime::__private::catch_panic(future).await
 }
 
 /// The per-socket token bucket.

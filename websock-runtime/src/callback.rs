@@ -40,6 +40,20 @@ pub(crate) async fn guard<F: Future>(callback: F, timeout: Option<Duration>) -> 
     .await
 }
 
+/// Polls `future` to completion, catching a panic: for layers built on the runtime (the
+/// channels crate isolates each channel's callbacks with it).
+pub async fn catch_panic<F: Future>(future: F) -> Result<F::Output, String> {
+    let mut future = pin!(future);
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
+        },
+    )
+    .await
+}
+
 fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()

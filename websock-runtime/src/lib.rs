@@ -73,6 +73,7 @@ pub use upgrade::{Body, upgrade};
 /// What `#[websock_handler]` expands to refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::callback::catch_panic;
     pub use crate::dispatch::*;
     pub use serde_json;
 }
