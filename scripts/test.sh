@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
+# The Redis adapter tests (tests/redis_*.rs) start private redis-servers on loopback ports.
+bash scripts/redis.sh install
+
 # Some tests run the example binaries as a user would (they read `listening on` from them).
 cargo build --workspace --examples
 cargo test --workspace --all-targets

@@ -52,6 +52,10 @@ pub use websock_runtime::*;
 /// the [`websock_channels`] crate docs).
 pub use websock_channels as channels;
 
+/// Channels across nodes: the Redis [`Adapter`](websock_channels::Adapter) (see the
+/// [`websock_redis`] crate docs).
+pub use websock_redis as redis;
+
 /// What `#[websock_handler]` expands to refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {
