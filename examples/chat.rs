@@ -19,18 +19,32 @@
 //! | `no_reply` | does not reply (the client's push times out) |
 //!
 //! The socket is at `/socket` (phoenix.js appends `/websocket`); `connect` accepts any params.
+//! A page at `/` (`examples/chat/index.html`) is a chat client: a name, rooms, messages and
+//! who is online. It loads phoenix.js from `/phoenix.min.js`, served from the npm package
+//! (`npm install` in the repository root puts it in `node_modules/phoenix`).
+//!
 //! Environment: `WEBSOCK_ADDR` (default `127.0.0.1:4000`) is the listen address; the example
-//! prints `listening on <addr>` with the bound address. Ctrl-C or SIGTERM stops it gracefully
-//! (clients get 1012 and reconnect).
+//! prints `listening on <addr>` with the bound address. `REDIS_URL` (say
+//! `redis://127.0.0.1:6379/`) shares broadcasts with every other chat server using the same
+//! Redis; without it, broadcasts stay in this process. `PHOENIX_JS` overrides the path of
+//! `phoenix.min.js`. Ctrl-C or SIGTERM stops it gracefully (clients get 1012 and reconnect).
+//!
+//! ```text
+//! cargo run --example chat                                          # one node
+//! WEBSOCK_ADDR=127.0.0.1:4001 REDIS_URL=redis://127.0.0.1:6379/ cargo run --example chat
+//! WEBSOCK_ADDR=127.0.0.1:4002 REDIS_URL=redis://127.0.0.1:6379/ cargo run --example chat
+//! ```
 
 use serde::Deserialize;
 use serde_json::json;
 use websock::{
-    Router, channel,
+    Body, Router, channel,
     channels::{
-        Assigns, Binary, ChannelReply, ChannelSocket, ConnectInfo, JoinError, Params, Refused,
-        Socket, SocketRoute, socket,
+        Assigns, Binary, ChannelReply, ChannelSocket, ConnectInfo, JoinError, Params, PubSub,
+        PubSubError, Refused, Socket, SocketRoute, socket,
     },
+    http::{Response, StatusCode, header},
+    redis::RedisAdapter,
 };
 
 /// The socket: anyone may connect; an `authToken` is kept for the channels to read.
@@ -115,9 +129,76 @@ pub fn socket_route() -> SocketRoute<UserSocket> {
     socket(UserSocket).channel::<Room>()
 }
 
-/// The example's routes; a page at `/` or a Redis pubsub plug in here.
+/// The example's routes: the socket, the page and phoenix.js.
 pub fn router(route: SocketRoute<UserSocket>) -> Router {
-    Router::new().route("/socket/websocket", route)
+    Router::new()
+        .route("/socket/websocket", route)
+        .get("/", |_| async { page() })
+        .get("/phoenix.min.js", |_| async { phoenix_js() })
+}
+
+/// The chat page.
+pub const INDEX_HTML: &str = include_str!("chat/index.html");
+
+/// Where phoenix.js is read from: `PHOENIX_JS`, or the npm package in the repository.
+pub fn phoenix_js_path() -> std::path::PathBuf {
+    std::env::var_os("PHOENIX_JS").map_or_else(
+        || {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("node_modules/phoenix/priv/static/phoenix.min.js")
+        },
+        Into::into,
+    )
+}
+
+fn page() -> Response<Body> {
+    let path = phoenix_js_path();
+    if !path.is_file() {
+        return missing_phoenix_js(&path, "text/html; charset=utf-8");
+    }
+    respond(StatusCode::OK, "text/html; charset=utf-8", INDEX_HTML)
+}
+
+fn phoenix_js() -> Response<Body> {
+    let path = phoenix_js_path();
+    // Read on every request: a page for a demo, and `npm install` works without a restart.
+    match std::fs::read(&path) {
+        Ok(js) => respond(StatusCode::OK, "text/javascript; charset=utf-8", js),
+        Err(_) => missing_phoenix_js(&path, "text/plain; charset=utf-8"),
+    }
+}
+
+fn missing_phoenix_js(path: &std::path::Path, content_type: &str) -> Response<Body> {
+    let text = format!(
+        "phoenix.js not found at {}: run `npm install` in the repository root (it installs the \
+         `phoenix` package), or set PHOENIX_JS to a copy of phoenix.min.js",
+        path.display()
+    );
+    let body = if content_type.starts_with("text/html") {
+        format!(
+            "<!doctype html><title>chat: phoenix.js missing</title><h1>phoenix.js missing</h1><p>{text}</p>"
+        )
+    } else {
+        text
+    };
+    respond(StatusCode::SERVICE_UNAVAILABLE, content_type, body)
+}
+
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Response<Body> {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    if let Ok(value) = header::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// Redis when `redis_url` is given (`REDIS_URL`), the in-process pubsub otherwise.
+pub async fn pubsub(redis_url: Option<&str>) -> Result<PubSub, PubSubError> {
+    match redis_url {
+        Some(url) => Ok(PubSub::new(RedisAdapter::connect(url).await?)),
+        None => Ok(PubSub::local()),
+    }
 }
 
 #[allow(dead_code)] // unused when the tests include this file as a module
@@ -126,7 +207,19 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::var("WEBSOCK_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let local = listener.local_addr()?;
-    println!("chat listening on {local} (phoenix.js: new Socket(\"ws://{local}/socket\"))");
-    websock::serve(listener, router(socket_route())).await?;
+    let redis_url = std::env::var("REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    let pubsub = pubsub(redis_url.as_deref())
+        .await
+        .map_err(std::io::Error::other)?;
+    match &redis_url {
+        Some(url) => println!("pubsub: redis at {url}"),
+        None => println!("pubsub: in this process (set REDIS_URL to share it between nodes)"),
+    }
+    println!(
+        "chat listening on {local} (page: http://{local}/, phoenix.js: new Socket(\"ws://{local}/socket\"))"
+    );
+    websock::serve(listener, router(socket_route().with_pubsub(pubsub))).await?;
     Ok(())
 }

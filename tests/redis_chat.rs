@@ -1,0 +1,183 @@
+//! The chat example as a user runs it: the page at `/` and phoenix.js beside it, and two chat
+//! servers sharing one private Redis (the `REDIS_URL` switch): a message pushed on one reaches
+//! a client of the other.
+//!
+//! Needs `redis-server` on PATH (scripts/test.sh installs it) and `node_modules/phoenix` (npm
+//! install); fails, never skips, without them.
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/chat.rs"]
+mod chat;
+mod redis_server;
+
+use futures_util::{SinkExt, StreamExt};
+use redis_server::{RedisServer, eventually};
+use serde_json::{Value, json};
+use std::{net::SocketAddr, time::Duration};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
+use websock::{Router, Server, channels::PubSub};
+
+type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn within<F: std::future::Future>(future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(5), future)
+        .await
+        .expect("timed out waiting")
+}
+
+async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(Server::new(router).serve(listener));
+    addr
+}
+
+/// `GET path` over HTTP/1.1: (status, content-type, body).
+async fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
+    let mut stream = within(TcpStream::connect(addr)).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    within(stream.read_to_end(&mut response)).await.unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    (status, content_type, body.to_owned())
+}
+
+#[tokio::test]
+async fn the_page_and_phoenix_js() {
+    let addr = serve(chat::router(chat::socket_route())).await;
+
+    let (status, content_type, html) = get(addr, "/").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    for needle in [
+        r#"<script src="/phoenix.min.js"></script>"#,
+        r#"id="name""#,
+        r#"id="rooms""#,
+        r#"id="messages""#,
+        r#"id="online""#,
+        "new Socket(\"/socket\"",
+        "new Presence(channel)",
+    ] {
+        assert!(html.contains(needle), "the page lacks {needle}");
+    }
+
+    let (status, content_type, js) = get(addr, "/phoenix.min.js").await;
+    assert_eq!(
+        status, 200,
+        "{js} (run `npm install` in the repository root)"
+    );
+    assert!(
+        content_type.starts_with("text/javascript"),
+        "{content_type}"
+    );
+    assert!(js.starts_with("var Phoenix="), "not the phoenix.js bundle");
+    assert!(js.len() > 10_000);
+
+    let (status, _, _) = get(addr, "/nowhere").await;
+    assert_eq!(status, 404);
+}
+
+async fn connect(addr: SocketAddr) -> Client {
+    let url = format!("ws://{addr}/socket/websocket?vsn=2.0.0");
+    within(tokio_tungstenite::connect_async(url))
+        .await
+        .unwrap()
+        .0
+}
+
+async fn send(client: &mut Client, frame: Value) {
+    within(client.send(Message::text(frame.to_string())))
+        .await
+        .unwrap();
+}
+
+/// The next frame whose event is `event`: `[join_ref, ref, topic, event, payload]`.
+async fn next_event(client: &mut Client, event: &str) -> Value {
+    loop {
+        let message = within(client.next()).await.unwrap().unwrap();
+        if let Message::Text(text) = message {
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            if frame[3] == event {
+                return frame;
+            }
+        }
+    }
+}
+
+async fn join(client: &mut Client, user: &str) {
+    send(
+        client,
+        json!(["1", "1", "room:lobby", "phx_join", { "user_id": user }]),
+    )
+    .await;
+    let reply = next_event(client, "phx_reply").await;
+    assert_eq!(reply[4]["status"], "ok", "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_chat_servers_share_one_redis() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let node_a = serve(chat::router(
+        chat::socket_route().with_pubsub(chat::pubsub(Some(&url)).await.unwrap()),
+    ))
+    .await;
+    let node_b = serve(chat::router(
+        chat::socket_route().with_pubsub(chat::pubsub(Some(&url)).await.unwrap()),
+    ))
+    .await;
+
+    let mut bob = connect(node_b).await;
+    join(&mut bob, "bob").await;
+    let mut alice = connect(node_a).await;
+    join(&mut alice, "alice").await;
+    eventually("both nodes to subscribe to room:lobby", async || {
+        server.numsub("websock:room:lobby").await == 2
+    })
+    .await;
+
+    send(
+        &mut alice,
+        json!(["1", "2", "room:lobby", "new_msg", { "body": "hello from a" }]),
+    )
+    .await;
+    let frame = next_event(&mut bob, "new_msg").await;
+    assert_eq!(
+        frame,
+        json!([null, null, "room:lobby", "new_msg", { "body": "hello from a", "user_id": "alice" }])
+    );
+    // Alice gets her own message once, from her node.
+    let frame = next_event(&mut alice, "new_msg").await;
+    assert_eq!(frame[4]["user_id"], "alice");
+
+    send(
+        &mut bob,
+        json!(["1", "2", "room:lobby", "new_msg", { "body": "hi from b" }]),
+    )
+    .await;
+    let frame = next_event(&mut alice, "new_msg").await;
+    assert_eq!(frame[4], json!({ "body": "hi from b", "user_id": "bob" }));
+}
+
+#[tokio::test]
+async fn without_redis_url_the_pubsub_is_local() {
+    let pubsub: PubSub = chat::pubsub(None).await.unwrap();
+    let mut sub = pubsub.subscribe("room:x");
+    pubsub.broadcast("room:x", "e", json!({})).await.unwrap();
+    assert!(sub.recv().await.is_some());
+}
