@@ -84,7 +84,7 @@ impl ::websock::__private::Handler for Chat {
                     "ping" => {
                         return {
                             let __returned = Self::ping(self);
-                            ::websock::__private::into_reply(__returned)
+                            ::websock::__private::static_text(__returned)
                         };
                     }
                     #[cfg(feature = "admin")]
