@@ -21,3 +21,6 @@ bash scripts/real-clients.sh
 # RFC 6455 conformance: Autobahn|Testsuite sections 1-10 against the echo example.
 bash scripts/autobahn.sh
 bash scripts/phoenix-js.sh
+# Two chat nodes sharing a private Redis, phoenix.js clients on each: broadcast across nodes,
+# one presence list, a node killed with SIGKILL, Redis restarted (tests/js/phoenix_redis.mjs).
+timeout 180 node tests/js/phoenix_redis.mjs ./target/debug/examples/chat

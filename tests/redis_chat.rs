@@ -133,14 +133,10 @@ async fn join(client: &mut Client, user: &str) {
 async fn two_chat_servers_share_one_redis() {
     let server = RedisServer::start();
     let url = server.url();
-    let node_a = serve(chat::router(
-        chat::socket_route().with_pubsub(chat::pubsub(Some(&url)).await.unwrap()),
-    ))
-    .await;
-    let node_b = serve(chat::router(
-        chat::socket_route().with_pubsub(chat::pubsub(Some(&url)).await.unwrap()),
-    ))
-    .await;
+    let route_a = chat::socket_route().with_pubsub(chat::pubsub(Some(&url)).await.unwrap());
+    let route_b = chat::socket_route().with_pubsub(chat::pubsub(Some(&url)).await.unwrap());
+    let node_a = serve(chat::router(route_a.clone())).await;
+    let node_b = serve(chat::router(route_b.clone())).await;
 
     let mut bob = connect(node_b).await;
     join(&mut bob, "bob").await;
@@ -172,6 +168,20 @@ async fn two_chat_servers_share_one_redis() {
     .await;
     let frame = next_event(&mut alice, "new_msg").await;
     assert_eq!(frame[4], json!({ "body": "hi from b", "user_id": "bob" }));
+
+    // Presence: both nodes list both users, with the same metas (phx_refs included).
+    eventually("the same presence list on both nodes", async || {
+        let list_a = route_a.presence().list("room:lobby");
+        let list_b = route_b.presence().list("room:lobby");
+        list_a == list_b && route_a.presence().keys("room:lobby") == ["alice", "bob"]
+    })
+    .await;
+    // Bob leaves: his node's diff removes him from A's list too.
+    drop(bob);
+    eventually("bob gone from node A's list", async || {
+        route_a.presence().keys("room:lobby") == ["alice"]
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Presence: who is in a topic, in exactly the shape phoenix.js's `Presence` consumes.
 
-use crate::{Broadcast, pubsub::SubscriberId};
+use crate::{Broadcast, PubSub, pubsub::SubscriberId};
 use serde_json::{Map, Value, json};
 use std::{
     collections::{BTreeMap, HashMap},
@@ -47,6 +47,8 @@ struct Inner {
     /// by `phx_ref` alone.
     prefix: String,
     next_ref: AtomicU64,
+    /// The endpoint's pubsub, whose adapter knows the presences of other nodes.
+    pubsub: Mutex<Option<PubSub>>,
 }
 
 impl Default for Presence {
@@ -72,30 +74,70 @@ impl Presence {
                 topics: Mutex::default(),
                 prefix: format!("F{:x}", nanos & 0xffff_ffff_ffff),
                 next_ref: AtomicU64::new(1),
+                pubsub: Mutex::new(None),
             }),
         }
     }
 
     /// The presences of `topic`: `{"<key>": {"metas": [{.., "phx_ref": ".."}]}}`, what
     /// `presence_state` carries.
+    ///
+    /// With a networked [`Adapter`](crate::Adapter) (Redis), the presences tracked on the
+    /// other nodes are listed too, after this node's metas of the same key.
     pub fn list(&self, topic: &str) -> Value {
-        let topics = self.lock();
         let mut out = Map::new();
-        if let Some(keys) = topics.get(topic) {
-            for (key, entries) in keys {
-                let metas: Vec<Value> = entries.iter().map(Entry::wire).collect();
-                out.insert(key.clone(), json!({ "metas": metas }));
+        {
+            let topics = self.lock();
+            if let Some(keys) = topics.get(topic) {
+                for (key, entries) in keys {
+                    let metas: Vec<Value> = entries.iter().map(Entry::wire).collect();
+                    out.insert(key.clone(), json!({ "metas": metas }));
+                }
+            }
+        }
+        for (key, remote) in self.remote(topic) {
+            let Some(remote_metas) = remote.get("metas").and_then(Value::as_array) else {
+                continue;
+            };
+            let entry = out.entry(key).or_insert_with(|| json!({ "metas": [] }));
+            if let Some(metas) = entry.get_mut("metas").and_then(Value::as_array_mut) {
+                metas.extend(remote_metas.iter().cloned());
             }
         }
         Value::Object(out)
     }
 
-    /// The keys present in `topic`.
+    /// The keys present in `topic` (on every node, as [`list`](Self::list)).
     pub fn keys(&self, topic: &str) -> Vec<String> {
-        self.lock()
+        let mut keys: Vec<String> = self
+            .lock()
             .get(topic)
             .map(|keys| keys.keys().cloned().collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        keys.extend(self.remote(topic).into_iter().map(|(key, _)| key));
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    fn remote(&self, topic: &str) -> Map<String, Value> {
+        let pubsub = self
+            .inner
+            .pubsub
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        pubsub.map(|p| p.remote_presence(topic)).unwrap_or_default()
+    }
+
+    /// Lists the other nodes' presences through `pubsub`'s adapter;
+    /// [`SocketRoute::with_pubsub`](crate::SocketRoute::with_pubsub) calls it.
+    pub(crate) fn set_pubsub(&self, pubsub: PubSub) {
+        *self
+            .inner
+            .pubsub
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(pubsub);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeMap<String, Vec<Entry>>>> {

@@ -203,6 +203,17 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Sends `message` to every subscriber of its topic (except its sender).
     fn broadcast(&self, message: Arc<Broadcast>) -> BoxFuture<'_, Result<(), PubSubError>>;
+
+    /// The presences of `topic` tracked on **other** nodes, in [`Presence::list`]'s shape
+    /// (`{"<key>": {"metas": [..]}}`); [`Presence::list`] adds them to this node's. A
+    /// networked adapter keeps them from the `presence_diff` broadcasts of the other nodes;
+    /// the default (one node) has none.
+    ///
+    /// [`Presence::list`]: crate::Presence::list
+    fn remote_presence(&self, topic: &str) -> serde_json::Map<String, serde_json::Value> {
+        let _ = topic;
+        serde_json::Map::new()
+    }
 }
 
 /// The in-process adapter: a map from topic to subscribers, delivery by `try_send` into each
@@ -369,6 +380,11 @@ impl PubSub {
     pub async fn disconnect(&self, socket_id: &str) -> Result<(), PubSubError> {
         self.broadcast(socket_id, "disconnect", Payload::empty())
             .await
+    }
+
+    /// The presences of `topic` on other nodes ([`Adapter::remote_presence`]).
+    pub fn remote_presence(&self, topic: &str) -> serde_json::Map<String, serde_json::Value> {
+        self.adapter.remote_presence(topic)
     }
 
     /// Receives the broadcasts to `topic` in this task, until the [`Subscription`] is dropped.

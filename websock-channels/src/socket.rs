@@ -393,6 +393,7 @@ impl<S: Socket> SocketRoute<S> {
 
     /// Broadcasts through `pubsub` (a networked adapter, or one shared with other endpoints).
     pub fn with_pubsub(mut self, pubsub: PubSub) -> Self {
+        self.presence.set_pubsub(pubsub.clone());
         self.pubsub = pubsub;
         self.rebuilt()
     }

@@ -23,6 +23,12 @@
 //! - [`Adapter::broadcast`] delivers to this node's subscribers in-process first, then
 //!   publishes. Every message carries the id of the node that sent it, and a node ignores its
 //!   own messages when Redis echoes them back, so its subscribers get each broadcast once.
+//! - Presence: every node lists the same presences. A node writes its own to Redis with the
+//!   `presence_diff` it broadcasts, keeps the other nodes' in memory from theirs (and reads
+//!   them from Redis when it subscribes to a topic), and refreshes a key of its own every
+//!   [`RedisOptions::presence_heartbeat`]. A node whose key has not been refreshed for
+//!   [`RedisOptions::presence_expiry`] (killed, cut off) is dropped by the others, and its
+//!   presences leave with a `presence_diff` to their sockets: within expiry + heartbeat.
 //! - When Redis goes away, the node reconnects with exponential backoff (100 ms doubling up to
 //!   [`RedisOptions::max_backoff`]), then subscribes again to every topic it still has
 //!   subscribers for. A periodic `PING` on the subscription finds a silent connection.
@@ -49,7 +55,7 @@
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use redis::{AsyncCommands, aio::MultiplexedConnection};
+use redis::aio::MultiplexedConnection;
 use std::{
     collections::HashSet,
     fmt,
@@ -65,6 +71,9 @@ use websock_channels::{
     Adapter, BoxFuture, Broadcast, LocalAdapter, Payload, PubSubError, Subscriber, SubscriberId,
 };
 
+mod presence;
+use presence::{Meta, Metas};
+
 /// The `redis` crate, for commands of your own on the same server.
 pub use redis;
 
@@ -75,6 +84,8 @@ pub struct RedisOptions {
     max_backoff: Duration,
     ping_interval: Duration,
     timeout: Duration,
+    heartbeat: Duration,
+    expiry: Duration,
 }
 
 impl Default for RedisOptions {
@@ -84,12 +95,15 @@ impl Default for RedisOptions {
             max_backoff: Duration::from_secs(5),
             ping_interval: Duration::from_secs(5),
             timeout: Duration::from_secs(1),
+            heartbeat: Duration::from_secs(1),
+            expiry: Duration::from_secs(5),
         }
     }
 }
 
 impl RedisOptions {
-    /// The defaults: prefix `websock:`, backoff up to 5 s, a ping every 5 s, 1 s timeouts.
+    /// The defaults: prefix `websock:`, backoff up to 5 s, a ping every 5 s, 1 s timeouts, a
+    /// presence heartbeat every second, expiring after 5 s.
     pub fn new() -> Self {
         Self::default()
     }
@@ -110,6 +124,18 @@ impl RedisOptions {
     /// How often the subscription connection is pinged to find a dead link.
     pub fn ping_interval(mut self, interval: Duration) -> Self {
         self.ping_interval = interval;
+        self
+    }
+
+    /// How often this node tells the others it is alive.
+    pub fn presence_heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every;
+        self
+    }
+
+    /// How long after its last heartbeat a node's presences are removed by the others.
+    pub fn presence_expiry(mut self, after: Duration) -> Self {
+        self.expiry = after;
         self
     }
 
@@ -145,6 +171,7 @@ struct Shared {
     wanted: Mutex<HashSet<String>>,
     publisher: Mutex<Option<MultiplexedConnection>>,
     broken: Notify,
+    presence: Mutex<presence::State>,
     connected: AtomicBool,
     node: u64,
     options: RedisOptions,
@@ -165,8 +192,25 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn presence(&self) -> MutexGuard<'_, presence::State> {
+        self.presence.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn channel(&self, topic: &str) -> String {
         format!("{}{topic}", self.options.prefix)
+    }
+
+    fn presence_key(&self, topic: &str) -> String {
+        format!("{}presence:{topic}", self.options.prefix)
+    }
+
+    fn node_key(&self, node: u64) -> String {
+        format!("{}node:{node:016x}", self.options.prefix)
+    }
+
+    fn deliver_local(&self, topic: &str, event: &str, payload: serde_json::Value) {
+        self.local
+            .deliver(&Arc::new(Broadcast::new(topic, event, payload)));
     }
 }
 
@@ -206,6 +250,7 @@ impl RedisAdapter {
             wanted: Mutex::default(),
             publisher: Mutex::new(Some(publisher)),
             broken: Notify::new(),
+            presence: Mutex::default(),
             connected: AtomicBool::new(true),
             node: RandomState::new().hash_one(std::process::id()),
             options,
@@ -264,14 +309,38 @@ impl Adapter for RedisAdapter {
         let mut wanted = self.shared.wanted();
         self.shared.local.unsubscribe(topic, id);
         if self.shared.local.subscribers(topic) == 0 && wanted.remove(topic) {
+            self.shared.presence().remote.remove(topic);
             let _ = self.commands.send(Command::Unsubscribe(topic.to_owned()));
         }
+    }
+
+    fn remote_presence(&self, topic: &str) -> serde_json::Map<String, serde_json::Value> {
+        let state = self.shared.presence();
+        state
+            .remote
+            .get(topic)
+            .map(|nodes| presence::to_list(nodes.values().flat_map(Metas::values)))
+            .unwrap_or_default()
     }
 
     fn broadcast(&self, message: Arc<Broadcast>) -> BoxFuture<'_, Result<(), PubSubError>> {
         // Local subscribers first: they get the message whatever happens to Redis.
         self.shared.local.deliver(&message);
         let shared = &self.shared;
+        // This node's presence changes go to Redis with the diff, in one pipeline.
+        let presence = (message.event() == "presence_diff")
+            .then(|| message.payload().as_json())
+            .flatten()
+            .map(|payload| {
+                let (joins, leaves) = presence::parse_diff(payload);
+                let mut state = shared.presence();
+                let own = state.own.entry(message.topic().to_owned()).or_default();
+                presence::apply(own, joins.clone(), &leaves);
+                if own.is_empty() {
+                    state.own.remove(message.topic());
+                }
+                (joins, leaves)
+            });
         let connection = shared.publisher().clone();
         Box::pin(async move {
             let Some(mut connection) = connection else {
@@ -280,9 +349,28 @@ impl Adapter for RedisAdapter {
                     "redis unavailable (reconnecting): delivered on this node only",
                 ));
             };
-            let channel = shared.channel(message.topic());
-            let envelope = encode(shared.node, &message);
-            match connection.publish::<_, _, i64>(channel, envelope).await {
+            let mut pipe = redis::pipe();
+            if let Some((joins, leaves)) = presence {
+                let hash = shared.presence_key(message.topic());
+                for (phx_ref, _) in &leaves {
+                    pipe.cmd("HDEL")
+                        .arg(&hash)
+                        .arg(presence::field(shared.node, phx_ref))
+                        .ignore();
+                }
+                for (phx_ref, meta) in &joins {
+                    pipe.cmd("HSET")
+                        .arg(&hash)
+                        .arg(presence::field(shared.node, phx_ref))
+                        .arg(presence::value(meta))
+                        .ignore();
+                }
+            }
+            pipe.cmd("PUBLISH")
+                .arg(shared.channel(message.topic()))
+                .arg(encode(shared.node, &message))
+                .ignore();
+            match pipe.query_async::<()>(&mut connection).await {
                 Ok(_) => {
                     shared.published.fetch_add(1, Ordering::Relaxed);
                     Ok(())
@@ -345,6 +433,7 @@ async fn supervise(
     mut first: Option<(redis::aio::PubSubSink, redis::aio::PubSubStream)>,
 ) {
     let mut backoff = Duration::from_millis(100);
+    let mut reconnected = false;
     loop {
         let (sink, stream) = match first.take() {
             Some(opened) => opened,
@@ -379,8 +468,8 @@ async fn supervise(
             }
         };
         backoff = Duration::from_millis(100);
-        shared.connected.store(true, Ordering::Release);
-        let ended = run(&shared, sink, stream, &mut commands).await;
+        let ended = run(&shared, sink, stream, &mut commands, reconnected).await;
+        reconnected = true;
         shared.connected.store(false, Ordering::Release);
         *shared.publisher() = None;
         if ended {
@@ -397,17 +486,42 @@ async fn run(
     mut sink: redis::aio::PubSubSink,
     mut stream: redis::aio::PubSubStream,
     commands: &mut mpsc::UnboundedReceiver<Command>,
+    reconnected: bool,
 ) -> bool {
     let timeout = shared.options.timeout;
+    if heartbeat(shared).await.is_err() {
+        return false;
+    }
+    if reconnected {
+        // Redis may have lost everything (a restart): write this node's presences again, tell
+        // the other nodes, and read theirs.
+        if announce(shared).await.is_err() {
+            return false;
+        }
+        let topics: Vec<String> = shared.wanted().iter().cloned().collect();
+        for topic in topics {
+            if resync(shared, &topic).await.is_err() {
+                return false;
+            }
+        }
+    }
+    shared.connected.store(true, Ordering::Release);
     let mut ping = tokio::time::interval(shared.options.ping_interval);
     ping.reset();
+    let mut beat = tokio::time::interval(shared.options.heartbeat);
+    beat.reset();
     loop {
         tokio::select! {
             command = commands.recv() => {
                 let result = match command {
                     None => return true,
                     Some(Command::Subscribe(topic)) => {
-                        tokio::time::timeout(timeout, sink.subscribe(shared.channel(&topic))).await
+                        let subscribed =
+                            tokio::time::timeout(timeout, sink.subscribe(shared.channel(&topic))).await;
+                        if matches!(subscribed, Ok(Ok(()))) && resync(shared, &topic).await.is_err() {
+                            return false;
+                        }
+                        subscribed
                     }
                     Some(Command::Unsubscribe(topic)) => {
                         tokio::time::timeout(timeout, sink.unsubscribe(shared.channel(&topic))).await
@@ -424,8 +538,18 @@ async fn run(
                 };
                 match decode(topic, message.get_payload_bytes()) {
                     Some((node, _)) if node == shared.node => {}
-                    Some((_, broadcast)) => {
+                    Some((node, broadcast)) if broadcast.event() == PRESENCE_SYNC => {
+                        if let Some(payload) = broadcast.payload().as_json() {
+                            presence_sync(shared, topic, node, payload);
+                        }
+                    }
+                    Some((node, broadcast)) => {
                         shared.received.fetch_add(1, Ordering::Relaxed);
+                        if broadcast.event() == "presence_diff" {
+                            if let Some(payload) = broadcast.payload().as_json() {
+                                remote_diff(shared, topic, node, payload);
+                            }
+                        }
                         shared.local.deliver(&Arc::new(broadcast));
                     }
                     None => tracing::warn!(topic, "redis: undecodable message ignored"),
@@ -436,9 +560,212 @@ async fn run(
                     return false;
                 }
             }
+            _ = beat.tick() => {
+                if heartbeat(shared).await.is_err() {
+                    return false;
+                }
+            }
             () = shared.broken.notified() => return false,
         }
     }
+}
+
+/// A node's presences again after a reconnect: applied, and passed on to the sockets as a
+/// `presence_diff` of what they did not know.
+const PRESENCE_SYNC: &str = "phx:presence_sync";
+
+/// A `presence_diff` from `node`: the replica follows it.
+fn remote_diff(shared: &Shared, topic: &str, node: u64, payload: &serde_json::Value) {
+    let (joins, leaves) = presence::parse_diff(payload);
+    let mut state = shared.presence();
+    if let Some(nodes) = state.remote.get_mut(topic) {
+        let metas = nodes.entry(node).or_default();
+        presence::apply(metas, joins, &leaves);
+        if metas.is_empty() {
+            nodes.remove(&node);
+        }
+    }
+}
+
+fn presence_sync(shared: &Shared, topic: &str, node: u64, payload: &serde_json::Value) {
+    let (joins, _) = presence::parse_diff(payload);
+    let diff = {
+        let mut state = shared.presence();
+        let Some(nodes) = state.remote.get_mut(topic) else {
+            return;
+        };
+        let metas = nodes.entry(node).or_default();
+        let before = metas.clone();
+        presence::apply(metas, joins, &[]);
+        presence::diff(&before, metas)
+    };
+    if let Some(diff) = diff {
+        shared.deliver_local(topic, "presence_diff", diff);
+    }
+}
+
+async fn publisher(shared: &Shared) -> redis::RedisResult<MultiplexedConnection> {
+    shared.publisher().clone().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotConnected, "redis: not connected").into()
+    })
+}
+
+/// Refreshes this node's key, then drops the nodes whose key has expired: their presences
+/// leave.
+async fn heartbeat(shared: &Shared) -> redis::RedisResult<()> {
+    let mut connection = publisher(shared).await?;
+    let expiry = u64::try_from(shared.options.expiry.as_millis()).unwrap_or(u64::MAX);
+    redis::cmd("SET")
+        .arg(shared.node_key(shared.node))
+        .arg(1)
+        .arg("PX")
+        .arg(expiry.max(1))
+        .exec_async(&mut connection)
+        .await?;
+    let nodes: Vec<u64> = {
+        let state = shared.presence();
+        let mut nodes: Vec<u64> = state
+            .remote
+            .values()
+            .flat_map(|n| n.keys().copied())
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes
+    };
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = nodes.iter().map(|&n| shared.node_key(n)).collect();
+    let alive: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(keys)
+        .query_async(&mut connection)
+        .await?;
+    for (node, alive) in nodes.into_iter().zip(alive) {
+        if alive.is_none() {
+            expire(shared, &mut connection, node).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn expire(
+    shared: &Shared,
+    connection: &mut MultiplexedConnection,
+    node: u64,
+) -> redis::RedisResult<()> {
+    let removed: Vec<(String, Metas)> = {
+        let mut state = shared.presence();
+        state
+            .remote
+            .iter_mut()
+            .filter_map(|(topic, nodes)| Some((topic.clone(), nodes.remove(&node)?)))
+            .collect()
+    };
+    tracing::info!(node = %format_args!("{node:016x}"), "redis: node expired, its presences leave");
+    for (topic, metas) in removed {
+        if let Some(diff) = presence::diff(&metas, &Metas::new()) {
+            shared.deliver_local(&topic, "presence_diff", diff);
+        }
+        let fields: Vec<String> = metas.keys().map(|r| presence::field(node, r)).collect();
+        if !fields.is_empty() {
+            redis::cmd("HDEL")
+                .arg(shared.presence_key(&topic))
+                .arg(fields)
+                .exec_async(&mut *connection)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the other nodes' presences of `topic` from Redis (the live ones), replaces the
+/// replica with them, and tells this node's sockets what changed.
+async fn resync(shared: &Shared, topic: &str) -> redis::RedisResult<()> {
+    let mut connection = publisher(shared).await?;
+    let hash: Vec<(String, String)> = redis::cmd("HGETALL")
+        .arg(shared.presence_key(topic))
+        .query_async(&mut connection)
+        .await?;
+    let entries: Vec<(u64, String, Meta)> = hash
+        .iter()
+        .filter_map(|(field, value)| presence::parse_entry(field, value))
+        .filter(|(node, _, _)| *node != shared.node)
+        .collect();
+    let mut nodes: Vec<u64> = entries.iter().map(|(n, _, _)| *n).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    let alive: Vec<Option<String>> = if nodes.is_empty() {
+        Vec::new()
+    } else {
+        let keys: Vec<String> = nodes.iter().map(|&n| shared.node_key(n)).collect();
+        redis::cmd("MGET")
+            .arg(keys)
+            .query_async(&mut connection)
+            .await?
+    };
+    let mut fresh: std::collections::HashMap<u64, Metas> = std::collections::HashMap::new();
+    for (node, phx_ref, meta) in entries {
+        let live = nodes
+            .binary_search(&node)
+            .is_ok_and(|i| alive.get(i).is_some_and(Option::is_some));
+        if live {
+            fresh.entry(node).or_default().insert(phx_ref, meta);
+        }
+    }
+    let diff = {
+        // Lock order: `wanted`, then `presence` (as `unsubscribe`).
+        let wanted = shared.wanted();
+        if !wanted.contains(topic) {
+            return Ok(());
+        }
+        let mut state = shared.presence();
+        let flatten = |nodes: Option<&std::collections::HashMap<u64, Metas>>| -> Metas {
+            nodes
+                .into_iter()
+                .flat_map(|n| n.values().flat_map(Clone::clone))
+                .collect()
+        };
+        let before = flatten(state.remote.get(topic));
+        let after = flatten(Some(&fresh));
+        state.remote.insert(topic.to_owned(), fresh);
+        presence::diff(&before, &after)
+    };
+    if let Some(diff) = diff {
+        shared.deliver_local(topic, "presence_diff", diff);
+    }
+    Ok(())
+}
+
+/// After a reconnect: this node's presences into Redis again, and to the other nodes.
+async fn announce(shared: &Shared) -> redis::RedisResult<()> {
+    let mut connection = publisher(shared).await?;
+    let own: Vec<(String, Metas)> = shared
+        .presence()
+        .own
+        .iter()
+        .map(|(t, m)| (t.clone(), m.clone()))
+        .collect();
+    for (topic, metas) in own {
+        let mut pipe = redis::pipe();
+        let hash = shared.presence_key(&topic);
+        for (phx_ref, meta) in &metas {
+            pipe.cmd("HSET")
+                .arg(&hash)
+                .arg(presence::field(shared.node, phx_ref))
+                .arg(presence::value(meta))
+                .ignore();
+        }
+        let payload =
+            serde_json::json!({ "joins": presence::to_list(metas.values()), "leaves": {} });
+        let message = Broadcast::new(topic.as_str(), PRESENCE_SYNC, payload);
+        pipe.cmd("PUBLISH")
+            .arg(shared.channel(&topic))
+            .arg(encode(shared.node, &message))
+            .ignore();
+        pipe.exec_async(&mut connection).await?;
+    }
+    Ok(())
 }
 
 const VERSION: u8 = 1;
