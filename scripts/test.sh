@@ -24,3 +24,5 @@ bash scripts/phoenix-js.sh
 # Two chat nodes sharing a private Redis, phoenix.js clients on each: broadcast across nodes,
 # one presence list, a node killed with SIGKILL, Redis restarted (tests/js/phoenix_redis.mjs).
 timeout 180 node tests/js/phoenix_redis.mjs ./target/debug/examples/chat
+# The chat page in headless Chromium: two tabs, two users; screenshot in target/screenshots/chat.png.
+bash scripts/browser.sh

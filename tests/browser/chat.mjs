@@ -1,0 +1,192 @@
+// The chat page (examples/chat.rs at `/`) in headless Chromium, driven through chromedriver
+// with plain WebDriver HTTP calls: two tabs as two users in room:lobby, a message sent in one
+// appears in the other, both are in the online list, closing a tab makes its user leave.
+// Saves a screenshot to target/screenshots/chat.png.
+// Usage: node tests/browser/chat.mjs <chat binary> [chromium] [chromedriver]
+// Prints `N passed, M failed`; exits non-zero on any failure.
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+const [binary, chromium = "/usr/bin/chromium", chromedriver = "/usr/bin/chromedriver"] = process.argv.slice(2);
+const children = [];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+async function startChat() {
+  const child = spawn(binary, [], { env: { ...process.env, WEBSOCK_ADDR: "127.0.0.1:0", REDIS_URL: "" }, stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  return await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`no "listening on" from ${binary}: ${out}`)), 20000);
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const m = out.match(/listening on ([0-9.]+:[0-9]+)/);
+      if (m) { clearTimeout(timer); child.stdout.resume(); resolve(m[1]); }
+    });
+    child.once("exit", (code) => reject(new Error(`chat exited with ${code}: ${out}`)));
+  });
+}
+
+// ---- WebDriver over HTTP -----------------------------------------------------------------
+let driverUrl;
+async function wd(method, route, body) {
+  const response = await fetch(driverUrl + route, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30000),
+  });
+  const json = await response.json();
+  if (!response.ok) throw new Error(`${method} ${route}: ${JSON.stringify(json.value)}`);
+  return json.value;
+}
+async function startDriver() {
+  const port = await freePort();
+  const child = spawn(chromedriver, [`--port=${port}`, "--allowed-ips=127.0.0.1"], { stdio: ["ignore", "ignore", "inherit"] });
+  children.push(child);
+  child.once("error", (e) => { console.log(`FAIL cannot start ${chromedriver}: ${e.message} (run bash scripts/browser.sh)`); process.exit(1); });
+  driverUrl = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      const status = await wd("GET", "/status");
+      if (status.ready) return;
+    } catch {}
+    await sleep(50);
+  }
+  throw new Error("chromedriver did not become ready");
+}
+
+let session;
+const userDataDir = mkdtempSync(path.join(os.tmpdir(), "websock-chromium-"));
+async function newSession() {
+  const value = await wd("POST", "/session", {
+    capabilities: {
+      alwaysMatch: {
+        browserName: "chrome",
+        "goog:chromeOptions": {
+          binary: chromium,
+          args: [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            `--user-data-dir=${userDataDir}`, "--window-size=1100,700",
+          ],
+        },
+      },
+    },
+  });
+  session = value.sessionId;
+}
+const s = (route) => `/session/${session}${route}`;
+const navigate = (url) => wd("POST", s("/url"), { url });
+const run = (script, ...args) => wd("POST", s("/execute/sync"), { script, args });
+async function element(css) {
+  const value = await wd("POST", s("/element"), { using: "css selector", value: css });
+  return Object.values(value)[0];
+}
+const click = async (css) => wd("POST", s(`/element/${await element(css)}/click`), {});
+const type = async (css, text) => wd("POST", s(`/element/${await element(css)}/value`), { text });
+const switchTo = (handle) => wd("POST", s("/window"), { handle });
+async function until(script, what, ms = 10000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await run(script)) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+const onlineIs = (names) =>
+  `return JSON.stringify([...document.querySelectorAll('#online li')].map(li => li.dataset.user).sort()) === ${JSON.stringify(JSON.stringify(names))}`;
+
+async function test(name, body) {
+  try {
+    await body();
+    passed++;
+    console.log(`ok   ${name}`);
+  } catch (error) {
+    failed++;
+    failures.push(name);
+    console.log(`FAIL ${name}: ${error && error.stack ? error.stack : error}`);
+  }
+}
+
+// ---- the test ----------------------------------------------------------------------------
+const overall = setTimeout(() => { console.log("FAIL the browser test took over 120 s"); cleanup(); process.exit(1); }, 120000);
+function cleanup() {
+  for (const child of children) child.kill("SIGKILL");
+  rmSync(userDataDir, { recursive: true, force: true });
+}
+
+const addr = await startChat();
+await startDriver();
+await newSession();
+let aliceTab, bobTab;
+
+await test("two tabs join room:lobby as alice and bob and both are online", async () => {
+  aliceTab = await wd("GET", s("/window"));
+  await navigate(`http://${addr}/?name=alice`);
+  await click('#rooms li[data-room="lobby"]');
+  await until("return document.body.dataset.joined === 'lobby'", "alice to join");
+  bobTab = (await wd("POST", s("/window/new"), { type: "tab" })).handle;
+  await switchTo(bobTab);
+  await navigate(`http://${addr}/?name=bob`);
+  await click('#rooms li[data-room="lobby"]');
+  await until("return document.body.dataset.joined === 'lobby'", "bob to join");
+  await until(onlineIs(["alice", "bob"]), "bob's online list: alice, bob");
+  await switchTo(aliceTab);
+  await until(onlineIs(["alice", "bob"]), "alice's online list: alice, bob");
+});
+
+await test("a message typed in bob's tab appears in alice's", async () => {
+  await switchTo(bobTab);
+  await type("#message", "hello alice");
+  await click("#send");
+  await switchTo(aliceTab);
+  await until(
+    "return [...document.querySelectorAll('#messages .msg')].some(d => d.textContent === 'bob: hello alice')",
+    "bob's message in alice's tab",
+  );
+  await type("#message", "hi bob");
+  await click("#send");
+  await until(
+    "return [...document.querySelectorAll('#messages .msg')].some(d => d.textContent === 'alice: hi bob')",
+    "alice's own message",
+  );
+  const png = await wd("GET", s("/screenshot"));
+  mkdirSync("target/screenshots", { recursive: true });
+  writeFileSync("target/screenshots/chat.png", Buffer.from(png, "base64"));
+  console.log("     screenshot: target/screenshots/chat.png");
+});
+
+await test("closing bob's tab makes bob leave alice's online list", async () => {
+  await switchTo(bobTab);
+  await wd("DELETE", s("/window"));
+  await switchTo(aliceTab);
+  await until(onlineIs(["alice"]), "alice's online list: alice only");
+  await until(
+    "return [...document.querySelectorAll('#messages .system')].some(d => d.textContent === 'bob left')",
+    "'bob left' in alice's tab",
+  );
+});
+
+try {
+  await wd("DELETE", s(""));
+} catch {}
+clearTimeout(overall);
+cleanup();
+console.log(`${passed} passed, ${failed} failed${failed ? ": " + failures.join("; ") : ""}`);
+process.exit(failed ? 1 : 0);
