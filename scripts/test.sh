@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
+# npm packages (ws, phoenix, ...) for the JS suites and the chat page the Rust tests fetch.
+[ -d node_modules/phoenix ] && [ -d node_modules/ws ] || npm install --no-audit --no-fund --silent
+
 # The Redis adapter tests (tests/redis_*.rs) start private redis-servers on loopback ports.
 bash scripts/redis.sh install
 
