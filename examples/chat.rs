@@ -44,8 +44,8 @@ use websock::{
         PubSubError, Refused, Socket, SocketRoute, socket,
     },
     http::{Response, StatusCode, header},
-    redis::RedisAdapter,
 };
+use websock_redis::RedisAdapter;
 
 /// The socket: anyone may connect; an `authToken` is kept for the channels to read.
 pub struct UserSocket;

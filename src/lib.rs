@@ -53,7 +53,8 @@ pub use websock_runtime::*;
 pub use websock_channels as channels;
 
 /// Channels across nodes: the Redis [`Adapter`](websock_channels::Adapter) (see the
-/// [`websock_redis`] crate docs).
+/// `websock_redis` crate docs). With the `redis` feature.
+#[cfg(feature = "redis")]
 pub use websock_redis as redis;
 
 /// What `#[websock_handler]` expands to refers to; not a public API.

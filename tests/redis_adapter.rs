@@ -10,7 +10,7 @@ use redis_server::{RedisServer, eventually};
 use serde_json::json;
 use std::time::Duration;
 use websock::channels::{PubSub, Subscription};
-use websock::redis::{RedisAdapter, RedisOptions};
+use websock_redis::{RedisAdapter, RedisOptions};
 
 fn options() -> RedisOptions {
     RedisOptions::new()

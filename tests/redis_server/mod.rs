@@ -7,7 +7,7 @@ use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
-use websock::redis::redis;
+use websock_redis::redis;
 
 /// A private redis-server on 127.0.0.1; killed when dropped.
 pub struct RedisServer {
