@@ -16,7 +16,7 @@ fn options() -> RedisOptions {
     RedisOptions::new()
         .max_backoff(Duration::from_millis(200))
         .ping_interval(Duration::from_millis(500))
-        .timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(2))
 }
 
 async fn node(server: &RedisServer) -> (RedisAdapter, PubSub) {
