@@ -176,6 +176,32 @@ async fn two_chat_servers_share_one_redis() {
         list_a == list_b && route_a.presence().keys("room:lobby") == ["alice", "bob"]
     })
     .await;
+    // Both nodes' keys vanish (a missed heartbeat, a flushed Redis): the nodes drop each
+    // other, then announce themselves again, and the lists agree again.
+    let client = websock_redis::redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = websock_redis::redis::cmd("KEYS")
+        .arg("websock:node:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let _: () = websock_redis::redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    eventually(
+        "the same presence list again after the nodes' keys vanished",
+        async || {
+            let list_a = route_a.presence().list("room:lobby");
+            let list_b = route_b.presence().list("room:lobby");
+            list_a == list_b && route_b.presence().keys("room:lobby") == ["alice", "bob"]
+        },
+    )
+    .await;
+
     // Bob leaves: his node's diff removes him from A's list too.
     drop(bob);
     eventually("bob gone from node A's list", async || {

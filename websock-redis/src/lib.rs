@@ -489,15 +489,12 @@ async fn run(
     reconnected: bool,
 ) -> bool {
     let timeout = shared.options.timeout;
+    // After a Redis restart this node's key is gone, so the heartbeat writes this node's
+    // presences again and tells the other nodes; then read theirs.
     if heartbeat(shared).await.is_err() {
         return false;
     }
     if reconnected {
-        // Redis may have lost everything (a restart): write this node's presences again, tell
-        // the other nodes, and read theirs.
-        if announce(shared).await.is_err() {
-            return false;
-        }
         let topics: Vec<String> = shared.wanted().iter().cloned().collect();
         for topic in topics {
             if resync(shared, &topic).await.is_err() {
@@ -611,17 +608,23 @@ async fn publisher(shared: &Shared) -> redis::RedisResult<MultiplexedConnection>
 }
 
 /// Refreshes this node's key, then drops the nodes whose key has expired: their presences
-/// leave.
+/// leave. When this node's own key had gone (Redis restarted, or this node was too slow and
+/// the others dropped it), its presences are written and announced again.
 async fn heartbeat(shared: &Shared) -> redis::RedisResult<()> {
     let mut connection = publisher(shared).await?;
     let expiry = u64::try_from(shared.options.expiry.as_millis()).unwrap_or(u64::MAX);
-    redis::cmd("SET")
+    let previous: Option<String> = redis::cmd("SET")
         .arg(shared.node_key(shared.node))
         .arg(1)
         .arg("PX")
         .arg(expiry.max(1))
-        .exec_async(&mut connection)
+        .arg("GET")
+        .query_async(&mut connection)
         .await?;
+    if previous.is_none() && !shared.presence().own.is_empty() {
+        tracing::info!("redis: this node's key had expired; announcing its presences again");
+        announce(shared).await?;
+    }
     let nodes: Vec<u64> = {
         let state = shared.presence();
         let mut nodes: Vec<u64> = state
