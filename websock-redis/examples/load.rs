@@ -164,7 +164,13 @@ async fn main() {
             tokio::task::yield_now().await;
         }
     }
+    let setup = Instant::now() + Duration::from_secs(60);
     while joined.load(Ordering::Relaxed) < clients {
+        assert!(
+            Instant::now() < setup,
+            "only {} of {clients} clients joined within 60 s",
+            joined.load(Ordering::Relaxed)
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let redis_client = redis::Client::open(url.as_str()).unwrap();
@@ -182,6 +188,10 @@ async fn main() {
         if n == 2 {
             break;
         }
+        assert!(
+            Instant::now() < setup,
+            "the nodes did not subscribe within 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     eprintln!(
