@@ -1,7 +1,7 @@
 //! Per-route (or per-upgrade) connection options.
 
+use crate::wire::Limits;
 use std::{sync::Arc, time::Duration};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Options for the connections of one route or one [`upgrade`](crate::upgrade).
 ///
@@ -146,11 +146,11 @@ impl Config {
         (self.max_write_buffer / 4).max(self.write_buffer_size)
     }
 
-    pub(crate) fn websocket_config(&self) -> WebSocketConfig {
-        WebSocketConfig::default()
-            .read_buffer_size(self.read_buffer_size)
-            .write_buffer_size(self.write_buffer_size)
-            .max_frame_size(Some(self.max_frame_size))
-            .max_message_size(Some(self.max_message_size))
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            read_buffer: self.read_buffer_size,
+            max_frame: self.max_frame_size,
+            max_message: self.max_message_size,
+        }
     }
 }

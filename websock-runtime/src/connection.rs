@@ -2,20 +2,20 @@
 //! timers, as a BEAM process owns its state.
 
 use crate::{
-    Close, CloseCode, Config, Context, Control, Frame, Handle, Handler, Message, RequestInfo,
-    TerminateReason, Timeout, Utf8Bytes,
+    Close, CloseCode, Config, Context, Control, Frame, Handler, Message, RequestInfo,
+    TerminateReason, Timeout,
     callback::{self, Outcome},
     close::PeerClose,
     handle::{Mail, Shared},
     handler::{Error, ErrorKind},
     reply::Stop,
     server_handle::Slot,
+    wire::{Inbound, Reader, WireError, Writer},
 };
-use futures_util::{Sink, Stream};
 use std::{
     future::{Future, poll_fn},
     io,
-    pin::{Pin, pin},
+    pin::pin,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -24,12 +24,7 @@ use std::{
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite},
-    sync::mpsc,
     time::Instant,
-};
-use tokio_tungstenite::{
-    WebSocketStream,
-    tungstenite::{self, error::ProtocolError, protocol::Role},
 };
 use tracing::Instrument;
 
@@ -77,34 +72,32 @@ impl Ending {
         )
     }
 
-    /// Maps a protocol-layer error to RFC 6455's close codes (§7.4.1).
-    fn from_ws_error(error: tungstenite::Error) -> Self {
-        use tungstenite::Error as E;
+    /// Maps what stopped the reading to RFC 6455's close codes (§7.4.1).
+    fn from_wire(error: WireError) -> Self {
         match error {
-            E::ConnectionClosed | E::AlreadyClosed => {
-                Self::new(TerminateReason::Remote(None), None)
-            }
-            E::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-                Self::new(TerminateReason::Remote(None), None)
-            }
-            E::Io(error) if is_disconnect(&error) => Self::new(TerminateReason::Remote(None), None),
-            E::Io(error) => Self::error(ErrorKind::Io, error.to_string(), None),
-            E::Utf8(message) => Self::error(
+            WireError::Eof => Self::new(TerminateReason::Remote(None), None),
+            WireError::Io(error) => Self::from_io(error),
+            WireError::InvalidUtf8 => Self::error(
                 ErrorKind::InvalidUtf8,
-                message,
+                "invalid UTF-8",
                 Some(Close::new(CloseCode::INVALID_PAYLOAD, "invalid UTF-8")),
             ),
-            E::Capacity(error) => {
-                let message = error.to_string();
+            WireError::TooBig(message) => {
                 let close = Close::new(CloseCode::MESSAGE_TOO_BIG, &message);
                 Self::error(ErrorKind::TooBig, message, Some(close))
             }
-            E::WriteBufferFull(_) => Self::slow_reader(),
-            other => {
-                let message = other.to_string();
+            WireError::Protocol(message) => {
                 let close = Close::new(CloseCode::PROTOCOL_ERROR, &message);
                 Self::error(ErrorKind::Protocol, message, Some(close))
             }
+        }
+    }
+
+    fn from_io(error: io::Error) -> Self {
+        if is_disconnect(&error) {
+            Self::new(TerminateReason::Remote(None), None)
+        } else {
+            Self::error(ErrorKind::Io, error.to_string(), None)
         }
     }
 
@@ -138,9 +131,10 @@ enum Event<I> {
     End(Ending),
 }
 
-struct Connection<H: Handler, S> {
-    ws: WebSocketStream<S>,
-    mailbox: mpsc::Receiver<Mail<H::Info>>,
+struct Connection<S> {
+    io: S,
+    reader: Reader,
+    writer: Writer,
     shared: Arc<Shared>,
     config: Config,
     slot: Option<Slot>,
@@ -162,18 +156,15 @@ pub(crate) async fn run<H, S>(
     let span =
         tracing::info_span!("websocket", path = %request.path(), peer = ?request.peer_addr());
     async move {
-        let ws =
-            WebSocketStream::from_raw_socket(stream, Role::Server, Some(config.websocket_config()))
-                .await;
-        let (tx, mailbox) = mpsc::channel(config.mailbox_capacity);
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             ..Shared::default()
         });
-        let mut ctx = Context::new(Handle::<H>::new(tx, shared.clone()), request);
-        let mut conn = Connection::<H, S> {
-            ws,
-            mailbox,
+        let mut ctx = Context::<H>::new(shared.clone(), config.mailbox_capacity, request);
+        let mut conn = Connection {
+            io: stream,
+            reader: Reader::default(),
+            writer: Writer::default(),
             shared,
             config,
             slot,
@@ -185,12 +176,11 @@ pub(crate) async fn run<H, S>(
     .await;
 }
 
-impl<H, S> Connection<H, S>
+impl<S> Connection<S>
 where
-    H: Handler,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    async fn run(&mut self, init: H::Init, ctx: &mut Context<H>) {
+    async fn run<H: Handler>(&mut self, init: H::Init, ctx: &mut Context<H>) {
         let timeout = self.config.callback_timeout;
         // The init, terminate and finish states run once: boxed, they do not add to the size of
         // every idle connection's task, which is as large as its largest inline state.
@@ -241,7 +231,7 @@ where
     }
 
     /// The event loop: one event at a time, each handed to its callback.
-    async fn serve(&mut self, handler: &mut H, ctx: &mut Context<H>) -> Ending {
+    async fn serve<H: Handler>(&mut self, handler: &mut H, ctx: &mut Context<H>) -> Ending {
         let timeout = self.config.callback_timeout;
         let shutdown_token = self
             .slot
@@ -265,6 +255,7 @@ where
             .ping_interval
             .map(|period| tokio::time::interval_at(Instant::now() + period, period));
         let mut mailbox_first = false;
+        let limits = self.config.limits();
 
         loop {
             if let Err(ending) = self.write_outbox(ctx) {
@@ -301,7 +292,10 @@ where
                     mailbox_first = !mailbox_first;
                     for from_mailbox in [mailbox_first, !mailbox_first] {
                         if from_mailbox {
-                            if let Poll::Ready(Some(mail)) = self.mailbox.poll_recv(cx) {
+                            let Some(mailbox) = ctx.mailbox.get_mut() else {
+                                continue;
+                            };
+                            if let Poll::Ready(Some(mail)) = mailbox.poll_recv(cx) {
                                 return Poll::Ready(match mail {
                                     Mail::Info(info) => Event::Info(info),
                                     Mail::Close(close) => Event::End(Ending::new(
@@ -311,12 +305,10 @@ where
                                 });
                             }
                         } else if reading {
-                            if let Poll::Ready(item) = Pin::new(&mut self.ws).poll_next(cx) {
+                            let read = self.reader.poll_next(&mut self.io, cx, limits);
+                            if let Poll::Ready(read) = read {
                                 last_activity = Instant::now();
-                                if let Some(event) = self.inbound(item) {
-                                    return Poll::Ready(event);
-                                }
-                                continue;
+                                return Poll::Ready(self.inbound(read));
                             }
                         }
                     }
@@ -393,47 +385,44 @@ where
         }
     }
 
-    /// Turns what the socket produced into an event; `None` for frames the loop skips.
-    fn inbound(
-        &mut self,
-        item: Option<Result<tungstenite::Message, tungstenite::Error>>,
-    ) -> Option<Event<H::Info>> {
-        use tungstenite::Message as M;
-        let message = match item {
-            None => return Some(Event::End(Ending::new(TerminateReason::Remote(None), None))),
-            Some(Err(error)) => return Some(Event::End(Ending::from_ws_error(error))),
-            Some(Ok(message)) => message,
+    /// Turns what the client sent into an event, answering pings and closes on the way.
+    fn inbound<I>(&mut self, read: Result<Inbound, WireError>) -> Event<I> {
+        let inbound = match read {
+            Ok(inbound) => inbound,
+            Err(error) => return Event::End(Ending::from_wire(error)),
         };
-        Some(match message {
-            M::Text(text) => Event::Message(Message::Text(Utf8Bytes::from_tungstenite(text))),
-            M::Binary(bytes) => Event::Message(Message::Binary(bytes)),
-            M::Ping(payload) => {
-                // tungstenite queued the pong (RFC 6455 §5.5.2); make sure it gets flushed.
+        match inbound {
+            Inbound::Text(text) => Event::Message(Message::Text(text)),
+            Inbound::Binary(bytes) => Event::Message(Message::Binary(bytes)),
+            Inbound::Ping(payload) => {
+                // RFC 6455 §5.5.2; written with the next flush.
+                self.writer.push_pong(&payload);
                 self.dirty = true;
                 Event::Control(Control::Ping(payload))
             }
-            M::Pong(payload) => Event::Control(Control::Pong(payload)),
-            M::Close(frame) => {
-                // tungstenite queued the close reply; `finish` flushes it.
+            Inbound::Pong(payload) => Event::Control(Control::Pong(payload)),
+            Inbound::Close(close) => {
+                // Echo the client's close (RFC 6455 §5.5.1); `finish` flushes it.
+                self.writer.push_close(
+                    close
+                        .as_ref()
+                        .map(|(code, reason)| (*code, reason.as_str())),
+                );
                 self.dirty = true;
-                let peer = frame.map_or(
+                let peer = close.map_or(
                     PeerClose {
                         code: 1005,
                         reason: String::new(),
                     },
-                    |frame| PeerClose {
-                        code: frame.code.into(),
-                        reason: frame.reason.as_str().to_owned(),
-                    },
+                    |(code, reason)| PeerClose { code, reason },
                 );
                 Event::End(Ending::new(TerminateReason::Remote(Some(peer)), None))
             }
-            M::Frame(_) => return None,
-        })
+        }
     }
 
     /// Hands queued frames to the socket, within the write-buffer limit.
-    fn write_outbox(&mut self, ctx: &mut Context<H>) -> Result<(), Ending> {
+    fn write_outbox<H: Handler>(&mut self, ctx: &mut Context<H>) -> Result<(), Ending> {
         while let Some(frame) = ctx.outbox.pop_front() {
             let len = frame.len();
             let buffered = self.shared.buffered.load(Ordering::Relaxed);
@@ -457,12 +446,10 @@ where
                 );
                 return Err(Ending::slow_reader());
             }
-            Pin::new(&mut self.ws)
-                .start_send(frame.into_tungstenite())
-                .map_err(Ending::from_ws_error)?;
+            self.writer.push(&frame);
             self.shared
                 .buffered
-                .store(buffered + len, Ordering::Relaxed);
+                .store(self.writer.buffered(), Ordering::Relaxed);
             self.dirty = true;
         }
         // A burst grew the queue: give the memory back so an idle connection holds none.
@@ -473,20 +460,25 @@ where
     }
 
     fn poll_flush(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), Ending>> {
-        match Pin::new(&mut self.ws).poll_flush(cx) {
+        match self.writer.poll_flush(&mut self.io, cx) {
             Poll::Ready(Ok(())) => {
                 self.dirty = false;
                 self.shared.buffered.store(0, Ordering::Relaxed);
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Err(error)) => Poll::Ready(Err(Ending::from_ws_error(error))),
-            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(error)) => Poll::Ready(Err(Ending::from_io(error))),
+            Poll::Pending => {
+                self.shared
+                    .buffered
+                    .store(self.writer.buffered(), Ordering::Relaxed);
+                Poll::Pending
+            }
         }
     }
 
     /// Sends what is left and the close frame, waits for the client's close within the close
     /// timeout (or until the server's shutdown deadline), then counts what was lost.
-    async fn finish(&mut self, ctx: &mut Context<H>, close: Option<Close>) {
+    async fn finish<H: Handler>(&mut self, ctx: &mut Context<H>, close: Option<Close>) {
         let deadline = self
             .slot
             .as_ref()
@@ -496,27 +488,26 @@ where
         let work = async {
             if let Some(close) = close {
                 if self.write_outbox(ctx).is_ok() {
-                    let frame = tungstenite::protocol::CloseFrame {
-                        code: close.code().as_u16().into(),
-                        reason: close.reason().into(),
-                    };
-                    let _ =
-                        Pin::new(&mut self.ws).start_send(tungstenite::Message::Close(Some(frame)));
+                    self.writer
+                        .push_close(Some((close.code().as_u16(), close.reason())));
                     self.dirty = true;
                 }
             }
             ctx.outbox.clear();
-            if self.dirty {
-                match poll_fn(|cx| Pin::new(&mut self.ws).poll_flush(cx)).await {
-                    Ok(()) | Err(tungstenite::Error::ConnectionClosed) => {
-                        self.shared.buffered.store(0, Ordering::Relaxed);
-                    }
-                    Err(_) => return,
-                }
+            if self.dirty && poll_fn(|cx| self.poll_flush(cx)).await.is_err() {
+                return;
             }
             if sending_close {
-                // RFC 6455 §7.1.1: wait for the client's close frame, then close TCP.
-                while let Some(Ok(_)) = poll_fn(|cx| Pin::new(&mut self.ws).poll_next(cx)).await {}
+                // RFC 6455 §7.1.1: wait for the client's close frame, then close TCP. What
+                // arrives before it is not handled: the handler has already terminated.
+                let limits = self.config.limits();
+                while let Ok(inbound) =
+                    poll_fn(|cx| self.reader.poll_next(&mut self.io, cx, limits)).await
+                {
+                    if matches!(inbound, Inbound::Close(_)) {
+                        break;
+                    }
+                }
             }
         };
         tokio::select! {
@@ -530,10 +521,12 @@ where
         }
 
         let unflushed = self.shared.buffered.load(Ordering::Relaxed) as u64;
-        self.mailbox.close();
         let mut dropped_infos = 0;
-        while self.mailbox.try_recv().is_ok() {
-            dropped_infos += 1;
+        if let Some(mailbox) = ctx.mailbox.get_mut() {
+            mailbox.close();
+            while mailbox.try_recv().is_ok() {
+                dropped_infos += 1;
+            }
         }
         if unflushed > 0 {
             tracing::warn!(bytes = unflushed, "connection closed with frames unflushed");

@@ -3,16 +3,29 @@
 
 use crate::{
     Close, Frame, Handle, Handler, RequestInfo, Stats,
+    handle::{Mail, Shared},
     reply::{Frames, Reply, Stop},
     timer::{Timer, Timers},
 };
 use http::HeaderMap;
-use std::{collections::VecDeque, fmt, net::SocketAddr, time::Duration};
+use std::{
+    collections::VecDeque,
+    fmt,
+    net::SocketAddr,
+    sync::{Arc, OnceLock, atomic::Ordering},
+    time::Duration,
+};
+use tokio::sync::mpsc;
 
 /// What a callback can do besides returning a [`Reply`]: push frames, schedule info messages to
 /// itself, stop, and read about its connection.
 pub struct Context<H: Handler> {
-    handle: Handle<H>,
+    shared: Arc<Shared>,
+    mailbox_capacity: usize,
+    // The mailbox is made when a handle is first asked for: most connections of a plain
+    // request/response endpoint never need one, and it is the largest part of an idle one.
+    handle: OnceLock<Handle<H>>,
+    pub(crate) mailbox: OnceLock<mpsc::Receiver<Mail<H::Info>>>,
     request: Box<RequestInfo>,
     pub(crate) outbox: VecDeque<Frame>,
     pub(crate) timers: Timers<H::Info>,
@@ -22,7 +35,7 @@ pub struct Context<H: Handler> {
 impl<H: Handler> fmt::Debug for Context<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("handle", &self.handle)
+            .field("id", &self.shared.id)
             .field("path", &self.request.path())
             .field("queued_frames", &self.outbox.len())
             .finish_non_exhaustive()
@@ -30,9 +43,16 @@ impl<H: Handler> fmt::Debug for Context<H> {
 }
 
 impl<H: Handler> Context<H> {
-    pub(crate) fn new(handle: Handle<H>, request: Box<RequestInfo>) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        mailbox_capacity: usize,
+        request: Box<RequestInfo>,
+    ) -> Self {
         Self {
-            handle,
+            shared,
+            mailbox_capacity,
+            handle: OnceLock::new(),
+            mailbox: OnceLock::new(),
             request,
             outbox: VecDeque::new(),
             timers: Timers::default(),
@@ -42,7 +62,11 @@ impl<H: Handler> Context<H> {
 
     /// A handle to this connection, to give to other tasks (the Rust `pid`).
     pub fn handle(&self) -> &Handle<H> {
-        &self.handle
+        self.handle.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(self.mailbox_capacity);
+            let _ = self.mailbox.set(rx);
+            Handle::new(tx, self.shared.clone())
+        })
     }
 
     /// Queues a frame; frames are written in order, after the callback returns, with one flush.
@@ -107,7 +131,14 @@ impl<H: Handler> Context<H> {
 
     /// This connection's queues right now.
     pub fn stats(&self) -> Stats {
-        self.handle.stats()
+        match self.handle.get() {
+            Some(handle) => handle.stats(),
+            None => Stats {
+                buffered_bytes: self.shared.buffered.load(Ordering::Relaxed),
+                mailbox_len: 0,
+                dropped_frames: self.shared.dropped_frames.load(Ordering::Relaxed),
+            },
+        }
     }
 
     /// Moves a reply's frames into the outbox and remembers its stop.

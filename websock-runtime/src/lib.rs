@@ -50,6 +50,7 @@ mod server;
 mod server_handle;
 mod timer;
 mod upgrade;
+mod wire;
 
 pub use bytes::Bytes;
 pub use close::{Close, CloseCode, InvalidCloseCode, PeerClose};

@@ -22,12 +22,18 @@ impl Utf8Bytes {
         self.0.as_str()
     }
 
-    pub(crate) fn into_tungstenite(self) -> tungstenite::Utf8Bytes {
-        self.0
+    /// The bytes underneath, without copying.
+    pub fn into_bytes(self) -> Bytes {
+        self.0.into()
     }
+}
 
-    pub(crate) fn from_tungstenite(text: tungstenite::Utf8Bytes) -> Self {
-        Self(text)
+impl TryFrom<Bytes> for Utf8Bytes {
+    type Error = std::str::Utf8Error;
+
+    /// Checks that `bytes` are UTF-8, without copying them.
+    fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
+        tungstenite::Utf8Bytes::try_from(bytes).map(Self)
     }
 }
 
@@ -158,15 +164,6 @@ impl Frame {
     /// Whether the payload is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    pub(crate) fn into_tungstenite(self) -> tungstenite::Message {
-        match self {
-            Self::Text(text) => tungstenite::Message::Text(text.into_tungstenite()),
-            Self::Binary(bytes) => tungstenite::Message::Binary(bytes),
-            Self::Ping(bytes) => tungstenite::Message::Ping(bytes),
-            Self::Pong(bytes) => tungstenite::Message::Pong(bytes),
-        }
     }
 }
 

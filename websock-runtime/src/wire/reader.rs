@@ -1,0 +1,373 @@
+//! Reading the client's frames and putting its messages together (RFC 6455 §5.4, §5.5, §8.1).
+
+use super::{
+    WireError,
+    header::{self, Header, OpCode},
+    mask, read_pool,
+};
+use crate::Utf8Bytes;
+use bytes::{Buf, Bytes, BytesMut};
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+};
+use tokio::io::AsyncRead;
+
+/// What the client sent: a whole message or a control frame.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    Text(Utf8Bytes),
+    Binary(Bytes),
+    Ping(Bytes),
+    Pong(Bytes),
+    /// The code (already checked against RFC 6455 §7.4) and reason, or `None` for an empty
+    /// close frame.
+    Close(Option<(u16, String)>),
+}
+
+/// The sizes reading works with.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) read_buffer: usize,
+    pub(crate) max_frame: usize,
+    pub(crate) max_message: usize,
+}
+
+/// A fragmented message waiting for its last frame.
+#[derive(Debug)]
+struct Partial {
+    text: bool,
+    data: BytesMut,
+    /// How much of `data` is known to be UTF-8, so each fragment is checked once and an invalid
+    /// sequence fails at once rather than at the end of the message.
+    valid_utf8: usize,
+}
+
+/// The reading half of a connection.
+#[derive(Debug, Default)]
+pub(crate) struct Reader {
+    /// Bytes read but not yet made into frames; no capacity while the connection is idle.
+    buffer: BytesMut,
+    /// The header of the frame whose payload is still arriving.
+    header: Option<Header>,
+    partial: Option<Partial>,
+}
+
+impl Reader {
+    /// The next message or control frame from `io`.
+    pub(crate) fn poll_next<S>(
+        &mut self,
+        io: &mut S,
+        cx: &mut Context<'_>,
+        limits: Limits,
+    ) -> Poll<Result<Inbound, WireError>>
+    where
+        S: AsyncRead + Unpin,
+    {
+        loop {
+            if let Some(inbound) = self.next_buffered(limits)? {
+                return Poll::Ready(Ok(inbound));
+            }
+            let needed = match &self.header {
+                Some(header) => header.len - self.buffer.len(),
+                None => header::MAX_LEN,
+            };
+            if self.buffer.capacity() == 0 {
+                self.buffer = read_pool::take(limits.read_buffer.max(needed));
+            } else if self.buffer.capacity() - self.buffer.len() < needed {
+                self.buffer.reserve(limits.read_buffer.max(needed));
+            }
+            let read = tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, &mut self.buffer);
+            match read {
+                Poll::Pending => {
+                    self.release_buffer(limits);
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(0)) => {
+                    self.release_buffer(limits);
+                    return Poll::Ready(Err(WireError::Eof));
+                }
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(WireError::Io(error))),
+            }
+        }
+    }
+
+    /// Gives the read buffer back to the thread's pool once nothing is left in it.
+    fn release_buffer(&mut self, limits: Limits) {
+        if self.buffer.is_empty() && self.buffer.capacity() != 0 {
+            read_pool::give(std::mem::take(&mut self.buffer), limits.read_buffer);
+        }
+    }
+
+    /// The next message from what has been read so far, if it is all there.
+    fn next_buffered(&mut self, limits: Limits) -> Result<Option<Inbound>, WireError> {
+        loop {
+            let header = match self.header {
+                Some(header) => header,
+                None => match header::parse(&self.buffer, limits.max_frame)? {
+                    Some((header, len)) => {
+                        self.buffer.advance(len);
+                        self.header = Some(header);
+                        header
+                    }
+                    None => return Ok(None),
+                },
+            };
+            if self.buffer.len() < header.len {
+                return Ok(None);
+            }
+            self.header = None;
+            let mut payload = self.buffer.split_to(header.len);
+            mask::unmask(&mut payload, header.mask);
+            if let Some(inbound) = self.frame(header, payload, limits)? {
+                return Ok(Some(inbound));
+            }
+        }
+    }
+
+    /// One whole frame: a message, a control frame, or a fragment (`None`).
+    fn frame(
+        &mut self,
+        header: Header,
+        payload: BytesMut,
+        limits: Limits,
+    ) -> Result<Option<Inbound>, WireError> {
+        let too_big = |len: usize| {
+            WireError::TooBig(format!(
+                "message of {len} bytes or more is over the limit of {}",
+                limits.max_message
+            ))
+        };
+        match header.opcode {
+            OpCode::Text | OpCode::Binary => {
+                if self.partial.is_some() {
+                    return Err(WireError::protocol(
+                        "a new message started before the fragmented one ended",
+                    ));
+                }
+                if payload.len() > limits.max_message {
+                    return Err(too_big(payload.len()));
+                }
+                let text = header.opcode == OpCode::Text;
+                if header.fin {
+                    return message(text, payload).map(Some);
+                }
+                let mut partial = Partial {
+                    text,
+                    data: payload,
+                    valid_utf8: 0,
+                };
+                partial.check_utf8(false)?;
+                self.partial = Some(partial);
+                Ok(None)
+            }
+            OpCode::Continuation => {
+                let Some(partial) = &mut self.partial else {
+                    return Err(WireError::protocol(
+                        "a continuation frame with no message to continue",
+                    ));
+                };
+                let len = partial.data.len() + payload.len();
+                if len > limits.max_message {
+                    return Err(too_big(len));
+                }
+                partial.data.extend_from_slice(&payload);
+                partial.check_utf8(header.fin)?;
+                if !header.fin {
+                    return Ok(None);
+                }
+                let partial = self.partial.take().unwrap();
+                message(partial.text, partial.data).map(Some)
+            }
+            OpCode::Ping => Ok(Some(Inbound::Ping(payload.freeze()))),
+            OpCode::Pong => Ok(Some(Inbound::Pong(payload.freeze()))),
+            OpCode::Close => close(&payload).map(Some),
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if self.buffer.capacity() != 0 {
+            self.buffer.clear();
+            read_pool::give(std::mem::take(&mut self.buffer), 0);
+        }
+    }
+}
+
+impl Partial {
+    fn check_utf8(&mut self, last: bool) -> Result<(), WireError> {
+        if !self.text {
+            return Ok(());
+        }
+        match std::str::from_utf8(&self.data[self.valid_utf8..]) {
+            Ok(_) => self.valid_utf8 = self.data.len(),
+            // A character cut between two fragments: the next one may complete it.
+            Err(error) if error.error_len().is_none() && !last => {
+                self.valid_utf8 += error.valid_up_to();
+            }
+            Err(_) => return Err(WireError::InvalidUtf8),
+        }
+        Ok(())
+    }
+}
+
+fn message(text: bool, payload: BytesMut) -> Result<Inbound, WireError> {
+    let payload = payload.freeze();
+    if !text {
+        return Ok(Inbound::Binary(payload));
+    }
+    let text = Utf8Bytes::try_from(payload).map_err(|_| WireError::InvalidUtf8)?;
+    Ok(Inbound::Text(text))
+}
+
+/// A close frame's payload: nothing, or a valid code and a UTF-8 reason (RFC 6455 §5.5.1).
+fn close(payload: &[u8]) -> Result<Inbound, WireError> {
+    match payload {
+        [] => Ok(Inbound::Close(None)),
+        [_] => Err(WireError::protocol("a close frame with a one-byte payload")),
+        [high, low, reason @ ..] => {
+            let code = u16::from_be_bytes([*high, *low]);
+            if crate::CloseCode::new(code).is_err() {
+                return Err(WireError::protocol(format!("invalid close code {code}")));
+            }
+            let reason = std::str::from_utf8(reason).map_err(|_| WireError::InvalidUtf8)?;
+            Ok(Inbound::Close(Some((code, reason.to_owned()))))
+        }
+    }
+}
+
+/// Reads from a test's byte sequence, a piece at a time.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+    use tokio::io::ReadBuf;
+
+    /// Hands out `pieces` one per read, then blocks (as an idle socket does).
+    struct Pieces(std::collections::VecDeque<Vec<u8>>);
+
+    impl AsyncRead for Pieces {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let Some(mut piece) = self.0.pop_front() else {
+                return Poll::Pending;
+            };
+            let n = piece.len().min(buf.remaining());
+            buf.put_slice(&piece[..n]);
+            if n < piece.len() {
+                self.0.push_front(piece.split_off(n));
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [9, 8, 7, 6];
+        let mut out = vec![first, 0x80 | payload.len() as u8];
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        out
+    }
+
+    const LIMITS: Limits = Limits {
+        read_buffer: 64,
+        max_frame: 1000,
+        max_message: 1000,
+    };
+
+    fn read_all(pieces: Vec<Vec<u8>>) -> (Vec<Inbound>, Option<WireError>, Reader) {
+        let mut io = Pieces(pieces.into());
+        let mut reader = Reader::default();
+        let mut out = Vec::new();
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        loop {
+            match reader.poll_next(&mut io, &mut cx, LIMITS) {
+                Poll::Ready(Ok(inbound)) => out.push(inbound),
+                Poll::Ready(Err(error)) => return (out, Some(error), reader),
+                Poll::Pending => return (out, None, reader),
+            }
+        }
+    }
+
+    #[test]
+    fn assembles_fragments_split_anywhere_and_releases_the_buffer() {
+        let mut bytes = frame(0x01, "hé".as_bytes());
+        bytes.extend(frame(0x89, b"p"));
+        bytes.extend(frame(0x80, "llo wörld".as_bytes()));
+        bytes.extend(frame(0x82, &[1, 2, 3]));
+        for size in 1..bytes.len() {
+            let pieces = bytes.chunks(size).map(<[u8]>::to_vec).collect();
+            let (out, error, reader) = read_all(pieces);
+            assert!(error.is_none(), "{size}: {error:?}");
+            let got: Vec<String> = out.iter().map(|i| format!("{i:?}")).collect();
+            assert_eq!(
+                got,
+                [
+                    "Ping(b\"p\")",
+                    "Text(\"héllo wörld\")",
+                    "Binary(b\"\\x01\\x02\\x03\")"
+                ],
+                "{size}"
+            );
+            assert_eq!(
+                reader.buffer.capacity(),
+                0,
+                "an idle reader holds no buffer"
+            );
+        }
+    }
+
+    #[test]
+    fn a_character_cut_between_fragments_is_valid_but_a_bad_byte_fails_at_once() {
+        let euro = "€".as_bytes();
+        let mut bytes = frame(0x01, &euro[..1]);
+        bytes.extend(frame(0x80, &euro[1..]));
+        let (out, error, _) = read_all(vec![bytes]);
+        assert!(error.is_none());
+        assert_eq!(format!("{:?}", out[0]), "Text(\"€\")");
+
+        // The first fragment is already invalid: refused before the message ends.
+        let (out, error, _) = read_all(vec![frame(0x01, &[b'a', 0xFF])]);
+        assert!(out.is_empty());
+        assert!(matches!(error, Some(WireError::InvalidUtf8)));
+    }
+
+    #[test]
+    fn refuses_protocol_breaches() {
+        let cases = [
+            frame(0x80, b"x"),                               // continuation first
+            [frame(0x01, b"a"), frame(0x81, b"b")].concat(), // new message mid-way
+            frame(0x88, &[3]),                               // one-byte close
+            frame(0x88, &[0x03, 0xEC]),                      // close code 1004
+        ];
+        for bytes in cases {
+            let (_, error, _) = read_all(vec![bytes.clone()]);
+            assert!(
+                matches!(error, Some(WireError::Protocol(_))),
+                "{bytes:?}: {error:?}"
+            );
+        }
+        let (_, error, _) = read_all(vec![frame(0x88, &[0x03, 0xE8, 0xFF])]);
+        assert!(matches!(error, Some(WireError::InvalidUtf8)));
+        let (out, _, _) = read_all(vec![frame(0x88, &[0x03, 0xE8, b'o', b'k'])]);
+        assert_eq!(format!("{:?}", out[0]), "Close(Some((1000, \"ok\")))");
+    }
+
+    #[test]
+    fn limits_messages_across_fragments() {
+        let chunk = vec![b'a'; 100];
+        let mut bytes = frame(0x01, &chunk);
+        for _ in 0..10 {
+            bytes.extend(frame(0x00, &chunk));
+        }
+        let (out, error, _) = read_all(vec![bytes]);
+        assert!(out.is_empty());
+        assert!(matches!(error, Some(WireError::TooBig(_))));
+    }
+}
