@@ -8,14 +8,14 @@ use crate::{
     close::PeerClose,
     handle::{Mail, Shared},
     handler::{Error, ErrorKind},
-    reply::Stop,
+    reply::{Frames, Stop},
     server_handle::Slot,
     wire::{Inbound, Reader, WireError, Writer},
 };
 use std::{
     future::{Future, poll_fn},
     io,
-    pin::pin,
+    pin::{Pin, pin},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -24,7 +24,7 @@ use std::{
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite},
-    time::Instant,
+    time::{Instant, Sleep},
 };
 use tracing::Instrument;
 
@@ -142,38 +142,47 @@ struct Connection<S> {
     dirty: bool,
 }
 
+/// What a connection starts from once hyper hands over the socket.
+pub(crate) struct Start<H: Handler> {
+    pub(crate) init: H::Init,
+    pub(crate) request: Box<RequestInfo>,
+    pub(crate) config: Config,
+    pub(crate) slot: Option<Slot>,
+}
+
 /// Runs a connection from the 101 to its last byte.
-pub(crate) async fn run<H, S>(
-    stream: S,
-    init: H::Init,
-    request: Box<RequestInfo>,
-    config: Config,
-    slot: Option<Slot>,
-) where
+///
+/// Not an `async fn`: a future keeps what it captured for its whole life, even once moved on,
+/// so the connection and its context are built here and captured once, then only borrowed.
+/// (Every byte of this future is paid by every idle connection.)
+pub(crate) fn run<H, S>(stream: S, start: Start<H>) -> impl Future<Output = ()> + Send
+where
     H: Handler,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Start {
+        init,
+        request,
+        config,
+        slot,
+    } = start;
     let span =
         tracing::info_span!("websocket", path = %request.path(), peer = ?request.peer_addr());
-    async move {
-        let shared = Arc::new(Shared {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            ..Shared::default()
-        });
-        let mut ctx = Context::<H>::new(shared.clone(), config.mailbox_capacity, request);
-        let mut conn = Connection {
-            io: stream,
-            reader: Reader::default(),
-            writer: Writer::default(),
-            shared,
-            config,
-            slot,
-            dirty: false,
-        };
-        conn.run(init, &mut ctx).await;
-    }
-    .instrument(span)
-    .await;
+    let shared = Arc::new(Shared {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        ..Shared::default()
+    });
+    let mut ctx = Context::<H>::new(shared.clone(), config.mailbox_capacity, request);
+    let mut conn = Connection {
+        io: stream,
+        reader: Reader::default(),
+        writer: Writer::default(),
+        shared,
+        config,
+        slot,
+        dirty: false,
+    };
+    async move { conn.run(init, &mut ctx).await }.instrument(span)
 }
 
 impl<S> Connection<S>
@@ -248,7 +257,9 @@ where
         let mut idle = pin!(tokio::time::sleep_until(
             last_activity + idle_timeout.unwrap_or_default()
         ));
-        let mut timer = pin!(tokio::time::sleep_until(last_activity));
+        // Boxed, and made with the first `send_after`: most connections never set a timer, and
+        // every byte inline here is paid by every idle connection.
+        let mut timer: Option<Pin<Box<Sleep>>> = None;
         let mut timer_armed: Option<Instant> = None;
         let mut ping = self
             .config
@@ -314,6 +325,8 @@ where
                     }
 
                     if let Some(deadline) = ctx.timers.next_deadline() {
+                        let timer = timer
+                            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                         if timer_armed != Some(deadline) {
                             timer.as_mut().reset(deadline);
                             timer_armed = Some(deadline);
@@ -378,7 +391,22 @@ where
                 Event::End(ending) => return ending,
             };
             match outcome {
-                Outcome::Done(reply) => ctx.apply(reply),
+                Outcome::Done(mut reply) => {
+                    // The usual reply, one frame with nothing pushed before it, goes straight to
+                    // the socket's buffer: the outbox is then never allocated on an idle
+                    // connection.
+                    if ctx.outbox.is_empty() {
+                        if let Frames::One(_) = reply.frames {
+                            let Frames::One(frame) = std::mem::take(&mut reply.frames) else {
+                                unreachable!()
+                            };
+                            if let Err(ending) = self.write_frame(frame, ctx) {
+                                return ending;
+                            }
+                        }
+                    }
+                    ctx.apply(reply);
+                }
                 Outcome::Panicked(message) => return Ending::panicked(message),
                 Outcome::TimedOut => return Ending::callback_timeout(),
             }
@@ -424,38 +452,47 @@ where
     /// Hands queued frames to the socket, within the write-buffer limit.
     fn write_outbox<H: Handler>(&mut self, ctx: &mut Context<H>) -> Result<(), Ending> {
         while let Some(frame) = ctx.outbox.pop_front() {
-            let len = frame.len();
-            let buffered = self.shared.buffered.load(Ordering::Relaxed);
-            if buffered > 0 && buffered + len > self.config.max_write_buffer {
-                let dropped = 1 + ctx.outbox.len() as u64;
-                ctx.outbox.clear();
-                self.shared
-                    .dropped_frames
-                    .fetch_add(dropped, Ordering::Relaxed);
-                if let Some(slot) = &self.slot {
-                    slot.server()
-                        .counters()
-                        .dropped_frames
-                        .fetch_add(dropped, Ordering::Relaxed);
-                }
-                tracing::warn!(
-                    buffered,
-                    dropped,
-                    limit = self.config.max_write_buffer,
-                    "client does not read: dropping its frames and closing with 1008"
-                );
-                return Err(Ending::slow_reader());
-            }
-            self.writer.push(&frame);
-            self.shared
-                .buffered
-                .store(self.writer.buffered(), Ordering::Relaxed);
-            self.dirty = true;
+            self.write_frame(frame, ctx)?;
         }
         // A burst grew the queue: give the memory back so an idle connection holds none.
         if ctx.outbox.capacity() > 64 {
             ctx.outbox = Default::default();
         }
+        Ok(())
+    }
+
+    /// Hands one frame to the socket's buffer, within the write-buffer limit.
+    fn write_frame<H: Handler>(
+        &mut self,
+        frame: Frame,
+        ctx: &mut Context<H>,
+    ) -> Result<(), Ending> {
+        let buffered = self.writer.buffered();
+        if buffered > 0 && buffered + frame.len() > self.config.max_write_buffer {
+            let dropped = 1 + ctx.outbox.len() as u64;
+            ctx.outbox.clear();
+            self.shared
+                .dropped_frames
+                .fetch_add(dropped, Ordering::Relaxed);
+            if let Some(slot) = &self.slot {
+                slot.server()
+                    .counters()
+                    .dropped_frames
+                    .fetch_add(dropped, Ordering::Relaxed);
+            }
+            tracing::warn!(
+                buffered,
+                dropped,
+                limit = self.config.max_write_buffer,
+                "client does not read: dropping its frames and closing with 1008"
+            );
+            return Err(Ending::slow_reader());
+        }
+        self.writer.push(&frame);
+        self.shared
+            .buffered
+            .store(self.writer.buffered(), Ordering::Relaxed);
+        self.dirty = true;
         Ok(())
     }
 

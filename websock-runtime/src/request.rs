@@ -1,8 +1,9 @@
 //! What a handler can see of the HTTP request that opened its connection.
 
 use crate::Refuse;
-use http::{HeaderMap, Method, Uri};
-use std::net::SocketAddr;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use std::{net::SocketAddr, sync::OnceLock};
 
 /// Path parameters matched by the [`Router`](crate::Router), in the order of the pattern.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -49,7 +50,11 @@ pub struct PeerAddr(pub SocketAddr);
 pub struct RequestInfo {
     pub(crate) method: Method,
     pub(crate) uri: Uri,
-    pub(crate) headers: HeaderMap,
+    /// The header block in one allocation, `name:value\n` per header (see `copy_head`).
+    head: Bytes,
+    /// Built from `head` on first use: a `HeaderMap` is several times the size of the text,
+    /// and most connections never look at their headers after the upgrade.
+    headers: OnceLock<HeaderMap>,
     pub(crate) params: PathParams,
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) selected_protocol: Option<http::HeaderValue>,
@@ -72,10 +77,12 @@ impl RequestInfo {
     }
 
     fn new(method: &Method, uri: &Uri, headers: &HeaderMap, extensions: &http::Extensions) -> Self {
+        let (uri, head) = copy_head(uri, headers);
         Self {
             method: method.clone(),
-            uri: copy_uri(uri),
-            headers: copy_headers(headers),
+            uri,
+            head,
+            headers: OnceLock::new(),
             params: extensions.get::<PathParams>().cloned().unwrap_or_default(),
             peer: extensions.get::<PeerAddr>().map(|peer| peer.0),
             selected_protocol: None,
@@ -99,7 +106,7 @@ impl RequestInfo {
 
     /// The request headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.headers.get_or_init(|| parse_head(&self.head))
     }
 
     /// The path parameters the router matched.
@@ -139,21 +146,45 @@ impl RequestInfo {
 }
 
 // hyper parses the URI and header values as slices of its 8 KiB request-head buffer: a clone
-// would keep that whole buffer alive for the connection's life (see BENCHMARKS.md), so the
-// request kept by a connection is copied out instead.
-fn copy_uri(uri: &Uri) -> Uri {
-    uri.to_string().parse().unwrap_or_else(|_| uri.clone())
+// would keep that whole buffer alive for the connection's life (see BENCHMARKS.md). The request
+// a connection keeps is copied out instead, URI and headers into one block: the URI is a slice
+// of it, and the headers are text until someone asks for them. Names never contain ':' and
+// values never contain '\n', so the block needs no escaping.
+fn copy_head(uri: &Uri, headers: &HeaderMap) -> (Uri, Bytes) {
+    let uri_text = uri.to_string();
+    let headers_len: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 2)
+        .sum();
+    let mut block = Vec::with_capacity(uri_text.len() + headers_len);
+    block.extend_from_slice(uri_text.as_bytes());
+    for (name, value) in headers {
+        block.extend_from_slice(name.as_str().as_bytes());
+        block.push(b':');
+        block.extend_from_slice(value.as_bytes());
+        block.push(b'\n');
+    }
+    let block = Bytes::from(block);
+    let uri = Uri::from_maybe_shared(block.slice(..uri_text.len())).unwrap_or_else(|_| uri.clone());
+    (uri, block.slice(uri_text.len()..))
 }
 
-fn copy_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut copy = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let mut owned =
-            http::HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
-        owned.set_sensitive(value.is_sensitive());
-        copy.append(name.clone(), owned);
+fn parse_head(head: &Bytes) -> HeaderMap {
+    let lines = head.split(|&b| b == b'\n').filter(|line| !line.is_empty());
+    let mut headers = HeaderMap::with_capacity(lines.clone().count());
+    let mut start = 0;
+    for line in lines {
+        let end = start + line.len();
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            let name = HeaderName::from_bytes(&line[..colon]);
+            let value = HeaderValue::from_maybe_shared(head.slice(start + colon + 1..end));
+            if let (Ok(name), Ok(value)) = (name, value) {
+                headers.append(name, value);
+            }
+        }
+        start = end + 1;
     }
-    copy
+    headers
 }
 
 /// Decodes `application/x-www-form-urlencoded` text; invalid escapes are kept as written.
@@ -228,6 +259,26 @@ mod tests {
 #[cfg(test)]
 mod from_request_tests {
     use super::*;
+
+    #[test]
+    fn headers_survive_the_copy_in_order_with_repeats_and_empty_values() {
+        let request = http::Request::get("http://example.com/a/b?x=1%202")
+            .header("host", "example.com")
+            .header("x-empty", "")
+            .header("cookie", "a=1")
+            .header("cookie", "b=2: with colon")
+            .header("x-custom-name", "caf\u{e9}")
+            .body(())
+            .unwrap();
+        let info = RequestInfo::from_request(&request);
+        assert_eq!(info.uri(), request.uri());
+        assert_eq!(info.path(), "/a/b");
+        assert_eq!(info.query("x").as_deref(), Some("1 2"));
+        assert_eq!(info.headers(), request.headers());
+        let cookies: Vec<_> = info.headers().get_all("cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2: with colon"]);
+        assert_eq!(info.clone().headers()["x-empty"], "");
+    }
 
     #[test]
     fn from_request_reads_extensions() {

@@ -1,7 +1,8 @@
 //! The upgrade of a routed, perhaps authenticated, hyper request: `WebSockAdapter.upgrade/4`.
 
 use crate::{
-    Config, Handler, Refuse, RequestInfo, ServerHandle, connection, handshake, server_handle::Slot,
+    Config, Handler, Refuse, RequestInfo, ServerHandle, connection, connection::Start, handshake,
+    server_handle::Slot,
 };
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -115,12 +116,16 @@ impl Upgrade {
         }
 
         let tracker = slot.as_ref().map(|slot| slot.server().tracker().clone());
+        // Boxed until the socket arrives: the task keeps what it captures for its whole life.
+        let start = Box::new(Start::<H> {
+            init,
+            request,
+            config,
+            slot,
+        });
         let task = async move {
             match on_upgrade.await {
-                Ok(upgraded) => {
-                    connection::run::<H, _>(TokioIo::new(upgraded), init, request, config, slot)
-                        .await;
-                }
+                Ok(upgraded) => connection::run(TokioIo::new(upgraded), *start).await,
                 Err(error) => {
                     tracing::debug!(%error, "upgrade failed before the socket was handed over");
                 }

@@ -50,7 +50,8 @@ pub(crate) struct Reader {
     buffer: BytesMut,
     /// The header of the frame whose payload is still arriving.
     header: Option<Header>,
-    partial: Option<Partial>,
+    // Boxed: fragmented messages are rare, and the reader is inline in every idle connection.
+    partial: Option<Box<Partial>>,
 }
 
 impl Reader {
@@ -153,11 +154,11 @@ impl Reader {
                 if header.fin {
                     return message(text, payload).map(Some);
                 }
-                let mut partial = Partial {
+                let mut partial = Box::new(Partial {
                     text,
                     data: payload,
                     valid_utf8: 0,
-                };
+                });
                 partial.check_utf8(false)?;
                 self.partial = Some(partial);
                 Ok(None)
