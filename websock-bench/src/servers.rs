@@ -1,7 +1,8 @@
 //! The three echo servers, each run as a whole process by `websock-bench server <kind>`.
 //!
-//! Every server echoes text and binary messages at `/ws/echo`; only websock also serves
-//! `/ws/fanout` (the fan-out scenario needs a connection's `Handle`, which the others lack).
+//! Every server echoes text and binary messages at `/ws/echo`; websock and raw also serve
+//! `/ws/fanout` (websock through each connection's `Handle`; raw through a tokio mpsc channel
+//! per connection, `select!`ed with the socket, as one would write it by hand).
 
 use futures_util::{SinkExt, StreamExt};
 use std::{
@@ -120,9 +121,7 @@ impl Fanout {
 
     #[on_text("broadcast")]
     fn broadcast(&mut self) -> String {
-        let start = Instant::now();
-        *BROADCAST_AT.lock().expect("broadcast lock") = Some(start);
-        LAST_DELIVERY_US.store(0, Ordering::Relaxed);
+        let start = broadcast_started();
         let mut handles = registry().lock().expect("registry lock");
         handles.retain(Handle::is_alive);
         let text = Utf8Bytes::from_static(FANOUT_TEXT);
@@ -130,18 +129,12 @@ impl Fanout {
             .iter()
             .filter(|handle| handle.try_send(Broadcast(text.clone())).is_ok())
             .count();
-        ENQUEUED_US.store(start.elapsed().as_micros() as u64, Ordering::Relaxed);
-        format!("sent {sent}")
+        broadcast_enqueued(start, sent)
     }
 
-    /// `enqueued <µs> last_delivery <µs>` for the last broadcast.
     #[on_text("fanout stats")]
     fn stats(&mut self) -> String {
-        format!(
-            "enqueued {} last_delivery {}",
-            ENQUEUED_US.load(Ordering::Relaxed),
-            LAST_DELIVERY_US.load(Ordering::Relaxed)
-        )
+        fanout_stats()
     }
 
     #[on_text]
@@ -151,12 +144,41 @@ impl Fanout {
 
     #[on_info]
     fn deliver(&mut self, broadcast: Broadcast) -> Utf8Bytes {
-        if let Some(start) = *BROADCAST_AT.lock().expect("broadcast lock") {
-            let at = start.elapsed().as_micros() as u64;
-            LAST_DELIVERY_US.fetch_max(at, Ordering::Relaxed);
-        }
+        delivered();
         broadcast.0
     }
+}
+
+// The fan-out's clock, shared by the websock and raw servers.
+
+fn broadcast_started() -> Instant {
+    let start = Instant::now();
+    *BROADCAST_AT.lock().expect("broadcast lock") = Some(start);
+    LAST_DELIVERY_US.store(0, Ordering::Relaxed);
+    start
+}
+
+/// Records the end of the enqueueing; the broadcaster's reply.
+fn broadcast_enqueued(start: Instant, sent: usize) -> String {
+    ENQUEUED_US.store(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+    format!("sent {sent}")
+}
+
+/// Called as each connection handles its copy of the broadcast.
+fn delivered() {
+    if let Some(start) = *BROADCAST_AT.lock().expect("broadcast lock") {
+        let at = start.elapsed().as_micros() as u64;
+        LAST_DELIVERY_US.fetch_max(at, Ordering::Relaxed);
+    }
+}
+
+/// `enqueued <µs> last_delivery <µs>` for the last broadcast.
+fn fanout_stats() -> String {
+    format!(
+        "enqueued {} last_delivery {}",
+        ENQUEUED_US.load(Ordering::Relaxed),
+        LAST_DELIVERY_US.load(Ordering::Relaxed)
+    )
 }
 
 async fn serve_websock(listener: TcpListener) -> io::Result<()> {
@@ -199,11 +221,21 @@ async fn serve_raw(listener: TcpListener) -> io::Result<()> {
             if stream.set_nodelay(true).is_err() {
                 return;
             }
+            let mut fanout = false;
+            let route = |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                         response| {
+                fanout = request.uri().path() == "/ws/fanout";
+                Ok(response)
+            };
             let Ok(mut ws) =
-                tokio_tungstenite::accept_async_with_config(stream, Some(raw_config())).await
+                tokio_tungstenite::accept_hdr_async_with_config(stream, route, Some(raw_config()))
+                    .await
             else {
                 return;
             };
+            if fanout {
+                return raw_fanout(ws).await;
+            }
             // Pings are answered and the close handshake completed by tungstenite itself;
             // the stream ends after the client's close.
             while let Some(Ok(message)) = ws.next().await {
@@ -214,6 +246,47 @@ async fn serve_raw(listener: TcpListener) -> io::Result<()> {
                 }
             }
         });
+    }
+}
+
+type RawSender = tokio::sync::mpsc::Sender<tokio_tungstenite::tungstenite::Utf8Bytes>;
+
+/// The raw fan-out: each connection registers the sender of its own channel and `select!`s
+/// between its socket and that channel; `broadcast` sends to every registered channel.
+async fn raw_fanout(mut ws: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>) {
+    use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+    static REGISTRY: Mutex<Vec<RawSender>> = Mutex::new(Vec::new());
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    REGISTRY.lock().expect("registry lock").push(tx);
+    loop {
+        let reply = tokio::select! {
+            message = ws.next() => match message {
+                Some(Ok(Message::Text(text))) => match text.as_str() {
+                    "broadcast" => {
+                        let start = broadcast_started();
+                        let mut senders = REGISTRY.lock().expect("registry lock");
+                        senders.retain(|sender| !sender.is_closed());
+                        let text = Utf8Bytes::from_static(FANOUT_TEXT);
+                        let sent = senders
+                            .iter()
+                            .filter(|sender| sender.try_send(text.clone()).is_ok())
+                            .count();
+                        broadcast_enqueued(start, sent).into()
+                    }
+                    "fanout stats" => fanout_stats().into(),
+                    _ => text,
+                },
+                Some(Ok(_)) => continue,
+                _ => return,
+            },
+            Some(text) = rx.recv() => {
+                delivered();
+                text
+            }
+        };
+        if ws.send(Message::Text(reply)).await.is_err() {
+            return;
+        }
     }
 }
 

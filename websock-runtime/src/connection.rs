@@ -26,6 +26,7 @@ use tokio::{
     io::{AsyncRead, AsyncWrite},
     time::{Instant, Sleep},
 };
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -252,6 +253,10 @@ where
                 None => std::future::pending().await,
             }
         });
+        // Polled once to register this task's waker; after that, the token's flag is read
+        // instead: polling a registered `Notified` takes the server-wide token's lock, on every
+        // pass of every connection's loop.
+        let mut shutdown_registered = false;
         let idle_timeout = self.config.idle_timeout;
         let mut last_activity = Instant::now();
         let mut idle = pin!(tokio::time::sleep_until(
@@ -278,7 +283,15 @@ where
 
             let event = poll_fn(|cx| {
                 loop {
-                    if shutdown.as_mut().poll(cx).is_ready() {
+                    let shutting_down = if shutdown_registered {
+                        shutdown_token
+                            .as_ref()
+                            .is_some_and(CancellationToken::is_cancelled)
+                    } else {
+                        shutdown_registered = true;
+                        shutdown.as_mut().poll(cx).is_ready()
+                    };
+                    if shutting_down {
                         let code = self
                             .slot
                             .as_ref()
