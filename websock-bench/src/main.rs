@@ -5,6 +5,7 @@
 //! cargo run --release -p websock-bench -- all            # every scenario, 5 repetitions (~7 min)
 //! cargo run --release -p websock-bench -- all --smoke    # a few seconds per scenario (CI)
 //! cargo run --release -p websock-bench -- server websock --addr 127.0.0.1:4000
+//! cargo run --release -p websock-bench -- server floor --conns 10000   # the fan-out's floor
 //! cargo run --release -p websock-bench -- load throughput --addr 127.0.0.1:4000 --size 20
 //! ```
 //!
@@ -34,6 +35,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage:
   websock-bench all [--smoke] [--reps N] [--only throughput,latency,memory,connrate,fanout] [--json FILE] [--unpinned]
   websock-bench server <websock|raw|axum> [--addr 127.0.0.1:0]
+  websock-bench server floor [--addr 127.0.0.1:0] [--conns 10000]
   websock-bench load <throughput|latency|idle|connrate|fanout> --addr ADDR [options]";
 
 fn main() -> ExitCode {
@@ -57,11 +59,15 @@ fn main() -> ExitCode {
 }
 
 fn server(args: &mut Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let kind = args
-        .positional()
-        .and_then(|name| servers::Kind::parse(&name))
-        .ok_or(USAGE)?;
+    let name = args.positional().ok_or(USAGE)?;
     let addr = args.string_or("--addr", "127.0.0.1:0");
+    if name == "floor" {
+        let conns = args.number_or("--conns", 10_000)?;
+        args.finish()?;
+        servers::run_floor(&addr, conns as usize)?;
+        return Ok(());
+    }
+    let kind = servers::Kind::parse(&name).ok_or(USAGE)?;
     args.finish()?;
     servers::run(kind, &addr)?;
     Ok(())

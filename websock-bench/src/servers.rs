@@ -291,6 +291,52 @@ async fn raw_fanout(mut ws: tokio_tungstenite::WebSocketStream<tokio::net::TcpSt
 }
 
 // ---------------------------------------------------------------------------------------------
+// the fan-out's floor
+
+/// What a fan-out costs with no runtime at all, for the fan-out load generator: one blocking
+/// thread accepts `conns` clients (handshake, echo of their first message), then the trigger;
+/// on its `broadcast` it writes one pre-encoded frame to every socket in a plain loop. Every
+/// server, whatever its design, needs at least these `conns` writes.
+pub(crate) fn run_floor(addr: &str, conns: usize) -> io::Result<()> {
+    use tokio_tungstenite::tungstenite::{Message, accept};
+    let listener = std::net::TcpListener::bind(addr)?;
+    let mut stdout = io::stdout();
+    writeln!(stdout, "listening on {}", listener.local_addr()?)?;
+    stdout.flush()?;
+    let mut frame = vec![0x81, FANOUT_TEXT.len() as u8];
+    frame.extend_from_slice(FANOUT_TEXT.as_bytes());
+    let mut sockets = Vec::with_capacity(conns);
+    loop {
+        let (stream, _) = listener.accept()?;
+        stream.set_nodelay(true)?;
+        let mut ws = accept(stream).map_err(io::Error::other)?;
+        let first = ws.read().map_err(io::Error::other)?;
+        ws.send(first).map_err(io::Error::other)?;
+        if sockets.len() < conns {
+            sockets.push(ws.into_inner());
+            continue;
+        }
+        // The trigger.
+        while let Ok(message) = ws.read() {
+            let reply = match message.to_text().unwrap_or("") {
+                "broadcast" => {
+                    let start = broadcast_started();
+                    for socket in &mut sockets {
+                        socket.write_all(&frame)?;
+                    }
+                    delivered();
+                    broadcast_enqueued(start, sockets.len())
+                }
+                "fanout stats" => fanout_stats(),
+                _ => continue,
+            };
+            ws.send(Message::text(reply)).map_err(io::Error::other)?;
+        }
+        return Ok(());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // axum
 
 async fn axum_echo(ws: axum::extract::ws::WebSocketUpgrade) -> axum::response::Response {

@@ -156,17 +156,19 @@ pub(crate) struct Start<H: Handler> {
 /// Not an `async fn`: a future keeps what it captured for its whole life, even once moved on,
 /// so the connection and its context are built here and captured once, then only borrowed.
 /// (Every byte of this future is paid by every idle connection.)
-pub(crate) fn run<H, S>(stream: S, start: Start<H>) -> impl Future<Output = ()> + Send
+pub(crate) fn run<H, S>(stream: S, start: Box<Start<H>>) -> impl Future<Output = ()> + Send
 where
     H: Handler,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // Unboxed here, in a plain function, so the box is freed now rather than when the caller's
+    // future (which captured it) ends.
     let Start {
         init,
         request,
         config,
         slot,
-    } = start;
+    } = *start;
     let span =
         tracing::info_span!("websocket", path = %request.path(), peer = ?request.peer_addr());
     let shared = Arc::new(Shared {
@@ -439,6 +441,10 @@ where
                 // RFC 6455 §5.5.2; written with the next flush.
                 self.writer.push_pong(&payload);
                 self.dirty = true;
+                // Counted like any push: a client that pings without reading is paused too.
+                self.shared
+                    .buffered
+                    .store(self.writer.buffered(), Ordering::Relaxed);
                 Event::Control(Control::Ping(payload))
             }
             Inbound::Pong(payload) => Event::Control(Control::Pong(payload)),

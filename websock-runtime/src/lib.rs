@@ -1,5 +1,6 @@
 //! The runtime behind [websock](https://docs.rs/websock): Elixir's WebSock behaviour and
-//! WebSockAdapter on hyper 1 and tokio-tungstenite.
+//! WebSockAdapter on hyper 1 and tokio, with its own RFC 6455 framing (tungstenite supplies the
+//! handshake's accept key and the UTF-8 text type): an idle connection holds no read buffer.
 //!
 //! ```no_run
 //! use websock_runtime::{Close, Context, Handler, Message, Reply, Router, serve, websocket};

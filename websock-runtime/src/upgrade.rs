@@ -125,7 +125,7 @@ impl Upgrade {
         });
         let task = async move {
             match on_upgrade.await {
-                Ok(upgraded) => connection::run(TokioIo::new(upgraded), *start).await,
+                Ok(upgraded) => connection::run(TokioIo::new(upgraded), start).await,
                 Err(error) => {
                     tracing::debug!(%error, "upgrade failed before the socket was handed over");
                 }
