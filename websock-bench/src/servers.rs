@@ -222,6 +222,8 @@ async fn serve_raw(listener: TcpListener) -> io::Result<()> {
                 return;
             }
             let mut fanout = false;
+            // tungstenite's callback type fixes the error type.
+            #[allow(clippy::result_large_err)]
             let route = |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
                          response| {
                 fanout = request.uri().path() == "/ws/fanout";

@@ -156,6 +156,8 @@ pub(crate) struct Start<H: Handler> {
 /// Not an `async fn`: a future keeps what it captured for its whole life, even once moved on,
 /// so the connection and its context are built here and captured once, then only borrowed.
 /// (Every byte of this future is paid by every idle connection.)
+// The box is the point: see the unboxing below.
+#[allow(clippy::boxed_local)]
 pub(crate) fn run<H, S>(stream: S, start: Box<Start<H>>) -> impl Future<Output = ()> + Send
 where
     H: Handler,
