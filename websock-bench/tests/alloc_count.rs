@@ -213,9 +213,9 @@ impl Probe {
     }
 
     /// The control: a handler that allocates its answer on every call must show one allocation
-    /// per message, or the count sees nothing. (`black_box` keeps the optimizer from removing
-    /// the allocation: a `String` copied into the write buffer and dropped at once is otherwise
-    /// elided, which is why a `&'static str` reply no longer shows here.)
+    /// per message, or the count sees nothing. (Not a `&'static str` reply: the macro sends
+    /// those without a copy. `black_box` keeps the optimizer from removing an allocation that is
+    /// copied into the write buffer and freed at once.)
     #[on_text("ping string")]
     fn ping_string(&mut self) -> String {
         std::hint::black_box(String::from("pong"))
