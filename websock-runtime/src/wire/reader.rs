@@ -360,6 +360,36 @@ mod tests {
         assert_eq!(format!("{:?}", out[0]), "Close(Some((1000, \"ok\")))");
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends, split however TCP delivers it, the reader answers with
+        /// messages, an error or "wait": it never panics, and it never reads past an error.
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            cut in 1usize..64,
+            masked_frames in proptest::collection::vec(
+                (proptest::prelude::any::<u8>(), proptest::collection::vec(proptest::prelude::any::<u8>(), 0..125)),
+                0..6,
+            ),
+        ) {
+            // Random noise alone mostly fails at the first byte; well-formed frames with random
+            // first bytes (any opcode, FIN and RSV bits) in front of it reach deeper states.
+            let mut input: Vec<u8> = masked_frames
+                .iter()
+                .flat_map(|(first, payload)| frame(*first, payload))
+                .collect();
+            input.extend(bytes);
+            let input_len = input.len();
+            let pieces = input.chunks(cut).map(<[u8]>::to_vec).collect();
+            let (out, error, _) = read_all(pieces);
+            // Every frame is at least 6 bytes (a header and a mask).
+            proptest::prop_assert!(out.len() <= input_len / 6);
+            if let Some(WireError::Eof | WireError::Io(_)) = error {
+                proptest::prop_assert!(false, "the test's reader never ends or fails");
+            }
+        }
+    }
+
     #[test]
     fn limits_messages_across_fragments() {
         let chunk = vec![b'a'; 100];
