@@ -306,15 +306,14 @@ where
                             Some(close),
                         )));
                     }
-                    let buffered = self.shared.buffered.load(Ordering::Relaxed);
+                    let buffered = self.writer.buffered();
                     // Keep bytes moving to the socket even while input never stops.
                     if self.dirty && buffered >= self.config.write_buffer_size {
                         if let Poll::Ready(Err(ending)) = self.poll_flush(cx) {
                             return Poll::Ready(Event::End(ending));
                         }
                     }
-                    let reading = self.shared.buffered.load(Ordering::Relaxed)
-                        < self.config.read_pause_threshold();
+                    let reading = self.writer.buffered() < self.config.read_pause_threshold();
 
                     // Alternate which source goes first so neither can starve the other.
                     mailbox_first = !mailbox_first;
@@ -444,9 +443,7 @@ where
                 self.writer.push_pong(&payload);
                 self.dirty = true;
                 // Counted like any push: a client that pings without reading is paused too.
-                self.shared
-                    .buffered
-                    .store(self.writer.buffered(), Ordering::Relaxed);
+                self.publish_buffered();
                 Event::Control(Control::Ping(payload))
             }
             Inbound::Pong(payload) => Event::Control(Control::Pong(payload)),
@@ -510,9 +507,7 @@ where
             return Err(Ending::slow_reader());
         }
         self.writer.push(&frame);
-        self.shared
-            .buffered
-            .store(self.writer.buffered(), Ordering::Relaxed);
+        self.publish_buffered();
         self.dirty = true;
         Ok(())
     }
@@ -521,17 +516,22 @@ where
         match self.writer.poll_flush(&mut self.io, cx) {
             Poll::Ready(Ok(())) => {
                 self.dirty = false;
-                self.shared.buffered.store(0, Ordering::Relaxed);
+                self.publish_buffered();
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(error)) => Poll::Ready(Err(Ending::from_io(error))),
             Poll::Pending => {
-                self.shared
-                    .buffered
-                    .store(self.writer.buffered(), Ordering::Relaxed);
+                self.publish_buffered();
                 Poll::Pending
             }
         }
+    }
+
+    /// Shows handles (`Stats::buffered_bytes`) how much waits to be written.
+    fn publish_buffered(&self) {
+        self.shared
+            .buffered
+            .store(self.writer.buffered(), Ordering::Relaxed);
     }
 
     /// Sends what is left and the close frame, waits for the client's close within the close
@@ -578,7 +578,7 @@ where
             } => {}
         }
 
-        let unflushed = self.shared.buffered.load(Ordering::Relaxed) as u64;
+        let unflushed = self.writer.buffered() as u64;
         let mut dropped_infos = 0;
         if let Some(mailbox) = ctx.mailbox.get_mut() {
             mailbox.close();

@@ -12,6 +12,8 @@ use std::cell::RefCell;
 const MAX_POOLED_BYTES: usize = 512 << 10;
 /// Larger buffers (grown for a large frame) are freed rather than kept.
 const MAX_POOLED_BUFFER: usize = 128 << 10;
+/// Smaller ones are not worth keeping: a buffer is pooled only with room for this much.
+const MIN_POOLED_BUFFER: usize = 1 << 10;
 
 #[derive(Default)]
 struct Pool {
@@ -35,9 +37,10 @@ pub(super) fn take(size: usize) -> BytesMut {
     })
 }
 
-/// Takes `buffer` back if it is empty and no payload still points into it.
+/// Takes `buffer` back if it is empty and has room for a read of `size` bytes without
+/// allocating (once no payload points into it, all of it is room again).
 pub(super) fn give(mut buffer: BytesMut, size: usize) {
-    if !buffer.is_empty() || !buffer.try_reclaim(size) {
+    if !buffer.is_empty() || !buffer.try_reclaim(size.max(MIN_POOLED_BUFFER)) {
         return;
     }
     let capacity = buffer.capacity();
