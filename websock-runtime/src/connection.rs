@@ -411,15 +411,13 @@ where
                     // The usual reply, one frame with nothing pushed before it, goes straight to
                     // the socket's buffer: the outbox is then never allocated on an idle
                     // connection.
-                    if ctx.outbox.is_empty() {
-                        if let Frames::One(_) = reply.frames {
-                            let Frames::One(frame) = std::mem::take(&mut reply.frames) else {
-                                unreachable!()
-                            };
+                    match std::mem::take(&mut reply.frames) {
+                        Frames::One(frame) if ctx.outbox.is_empty() => {
                             if let Err(ending) = self.write_frame(frame, ctx) {
                                 return ending;
                             }
                         }
+                        frames => reply.frames = frames,
                     }
                     ctx.apply(reply);
                 }
