@@ -88,7 +88,9 @@ impl Room {
         if name == "secret" {
             return Err(JoinError::reason("unauthorized"));
         }
-        socket.track(&params.user_id, json!({ "online_at": unix_time() }));
+        socket
+            .track(&params.user_id, json!({ "online_at": unix_time() }))
+            .map_err(JoinError::reason)?;
         socket.push_presence_state();
         Ok(Room {
             user_id: params.user_id,

@@ -35,7 +35,9 @@ impl Room {
             return Err(JoinError::reason("unauthorized"));
         }
         assert!(!params.crash, "join crash requested");
-        socket.track(&params.user, json!({"status": "here"}));
+        socket
+            .track(&params.user, json!({"status": "here"}))
+            .map_err(JoinError::reason)?;
         socket.push_presence_state();
         Ok((Room { user: params.user }, json!({"room": id})))
     }

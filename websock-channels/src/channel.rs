@@ -7,7 +7,17 @@ use crate::{
     socket::{Hub, Info, Mailbox},
 };
 use serde_json::Value;
-use std::{any::Any, fmt, future::Future, sync::Arc, time::Duration};
+use std::{
+    any::Any,
+    fmt,
+    future::Future,
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+use tokio_util::sync::CancellationToken;
 
 /// A channel: the state of one joined topic on one socket, as Phoenix's `Phoenix.Channel`.
 ///
@@ -246,6 +256,7 @@ pub struct ChannelHandle {
     mailbox: Mailbox,
     topic: Arc<str>,
     join_ref: Arc<str>,
+    instance: u64,
 }
 
 impl fmt::Debug for ChannelHandle {
@@ -269,17 +280,57 @@ impl fmt::Display for NotDelivered {
 
 impl std::error::Error for NotDelivered {}
 
+/// [`ChannelSocket::track`] of a key the channel already tracks in its topic. Its
+/// `Display` is `already_tracked`, as Phoenix's error, so
+/// `ChannelReply::error(Payload::reason(error))` answers `{"reason":"already_tracked"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlreadyTracked {
+    pub(crate) topic: String,
+    pub(crate) key: String,
+}
+
+impl AlreadyTracked {
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The key already tracked.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl fmt::Display for AlreadyTracked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("already_tracked")
+    }
+}
+
+impl std::error::Error for AlreadyTracked {}
+
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
+/// A number for a new channel instance, unique within the process.
+pub(crate) fn next_instance() -> u64 {
+    NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed)
+}
+
 impl ChannelHandle {
     /// Sends `info` to the channel's `handle_info` (`#[on_info]`). A channel that has left or
     /// been rejoined since drops it; so does one whose `Info` is another type (logged).
     pub fn send<I: Send + 'static>(&self, info: I) -> Result<(), NotDelivered> {
         self.mailbox
-            .send_info(Info::Channel {
-                topic: self.topic.clone(),
-                join_ref: self.join_ref.clone(),
-                message: Box::new(info),
-            })
+            .send_info(self.info(info))
             .map_err(|_| NotDelivered)
+    }
+
+    fn info<I: Send + 'static>(&self, info: I) -> Info {
+        Info::Channel {
+            topic: self.topic.clone(),
+            instance: self.instance,
+            message: Box::new(info),
+        }
     }
 
     /// The topic.
@@ -298,7 +349,8 @@ impl fmt::Debug for AnyInfo {
     }
 }
 
-/// A timer from [`ChannelSocket::send_after`]; [`cancel`](Self::cancel) stops it.
+/// A timer from [`ChannelSocket::send_after`]; [`cancel`](Self::cancel) stops it, and so does
+/// the end of its channel.
 #[derive(Debug)]
 pub struct ChannelTimer(tokio::task::AbortHandle);
 
@@ -314,6 +366,11 @@ impl ChannelTimer {
 pub struct ChannelSocket {
     pub(crate) topic: Arc<str>,
     pub(crate) join_ref: Arc<str>,
+    /// Tells this channel instance from any other of the same topic on the socket, including
+    /// a rejoin that reuses the join_ref: infos for an instance go to it alone.
+    pub(crate) instance: u64,
+    /// Cancelled when the channel ends: its `send_after` timers stop. Made with the first.
+    pub(crate) timers: OnceLock<CancellationToken>,
     pub(crate) assigns: Arc<Assigns>,
     pub(crate) socket_id: Option<Arc<str>>,
     pub(crate) hub: Arc<Hub>,
@@ -399,29 +456,55 @@ impl ChannelSocket {
             mailbox: self.mailbox.clone(),
             topic: self.topic.clone(),
             join_ref: self.join_ref.clone(),
+            instance: self.instance,
         }
     }
 
-    /// Sends `info` to this channel's `handle_info` after `delay` (dropped if the channel has
-    /// ended by then).
+    /// Sends `info` to this channel's `handle_info` after `delay`. The timer ends with the
+    /// channel (leave, stop, crash, rejoin, socket closed): its info never reaches another
+    /// instance of the topic. When it fires, it waits for room in a full mailbox rather than
+    /// drop the info.
     pub fn send_after<I: Send + 'static>(&self, delay: Duration, info: I) -> ChannelTimer {
         let handle = self.handle();
+        let ended = self.timers.get_or_init(CancellationToken::new).clone();
         let task = tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let _ = handle.send(info);
+            // tokio's `sleep` saturates: `Duration::MAX` means "never", not a panic.
+            tokio::select! {
+                () = ended.cancelled() => {}
+                () = tokio::time::sleep(delay) => {
+                    let info = handle.info(info);
+                    tokio::select! {
+                        () = ended.cancelled() => {}
+                        _ = handle.mailbox.send_info_waiting(info) => {}
+                    }
+                }
+            }
         });
         ChannelTimer(task.abort_handle())
     }
 
+    /// Stops this channel's timers; the socket calls it when the channel ends.
+    pub(crate) fn end_timers(&self) {
+        if let Some(ended) = self.timers.get() {
+            ended.cancel();
+        }
+    }
+
     /// Tracks `key` (a user id, say) in this topic's presence with `meta`; everyone in the
     /// topic gets a `presence_diff`. Untracked by itself when the channel ends.
-    pub fn track(&mut self, key: impl AsRef<str>, meta: Value) {
-        let (_, diff) = self
-            .hub
-            .presence
-            .track(self.owner(), &self.topic, key.as_ref(), meta);
+    ///
+    /// # Errors
+    /// [`AlreadyTracked`] when this channel already tracks `key` in its topic, as
+    /// Phoenix.Presence answers `{:error, {:already_tracked, pid, topic, key}}`: nothing
+    /// changes (use [`update`](Self::update) to change the meta).
+    pub fn track(&mut self, key: impl AsRef<str>, meta: Value) -> Result<(), AlreadyTracked> {
+        let (_, diff) =
+            self.hub
+                .presence
+                .track(self.owner(), &self.topic, key.as_ref(), meta)?;
         self.tracked = true;
         self.broadcasts.push(diff);
+        Ok(())
     }
 
     /// Replaces the meta this channel tracked under `key` (a new `phx_ref`, with

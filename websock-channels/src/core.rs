@@ -5,7 +5,7 @@ use crate::{
     Payload,
     channel::{ChannelReply, ChannelSocket, DynChannel, LeaveReason},
     handler::Connected,
-    protocol::{self, Inbound},
+    protocol::{self, Header, Inbound},
     pubsub::SubscriberId,
     socket::{Hub, Info, Mailbox},
 };
@@ -29,6 +29,14 @@ pub(crate) struct Core {
     mailbox: Mailbox,
     channels: HashMap<Arc<str>, Joined>,
     bucket: Bucket,
+    /// Mailbox messages handled so far.
+    received: u64,
+    /// When the owed `presence_state`s go out: once the messages queued when the debt was
+    /// seen are handled (the mailbox then has room again).
+    resync_due: Option<u64>,
+    /// Per topic, the last mailbox message queued before its fresh `presence_state`: the
+    /// `presence_diff`s up to it are already in the state, and are dropped.
+    stale_diffs: HashMap<String, u64>,
     pub(crate) span: tracing::Span,
     pub(crate) out: Vec<Frame>,
     pub(crate) close: Option<Close>,
@@ -52,6 +60,9 @@ impl Core {
             subscriber,
             mailbox,
             channels: HashMap::new(),
+            received: 0,
+            resync_due: None,
+            stale_diffs: HashMap::new(),
             span,
             out: Vec::new(),
             close: None,
@@ -66,7 +77,22 @@ impl Core {
         self.out.push(frame);
     }
 
-    fn reply(&mut self, join_ref: Option<&str>, msg: &Inbound, status: &str, payload: &Payload) {
+    /// Sends a frame that may not have been encodable (a binary field over 255 bytes).
+    fn send_encoded(&mut self, frame: Option<Frame>, topic: &str, event: &str) {
+        match frame {
+            Some(frame) => self.send(frame),
+            None => {
+                self.hub.counters.unencodable();
+                tracing::error!(
+                    topic,
+                    event,
+                    "frame not sent: a binary payload's topic, event or status must be at most 255 bytes"
+                );
+            }
+        }
+    }
+
+    fn reply(&mut self, join_ref: Option<&str>, msg: &Header, status: &str, payload: &Payload) {
         let frame = protocol::encode_reply(
             join_ref,
             msg.msg_ref.as_deref(),
@@ -74,49 +100,50 @@ impl Core {
             status,
             payload,
         );
-        self.send(frame);
+        self.send_encoded(frame, &msg.topic, status);
     }
 
-    /// A message from the client.
+    /// A message from the client. The limits are checked on its header, before its payload is
+    /// decoded: a frame over them costs no JSON tree.
     pub(crate) async fn handle_message(&mut self, message: Message) {
         self.hub.counters.message_in();
-        let size = message.len();
-        let msg = match protocol::decode(&message) {
-            Ok(msg) => msg,
+        let header = match protocol::decode_header(&message) {
+            Ok(header) => header,
             Err(error) => {
                 tracing::debug!(error = error.0, "undecodable frame ignored");
+                // Garbage costs a token like anything else: flooding it ends in 1008 too.
+                self.take_token();
                 return;
             }
         };
         // The reference, checklist 4: heartbeats are answered without any join.
-        if msg.topic == "phoenix" && msg.event == "heartbeat" {
-            self.reply(None, &msg, "ok", &Payload::empty());
+        if header.topic == "phoenix" && header.event == "heartbeat" {
+            self.reply(None, &header, "ok", &Payload::empty());
             return;
         }
-        if !self.bucket.take() {
-            self.hub.counters.rate_limited();
-            if self.bucket.refused_in_a_row >= self.bucket.close_after {
-                tracing::info!("rate limit exceeded again and again: closing the socket");
-                self.close = Some(Close::new(CloseCode::POLICY_VIOLATION, "rate limited"));
+        let refused = if !self.take_token() {
+            "rate_limited"
+        } else if message.len() > self.hub.limits.max_payload {
+            "payload too large"
+        } else if let Some(field) = header.too_long() {
+            field
+        } else {
+            ""
+        };
+        if !refused.is_empty() {
+            if self.close.is_none() && header.msg_ref.is_some() {
+                let reason = Payload::reason(refused);
+                self.reply(header.join_ref.as_deref(), &header, "error", &reason);
+            }
+            return;
+        }
+        let msg = match protocol::decode(&message) {
+            Ok(msg) => msg,
+            Err(error) => {
+                tracing::debug!(error = error.0, "undecodable payload: frame ignored");
                 return;
             }
-            if msg.msg_ref.is_some() {
-                self.reply(
-                    msg.join_ref.as_deref(),
-                    &msg,
-                    "error",
-                    &Payload::reason("rate_limited"),
-                );
-            }
-            return;
-        }
-        if size > self.hub.limits.max_payload {
-            if msg.msg_ref.is_some() {
-                let reason = Payload::reason("payload too large");
-                self.reply(msg.join_ref.as_deref(), &msg, "error", &reason);
-            }
-            return;
-        }
+        };
         match msg.event.as_str() {
             "phx_join" => self.join(msg).await,
             "phx_leave" => self.leave(msg).await,
@@ -124,7 +151,21 @@ impl Core {
         }
     }
 
-    fn unmatched(&mut self, msg: &Inbound) {
+    /// Takes a token from the rate limit's bucket; `false` (and, after too many refusals in a
+    /// row, a 1008 close) when it is empty.
+    fn take_token(&mut self) -> bool {
+        if self.bucket.take() {
+            return true;
+        }
+        self.hub.counters.rate_limited();
+        if self.bucket.refused_in_a_row >= self.bucket.close_after {
+            tracing::info!("rate limit exceeded again and again: closing the socket");
+            self.close = Some(Close::new(CloseCode::POLICY_VIOLATION, "rate limited"));
+        }
+        false
+    }
+
+    fn unmatched(&mut self, msg: &Header) {
         self.reply(None, msg, "error", &Payload::reason("unmatched topic"));
     }
 
@@ -171,6 +212,8 @@ impl Core {
         let mut socket = ChannelSocket {
             topic: topic_name.clone(),
             join_ref: join_ref.clone(),
+            instance: crate::channel::next_instance(),
+            timers: std::sync::OnceLock::new(),
             assigns: self.assigns.clone(),
             socket_id: self.socket_id.clone(),
             hub: hub.clone(),
@@ -279,6 +322,21 @@ impl Core {
 
     /// A message from the mailbox.
     pub(crate) async fn handle_info(&mut self, info: Info) {
+        self.received += 1;
+        if self.mailbox.backlog().is_slow() {
+            // A broadcast found the mailbox full (see `Delivery`): phoenix.js reconnects
+            // after 1013 and rejoins, which beats a client that silently missed a message.
+            self.close = Some(Close::new(
+                CloseCode::TRY_AGAIN_LATER,
+                "slow consumer: mailbox full",
+            ));
+            return;
+        }
+        self.dispatch_info(info).await;
+        self.resync_presence();
+    }
+
+    async fn dispatch_info(&mut self, info: Info) {
         match info {
             Info::Broadcast(message) => {
                 if self.socket_id.as_deref() == Some(message.topic()) {
@@ -288,11 +346,14 @@ impl Core {
                     }
                     return;
                 }
+                if message.event() == "presence_diff" && self.stale_diff(message.topic()) {
+                    return;
+                }
                 let Some(mut joined) = self.channels.remove(message.topic()) else {
                     return;
                 };
                 if !joined.channel.intercepts(message.event()) {
-                    self.send(message.frame());
+                    self.send_encoded(message.frame(), message.topic(), message.event());
                     self.channels.insert(joined.socket.topic.clone(), joined);
                     return;
                 }
@@ -308,13 +369,13 @@ impl Core {
             }
             Info::Channel {
                 topic,
-                join_ref,
+                instance,
                 message,
             } => {
                 let Some(mut joined) = self.channels.remove(&*topic) else {
                     return;
                 };
-                if joined.socket.join_ref != join_ref {
+                if joined.socket.instance != instance {
                     self.channels.insert(topic, joined);
                     return;
                 }
@@ -325,6 +386,54 @@ impl Core {
                     .await;
                 self.after_callback(joined, outcome).await;
             }
+            // What it woke the socket for is read in `resync_presence` and `handle_info`.
+            Info::Wake => {}
+        }
+    }
+
+    /// Whether a `presence_diff` of `topic`, the message just taken from the mailbox, was
+    /// queued before the fresh `presence_state` this socket last pushed for `topic` (and so is
+    /// already in it: pushed after the state, it could bring back a presence that has left).
+    fn stale_diff(&mut self, topic: &str) -> bool {
+        match self.stale_diffs.get(topic) {
+            Some(&last) if self.received <= last => true,
+            Some(_) => {
+                self.stale_diffs.remove(topic);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Pays what the socket owes after `presence_diff`s found its mailbox full: one fresh
+    /// `presence_state` per topic (phoenix.js resyncs from it), once the messages that were
+    /// waiting when the debt was seen are handled. Waiting lets the mailbox drain, so a socket
+    /// that falls behind gets one state per backlog, not one per message.
+    fn resync_presence(&mut self) {
+        if !self.mailbox.backlog().owes_any() {
+            return;
+        }
+        let waiting = self.mailbox.len() as u64;
+        let due = *self.resync_due.get_or_insert(self.received + waiting);
+        if self.received < due {
+            return;
+        }
+        self.resync_due = None;
+        let topics = self.mailbox.backlog().take_owed();
+        // Read after the debt is cleared (diffs are queued again) and before the lists: every
+        // diff queued up to here is in the lists, and the later ones come after the state.
+        let last_stale = self.received + self.mailbox.len() as u64;
+        for topic in topics {
+            let Some(joined) = self.channels.get(topic.as_str()) else {
+                continue;
+            };
+            let join_ref = joined.socket.join_ref.clone();
+            let state = Payload::Json(self.hub.presence.list(&topic));
+            let frame = protocol::encode_push(Some(&join_ref), &topic, "presence_state", &state);
+            self.send_encoded(frame, &topic, "presence_state");
+            self.hub.counters.presence_resynced();
+            tracing::info!(%topic, "mailbox was full: presence_diffs dropped, presence_state pushed");
+            self.stale_diffs.insert(topic, last_stale);
         }
     }
 
@@ -344,7 +453,7 @@ impl Core {
         for (event, payload) in pushes {
             let frame =
                 protocol::encode_push(Some(&socket.join_ref), &socket.topic, &event, &payload);
-            self.send(frame);
+            self.send_encoded(frame, &socket.topic, &event);
         }
     }
 
@@ -416,8 +525,10 @@ impl Core {
         }
     }
 
-    /// Untracks the channel's presences, sends its last broadcasts and unsubscribes.
+    /// Stops the channel's timers, untracks its presences, sends its last broadcasts and
+    /// unsubscribes.
     async fn cleanup(&mut self, socket: &mut ChannelSocket) {
+        socket.end_timers();
         if socket.tracked {
             if let Some(diff) = self
                 .hub

@@ -32,6 +32,7 @@ impl fmt::Debug for SocketInfo {
         match &self.0 {
             Info::Broadcast(message) => f.debug_tuple("Broadcast").field(message).finish(),
             Info::Channel { topic, .. } => f.debug_struct("Channel").field("topic", topic).finish(),
+            Info::Wake => f.write_str("Wake"),
         }
     }
 }
@@ -67,7 +68,7 @@ impl Handler for SocketHandler {
     type Info = SocketInfo;
 
     async fn init(init: Connected, ctx: &mut Context<Self>) -> Result<Self, Close> {
-        let mailbox = Mailbox::Socket(ctx.handle().clone());
+        let mailbox = Mailbox::socket(ctx.handle().clone(), init.hub.counters.clone());
         Ok(Self {
             core: Core::new(init, mailbox),
         })

@@ -61,6 +61,7 @@
 mod channel;
 mod core;
 mod handler;
+mod mailbox;
 mod payload;
 mod presence;
 mod protocol;
@@ -71,8 +72,8 @@ pub mod testing;
 mod topic;
 
 pub use channel::{
-    AnyInfo, Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer, IntoChannelReply,
-    JoinError, LeaveReason, NotDelivered,
+    AlreadyTracked, AnyInfo, Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer,
+    IntoChannelReply, JoinError, LeaveReason, NotDelivered,
 };
 pub use handler::{Connected, SocketHandler, SocketInfo};
 pub use payload::{Binary, Payload, PayloadError};

@@ -1,6 +1,6 @@
 //! Presence: who is in a topic, in exactly the shape phoenix.js's `Presence` consumes.
 
-use crate::{Broadcast, PubSub, pubsub::SubscriberId};
+use crate::{AlreadyTracked, Broadcast, PubSub, pubsub::SubscriberId};
 use serde_json::{Map, Value, json};
 use std::{
     collections::{BTreeMap, HashMap},
@@ -154,14 +154,27 @@ impl Presence {
         format!("{}-{n}", self.inner.prefix)
     }
 
-    /// Tracks `key` with `meta` for `owner`; returns the diff to broadcast.
+    /// Tracks `key` with `meta` for `owner`; returns the diff to broadcast. One meta per owner
+    /// and key, as Phoenix.Presence: a second `track` is an error, not a second meta.
     pub(crate) fn track(
         &self,
         owner: Owner,
         topic: &str,
         key: &str,
         meta: Value,
-    ) -> (String, Broadcast) {
+    ) -> Result<(String, Broadcast), AlreadyTracked> {
+        let mut topics = self.lock();
+        let entries = topics
+            .entry(topic.to_owned())
+            .or_default()
+            .entry(key.to_owned())
+            .or_default();
+        if entries.iter().any(|e| e.owner == owner) {
+            return Err(AlreadyTracked {
+                topic: topic.to_owned(),
+                key: key.to_owned(),
+            });
+        }
         let entry = Entry {
             owner,
             phx_ref: self.new_ref(),
@@ -169,13 +182,8 @@ impl Presence {
         };
         let joins = json!({ key: { "metas": [entry.wire()] } });
         let phx_ref = entry.phx_ref.clone();
-        self.lock()
-            .entry(topic.to_owned())
-            .or_default()
-            .entry(key.to_owned())
-            .or_default()
-            .push(entry);
-        (phx_ref, diff(topic, joins, json!({})))
+        entries.push(entry);
+        Ok((phx_ref, diff(topic, joins, json!({}))))
     }
 
     /// Replaces `owner`'s meta for `key`: a new `phx_ref`, with `phx_ref_prev` the old one. The
@@ -266,10 +274,16 @@ mod tests {
         let presence = Presence::new();
         let a = Owner(SubscriberId::next());
         let b = Owner(SubscriberId::next());
-        let (ref_a, diff_a) = presence.track(a, "t", "alice", json!({"device": "web"}));
+        let (ref_a, diff_a) = presence
+            .track(a, "t", "alice", json!({"device": "web"}))
+            .unwrap();
         let joins = &diff_a.payload().as_json().unwrap()["joins"];
         assert_eq!(joins["alice"]["metas"][0]["phx_ref"], json!(ref_a));
-        presence.track(b, "t", "alice", json!({"device": "phone"}));
+        presence
+            .track(b, "t", "alice", json!({"device": "phone"}))
+            .unwrap();
+        let again = presence.track(a, "t", "alice", json!({"device": "two"}));
+        assert_eq!(again.unwrap_err().key(), "alice");
         let list = presence.list("t");
         assert_eq!(list["alice"]["metas"].as_array().unwrap().len(), 2);
 

@@ -42,7 +42,7 @@ pub struct Broadcast {
     event: String,
     payload: Payload,
     from: Option<SubscriberId>,
-    frame: OnceLock<Frame>,
+    frame: OnceLock<Option<Frame>>,
 }
 
 impl fmt::Debug for Broadcast {
@@ -98,11 +98,20 @@ impl Broadcast {
         self.from
     }
 
-    /// The wire frame, encoded once.
-    pub(crate) fn frame(&self) -> Frame {
+    /// The wire frame, encoded once; `None` for a binary payload whose topic or event is over
+    /// 255 bytes (the binary layout cannot carry it; [`PubSub::send`] refuses those).
+    pub(crate) fn frame(&self) -> Option<Frame> {
         self.frame
             .get_or_init(|| protocol::encode_broadcast(&self.topic, &self.event, &self.payload))
             .clone()
+    }
+
+    /// Whether it can be sent: a binary payload's topic and event fit in 255 bytes each.
+    fn encodable(&self) -> bool {
+        match self.payload {
+            Payload::Json(_) => true,
+            Payload::Binary(_) => protocol::fits_binary(&self.topic, &self.event),
+        }
     }
 }
 
@@ -129,6 +138,21 @@ impl fmt::Debug for Subscriber {
 }
 
 /// What happened to one delivery.
+///
+/// A socket's mailbox is bounded (the runtime's `Config::mailbox_capacity`, 1,024 by default).
+/// When a broadcast finds it full, nothing is lost silently:
+///
+/// - a `presence_diff` is not queued, nor are the next ones to that topic: the socket drops
+///   the diffs still waiting for it and, once it has worked through its backlog, pushes its
+///   client one fresh `presence_state` (phoenix.js resyncs on any `presence_state`), counted in
+///   [`ChannelMetrics::presence_resyncs`](crate::ChannelMetrics). A join storm stays a join
+///   storm instead of turning into a reconnect storm.
+/// - any other broadcast: the socket is a slow consumer and is closed with 1013 "try again
+///   later" (phoenix.js reconnects and rejoins, and a channel's join sends what it needs), counted
+///   in [`ChannelMetrics::slow_consumers`](crate::ChannelMetrics). Phoenix never drops a
+///   broadcast (its transport's mailbox is unbounded); uWebSockets drops past
+///   `maxBackpressure` and can close. A bounded mailbox cannot do the first, and a silent drop
+///   would leave the client wrong for good, so the client is told by the close.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Delivery {
@@ -136,8 +160,14 @@ pub enum Delivery {
     Delivered,
     /// Skipped: the subscriber is the broadcast's sender.
     Skipped,
-    /// Dropped: the subscriber's mailbox is full (a slow socket; counted and logged).
+    /// Dropped: a [`Subscription`]'s queue (1,024) is full (counted in
+    /// [`LocalAdapter::dropped`] and logged).
     Full,
+    /// A `presence_diff` not queued: the socket's mailbox is full, so it resyncs its client
+    /// with one `presence_state` once it drains.
+    Resync,
+    /// Not queued: the socket's mailbox is full, and it is being closed with 1013.
+    SlowConsumer,
     /// The subscriber has gone: unsubscribe it.
     Gone,
 }
@@ -157,16 +187,13 @@ impl Subscriber {
         if message.from == Some(self.id) {
             return Delivery::Skipped;
         }
-        let result = match &self.sink {
+        match &self.sink {
             Sink::Socket(mailbox) => mailbox.deliver(message.clone()),
-            Sink::Listener(tx) => tx.try_send(message.clone()).map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => Delivery::Full,
-                mpsc::error::TrySendError::Closed(_) => Delivery::Gone,
-            }),
-        };
-        match result {
-            Ok(()) => Delivery::Delivered,
-            Err(delivery) => delivery,
+            Sink::Listener(tx) => match tx.try_send(message.clone()) {
+                Ok(()) => Delivery::Delivered,
+                Err(mpsc::error::TrySendError::Full(_)) => Delivery::Full,
+                Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Gone,
+            },
         }
     }
 }
@@ -251,10 +278,11 @@ impl LocalAdapter {
         for subscriber in &subscribers {
             match subscriber.deliver(message) {
                 Delivery::Delivered => delivered += 1,
-                Delivery::Skipped => {}
+                // The socket counted and logged it, and will resync or close.
+                Delivery::Skipped | Delivery::Resync | Delivery::SlowConsumer => {}
                 Delivery::Full => {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(topic = %message.topic, subscriber = subscriber.id.0, "mailbox full: broadcast dropped");
+                    tracing::warn!(topic = %message.topic, subscriber = subscriber.id.0, "subscription full: broadcast dropped");
                 }
                 Delivery::Gone => gone.push(subscriber.id),
             }
@@ -265,7 +293,8 @@ impl LocalAdapter {
         delivered
     }
 
-    /// Broadcasts dropped because a mailbox was full.
+    /// Broadcasts dropped because a [`Subscription`]'s queue was full (a socket's full mailbox
+    /// is counted in its endpoint's [`ChannelMetrics`](crate::ChannelMetrics) instead).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
@@ -370,7 +399,16 @@ impl PubSub {
     }
 
     /// Sends a prepared broadcast.
+    ///
+    /// # Errors
+    /// The adapter's, or: a binary payload whose topic or event is longer than 255 bytes,
+    /// which phoenix.js's binary layout cannot carry (each length is one byte).
     pub async fn send(&self, message: Broadcast) -> Result<(), PubSubError> {
+        if !message.encodable() {
+            return Err(PubSubError::new(
+                "a binary broadcast's topic and event must be at most 255 bytes",
+            ));
+        }
         self.adapter.broadcast(Arc::new(message)).await
     }
 

@@ -4,8 +4,8 @@
 use crate::{
     Channel, ChannelMetrics, Payload, Presence, PubSub, Topic,
     channel::{ChannelSocket, Joined, join_erased},
-    handler::{Connected, SocketHandler, SocketInfo},
-    pubsub::{Broadcast, Delivery},
+    handler::{Connected, SocketHandler},
+    pubsub::Broadcast,
     telemetry::Counters,
     topic::TopicPattern,
 };
@@ -17,10 +17,7 @@ use std::{
     pin::Pin,
     sync::{Arc, OnceLock},
 };
-use tokio::sync::mpsc;
-use websock_runtime::{
-    Body, Config, Endpoint, Handle, Refuse, RequestInfo, SendError, WebSocketRoute,
-};
+use websock_runtime::{Body, Config, Endpoint, Refuse, RequestInfo, WebSocketRoute};
 
 /// What a socket's `connect` hands to its channels: any values, one per type (the user, the
 /// tenant, ..), read with [`get`](Self::get).
@@ -277,36 +274,16 @@ pub(crate) enum Info {
     Broadcast(Arc<Broadcast>),
     Channel {
         topic: Arc<str>,
-        join_ref: Arc<str>,
+        /// The channel instance it is for: one that has left, or been replaced by a rejoin
+        /// (even with the same join_ref), drops it.
+        instance: u64,
         message: Box<dyn Any + Send>,
     },
+    /// A broadcast found the mailbox full: read the socket's backlog.
+    Wake,
 }
 
-/// A socket's mailbox: the runtime connection's, or a test socket's queue.
-#[derive(Clone)]
-pub(crate) enum Mailbox {
-    Socket(Handle<SocketHandler>),
-    Queue(mpsc::Sender<Info>),
-}
-
-impl Mailbox {
-    pub(crate) fn send_info(&self, info: Info) -> Result<(), Delivery> {
-        match self {
-            Self::Socket(handle) => handle.try_send(SocketInfo(info)).map_err(|e| match e {
-                SendError::Full(_) => Delivery::Full,
-                SendError::Closed(_) => Delivery::Gone,
-            }),
-            Self::Queue(tx) => tx.try_send(info).map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => Delivery::Full,
-                mpsc::error::TrySendError::Closed(_) => Delivery::Gone,
-            }),
-        }
-    }
-
-    pub(crate) fn deliver(&self, message: Arc<Broadcast>) -> Result<(), Delivery> {
-        self.send_info(Info::Broadcast(message))
-    }
-}
+pub(crate) use crate::mailbox::Mailbox;
 
 /// A Phoenix socket endpoint: the [`Socket`], its channels and its options. Mount it with the
 /// runtime's `Router` at `<path>/websocket` (phoenix.js appends `/websocket`).

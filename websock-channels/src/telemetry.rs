@@ -14,6 +14,9 @@ pub(crate) struct Counters {
     messages_in: AtomicU64,
     messages_out: AtomicU64,
     rate_limited: AtomicU64,
+    presence_resyncs: AtomicU64,
+    slow_consumers: AtomicU64,
+    unencodable: AtomicU64,
 }
 
 /// A snapshot of an endpoint's counters.
@@ -38,8 +41,17 @@ pub struct ChannelMetrics {
     pub messages_in: u64,
     /// Frames sent to clients.
     pub messages_out: u64,
-    /// Messages refused by the rate limit.
+    /// Messages refused by the rate limit (undecodable frames included).
     pub rate_limited: u64,
+    /// Fresh `presence_state`s pushed to sockets whose mailbox was full when a
+    /// `presence_diff` came (see [`Delivery`](crate::Delivery)).
+    pub presence_resyncs: u64,
+    /// Sockets closed with 1013 because a broadcast found their mailbox full (see
+    /// [`Delivery`](crate::Delivery)).
+    pub slow_consumers: u64,
+    /// Binary frames not sent because a field (an event, a reply status) was over the 255
+    /// bytes the binary layout allows.
+    pub unencodable: u64,
 }
 
 impl Counters {
@@ -55,6 +67,9 @@ impl Counters {
             messages_in: self.messages_in.load(Relaxed),
             messages_out: self.messages_out.load(Relaxed),
             rate_limited: self.rate_limited.load(Relaxed),
+            presence_resyncs: self.presence_resyncs.load(Relaxed),
+            slow_consumers: self.slow_consumers.load(Relaxed),
+            unencodable: self.unencodable.load(Relaxed),
         }
     }
 
@@ -98,5 +113,17 @@ impl Counters {
 
     pub(crate) fn rate_limited(&self) {
         self.rate_limited.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn presence_resynced(&self) {
+        self.presence_resyncs.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn slow_consumer(&self) {
+        self.slow_consumers.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn unencodable(&self) {
+        self.unencodable.fetch_add(1, Relaxed);
     }
 }

@@ -122,7 +122,8 @@ impl TestSocket {
         let (to_server, mut inbound) = mpsc::channel::<Message>(1024);
         let (mailbox_tx, mut mailbox) = mpsc::channel::<Info>(1024);
         let (events, from_server) = mpsc::unbounded_channel();
-        let mut core = Core::new(connected, Mailbox::Queue(mailbox_tx));
+        let mailbox_tx = Mailbox::queue(mailbox_tx, hub.counters.clone());
+        let mut core = Core::new(connected, mailbox_tx);
         tokio::spawn(async move {
             loop {
                 tokio::select! {
