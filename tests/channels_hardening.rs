@@ -88,7 +88,10 @@ impl Hard {
 
     #[on_event("push_long_binary")]
     fn push_long_binary(&mut self, socket: &mut ChannelSocket) -> ChannelReply {
-        socket.push("e".repeat(300), Payload::Binary(bytes::Bytes::from_static(b"P")));
+        socket.push(
+            "e".repeat(300),
+            Payload::Binary(bytes::Bytes::from_static(b"P")),
+        );
         ChannelReply::ok(json!({}))
     }
 
@@ -272,9 +275,14 @@ async fn topics_events_and_refs_over_255_bytes_get_an_error_reply() {
         ("error".to_owned(), reason("topic too long"))
     );
     assert_eq!(
-        join(&mut client, "2", &format!("hard:{}", "x".repeat(250)), json!({}))
-            .await
-            .0,
+        join(
+            &mut client,
+            "2",
+            &format!("hard:{}", "x".repeat(250)),
+            json!({})
+        )
+        .await
+        .0,
         "ok",
         "255 bytes is still fine"
     );
@@ -315,7 +323,11 @@ async fn the_server_never_writes_a_binary_frame_with_a_field_cut_short() {
         .broadcast("hard:1", "e".repeat(256), data.clone())
         .await;
     assert!(result.is_err(), "a binary broadcast with a 256-byte event");
-    route.pubsub().broadcast("hard:1", "ok", data).await.unwrap();
+    route
+        .pubsub()
+        .broadcast("hard:1", "ok", data)
+        .await
+        .unwrap();
     match next(&mut client).await {
         Got::Binary(frame) => assert_eq!(frame, b"\x02\x06\x02hard:1okP"),
         other => panic!("expected the valid broadcast, got {other:?}"),
@@ -345,7 +357,11 @@ async fn tracking_a_key_twice_is_already_tracked() {
         ("error".to_owned(), reason("already_tracked"))
     );
     let list = route.presence().list("hard:1");
-    assert_eq!(list["alice"]["metas"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(
+        list["alice"]["metas"].as_array().unwrap().len(),
+        1,
+        "{list}"
+    );
     assert_eq!(list["alice"]["metas"][0]["online"], json!(true));
     // Another key is fine.
     send(&mut client, r#"["1","3","hard:1","track",{"key":"bob"}]"#).await;
@@ -415,16 +431,34 @@ async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
     let addr = serve(route.clone()).await;
     let mut slow = connect(addr).await;
     let mut view = PresenceView::default();
-    assert_eq!(join(&mut slow, "1", "hard:p", json!({"user": "slow"})).await.0, "ok");
+    assert_eq!(
+        join(&mut slow, "1", "hard:p", json!({"user": "slow"}))
+            .await
+            .0,
+        "ok"
+    );
     // Its own presence_state (the join's push) comes next.
     while !view.apply(&next(&mut slow).await) {}
 
     // `slow` reads nothing while presences come and go in bursts far over its mailbox.
     let mut busy = connect(addr).await;
-    assert_eq!(join(&mut busy, "1", "hard:p", json!({"user": "busy"})).await.0, "ok");
-    send(&mut busy, r#"["1","2","hard:p","track_many",{"prefix":"a","n":100}]"#).await;
+    assert_eq!(
+        join(&mut busy, "1", "hard:p", json!({"user": "busy"}))
+            .await
+            .0,
+        "ok"
+    );
+    send(
+        &mut busy,
+        r#"["1","2","hard:p","track_many",{"prefix":"a","n":100}]"#,
+    )
+    .await;
     assert_eq!(reply(&mut busy, "2").await.0, "ok");
-    send(&mut busy, r#"["1","3","hard:p","untrack_many",{"prefix":"a","n":40}]"#).await;
+    send(
+        &mut busy,
+        r#"["1","3","hard:p","untrack_many",{"prefix":"a","n":40}]"#,
+    )
+    .await;
     assert_eq!(reply(&mut busy, "3").await.0, "ok");
     let mut others = Vec::new();
     for i in 0..5 {
@@ -433,7 +467,11 @@ async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
         assert_eq!(join(&mut other, "1", "hard:p", user).await.0, "ok");
         others.push(other);
     }
-    send(&mut busy, r#"["1","4","hard:p","track_many",{"prefix":"b","n":50}]"#).await;
+    send(
+        &mut busy,
+        r#"["1","4","hard:p","track_many",{"prefix":"b","n":50}]"#,
+    )
+    .await;
     assert_eq!(reply(&mut busy, "4").await.0, "ok");
 
     // Now it reads: its view, built as phoenix.js builds it, ends equal to the server's.
@@ -470,7 +508,11 @@ async fn a_socket_whose_mailbox_is_full_of_broadcasts_is_closed_with_1013() {
     // A burst that never yields: the socket's task cannot drain its 16 slots meanwhile.
     for i in 0..100 {
         let news = json!({ "i": i });
-        route.pubsub().broadcast("hard:b", "news", news).await.unwrap();
+        route
+            .pubsub()
+            .broadcast("hard:b", "news", news)
+            .await
+            .unwrap();
     }
     let mut received = Vec::new();
     let code = loop {
@@ -496,14 +538,22 @@ async fn a_send_after_timer_never_reaches_a_later_instance_of_its_topic() {
     let addr = serve(route()).await;
     let mut client = connect(addr).await;
     assert_eq!(join(&mut client, "1", "hard:t", json!({})).await.0, "ok");
-    send(&mut client, r#"["1","2","hard:t","later",{"tag":"old","ms":300}]"#).await;
+    send(
+        &mut client,
+        r#"["1","2","hard:t","later",{"tag":"old","ms":300}]"#,
+    )
+    .await;
     assert_eq!(reply(&mut client, "2").await.0, "ok");
     send(&mut client, r#"["1","3","hard:t","phx_leave",{}]"#).await;
     assert_eq!(reply(&mut client, "3").await.0, "ok");
     // Rejoined with the same join_ref (refs are the client's to choose): a new instance.
     send(&mut client, r#"["1","1","hard:t","phx_join",{}]"#).await;
     assert_eq!(reply(&mut client, "1").await.0, "ok");
-    send(&mut client, r#"["1","4","hard:t","later",{"tag":"new","ms":900}]"#).await;
+    send(
+        &mut client,
+        r#"["1","4","hard:t","later",{"tag":"new","ms":900}]"#,
+    )
+    .await;
     assert_eq!(reply(&mut client, "4").await.0, "ok");
     // The first tick to arrive is the new instance's: the old timer ended with its channel.
     let tick = loop {

@@ -428,12 +428,16 @@ impl ChannelSocket {
         &self.hub.presence
     }
 
-    /// Pushes `event` to this client only: `[join_ref, null, topic, event, payload]`.
+    /// Pushes `event` to this client only: `[join_ref, null, topic, event, payload]`. With a
+    /// binary payload, an `event` over 255 bytes cannot be encoded (each length is one byte):
+    /// the push is then not sent, and is logged and counted in
+    /// [`ChannelMetrics::unencodable`](crate::ChannelMetrics).
     pub fn push(&mut self, event: impl Into<String>, payload: impl Into<Payload>) {
         self.pushes.push((event.into(), payload.into()));
     }
 
-    /// Broadcasts `event` to every socket in this topic, this one included.
+    /// Broadcasts `event` to every socket in this topic, this one included. With a binary
+    /// payload, an `event` over 255 bytes is refused ([`PubSub::send`]) and logged.
     pub fn broadcast(&mut self, event: impl Into<String>, payload: impl Into<Payload>) {
         self.broadcasts
             .push(Broadcast::new(&*self.topic, event, payload));
@@ -498,10 +502,10 @@ impl ChannelSocket {
     /// Phoenix.Presence answers `{:error, {:already_tracked, pid, topic, key}}`: nothing
     /// changes (use [`update`](Self::update) to change the meta).
     pub fn track(&mut self, key: impl AsRef<str>, meta: Value) -> Result<(), AlreadyTracked> {
-        let (_, diff) =
-            self.hub
-                .presence
-                .track(self.owner(), &self.topic, key.as_ref(), meta)?;
+        let (_, diff) = self
+            .hub
+            .presence
+            .track(self.owner(), &self.topic, key.as_ref(), meta)?;
         self.tracked = true;
         self.broadcasts.push(diff);
         Ok(())

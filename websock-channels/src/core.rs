@@ -122,15 +122,13 @@ impl Core {
             return;
         }
         let refused = if !self.take_token() {
-            "rate_limited"
+            Some("rate_limited")
         } else if message.len() > self.hub.limits.max_payload {
-            "payload too large"
-        } else if let Some(field) = header.too_long() {
-            field
+            Some("payload too large")
         } else {
-            ""
+            header.too_long()
         };
-        if !refused.is_empty() {
+        if let Some(refused) = refused {
             if self.close.is_none() && header.msg_ref.is_some() {
                 let reason = Payload::reason(refused);
                 self.reply(header.join_ref.as_deref(), &header, "error", &reason);

@@ -54,8 +54,9 @@
 //! the join reply `{"reason":"join crashed"}`) and the socket and its other channels go on.
 //!
 //! Close codes: the idle timeout (60 s without a frame from the client) and `disconnect`
-//! close with 1001, a server shutdown with 1012, sustained rate-limit abuse with 1008: all
-//! codes phoenix.js reconnects after. Nothing here closes with 1000, which stops phoenix.js up
+//! close with 1001, a server shutdown with 1012, sustained rate-limit abuse with 1008, a slow
+//! consumer (a broadcast found its mailbox full; see [`Delivery`]) with 1013: all codes
+//! phoenix.js reconnects after. Nothing here closes with 1000, which stops phoenix.js up
 //! to 1.8.12 for good.
 
 mod channel;

@@ -209,7 +209,8 @@ pub struct RateLimit {
 impl RateLimit {
     /// `per_second` messages a second on average, up to `burst` at once. A message over the
     /// limit gets the error reply `{"reason":"rate_limited"}`; 50 of those in a row close
-    /// the socket with 1008 (phoenix.js reconnects after a pause).
+    /// the socket with 1008 (phoenix.js reconnects after a pause). Every frame but a
+    /// heartbeat takes a token before it is decoded, frames that do not decode included.
     pub fn new(per_second: u32, burst: u32) -> Self {
         Self {
             per_second: f64::from(per_second.max(1)),
@@ -383,8 +384,9 @@ impl<S: Socket> SocketRoute<S> {
     }
 
     /// The largest message a client may send, in bytes (default 1 MiB); a larger one gets the
-    /// error reply `{"reason":"payload too large"}`, and one over twice that closes the socket
-    /// with 1009 before it is even read whole.
+    /// error reply `{"reason":"payload too large"}`, answered from its header without its
+    /// payload being decoded, and one over twice that closes the socket with 1009 before it is
+    /// even read whole.
     pub fn max_payload(mut self, bytes: usize) -> Self {
         self.limits.max_payload = bytes;
         self.rebuilt()
