@@ -113,10 +113,7 @@ async fn live_nodes<'a>(
         return Ok(nodes);
     }
     let keys: Vec<String> = nodes.iter().map(|&n| shared.node_key(n)).collect();
-    let alive: Vec<Option<String>> = redis::cmd("MGET")
-        .arg(keys)
-        .query_async(connection)
-        .await?;
+    let alive: Vec<Option<String>> = redis::cmd("MGET").arg(keys).query_async(connection).await?;
     Ok(nodes
         .into_iter()
         .zip(alive)

@@ -148,7 +148,9 @@ fn receive(shared: &Shared, message: &redis::Msg) {
             if count.is_power_of_two() {
                 match why {
                     Unreadable::Version(version) => tracing::warn!(
-                        topic, version, count,
+                        topic,
+                        version,
+                        count,
                         "redis: message of an unknown format version ignored (a node of another release?)"
                     ),
                     Unreadable::Malformed => {

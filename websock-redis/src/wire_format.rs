@@ -211,10 +211,16 @@ mod tests {
             leaves: vec!["F1-0".into()],
         };
         let (_, back) = decode("t", &encode_presence(3, &diff)).unwrap();
-        assert!(matches!(back, Message::Presence(ref u) if *u == diff), "{back:?}");
+        assert!(
+            matches!(back, Message::Presence(ref u) if *u == diff),
+            "{back:?}"
+        );
         let state = Update::State(Metas::from([("F1-1".to_owned(), meta)]));
         let (_, back) = decode("t", &encode_presence(3, &state)).unwrap();
-        assert!(matches!(back, Message::Presence(ref u) if *u == state), "{back:?}");
+        assert!(
+            matches!(back, Message::Presence(ref u) if *u == state),
+            "{back:?}"
+        );
     }
 
     #[test]
