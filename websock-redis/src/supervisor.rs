@@ -190,11 +190,18 @@ async fn reconcile(
     subscribed: &mut HashSet<String>,
 ) -> redis::RedisResult<()> {
     let timeout = shared.options.timeout;
-    let (add, remove): (Vec<String>, Vec<String>) = {
+    let (add, reload, remove): (Vec<String>, Vec<String>, Vec<String>) = {
         let wanted = shared.wanted();
         let add = wanted.difference(subscribed).cloned().collect();
+        // Left and joined again before this ran: still subscribed, but its replica is gone.
+        let state = shared.presence();
+        let reload = wanted
+            .intersection(subscribed)
+            .filter(|t| !state.remote.contains_key(*t))
+            .cloned()
+            .collect();
         let remove = subscribed.difference(&wanted).cloned().collect();
-        (add, remove)
+        (add, reload, remove)
     };
     for topics in remove.chunks(BATCH) {
         let channels: Vec<String> = topics.iter().map(|t| shared.channel(t)).collect();
@@ -205,11 +212,12 @@ async fn reconcile(
             subscribed.remove(topic);
         }
     }
-    if add.is_empty() {
+    if add.is_empty() && reload.is_empty() {
         return Ok(());
     }
     // Updates that arrive from now on wait for the hash to be read, then apply on top.
     replica::start_loading(shared, &add);
+    replica::start_loading(shared, &reload);
     for topics in add.chunks(BATCH) {
         let channels: Vec<String> = topics.iter().map(|t| shared.channel(t)).collect();
         tokio::time::timeout(timeout, sink.subscribe(channels))
@@ -217,5 +225,6 @@ async fn reconcile(
             .map_err(|_| io_timeout())??;
     }
     subscribed.extend(add.iter().cloned());
-    replica::load(shared, &add).await
+    replica::load(shared, &add).await?;
+    replica::load(shared, &reload).await
 }
