@@ -341,6 +341,15 @@ async fn a_burst_of_topics_is_batched_and_unsubscribed_when_left() {
 /// and logged; the node goes on delivering.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreadable_messages_are_counted_and_skipped() {
+    let log = Log::default();
+    tracing_subscriber::fmt()
+        .with_writer({
+            let log = log.clone();
+            move || log.clone()
+        })
+        .with_ansi(false)
+        .try_init()
+        .unwrap();
     let server = RedisServer::start();
     let (a, pubsub_a) = node(&server).await;
     let (_b, pubsub_b) = node(&server).await;
@@ -379,4 +388,31 @@ async fn unreadable_messages_are_counted_and_skipped() {
         "an unreadable message was delivered"
     );
     assert_eq!(a.stats().received, 1);
+    let log = log.text();
+    assert!(
+        log.contains("unknown format version") && log.contains("version=3"),
+        "{log}"
+    );
+    assert!(log.contains("unreadable message ignored"), "{log}");
+}
+
+/// What the test's tracing subscriber wrote (this test binary's only one).
+#[derive(Clone, Default)]
+struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Log {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
