@@ -201,7 +201,9 @@ pub trait Adapter: Send + Sync + 'static {
     /// Removes the subscriber `id` from `topic`.
     fn unsubscribe(&self, topic: &str, id: SubscriberId);
 
-    /// Sends `message` to every subscriber of its topic (except its sender).
+    /// Sends `message` to every subscriber of its topic (except its sender). A networked
+    /// adapter delivers to this node's subscribers first and may then fail to reach the other
+    /// nodes: **retrying** a failed broadcast delivers it to this node's subscribers again.
     fn broadcast(&self, message: Arc<Broadcast>) -> BoxFuture<'_, Result<(), PubSubError>>;
 
     /// The presences of `topic` tracked on **other** nodes, in [`Presence::list`]'s shape
