@@ -127,6 +127,8 @@ async fn live_nodes<'a>(
 /// it), its whole state is sent again.
 pub(crate) async fn heartbeat(shared: std::sync::Arc<Shared>) -> redis::RedisResult<()> {
     let mut beat = tokio::time::interval(shared.options.heartbeat);
+    // A slow round leaves the next one a full period later, never a burst of them.
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         beat.tick().await;
         let mut connection = own_presence::connection(&shared)?;
