@@ -15,7 +15,9 @@ use std::{
     },
     time::Duration,
 };
-use websock::channels::{PubSub, Subscription};
+use websock::channels::{
+    Adapter, BoxFuture, Broadcast, PubSub, PubSubError, Subscriber, SubscriberId, Subscription,
+};
 use websock_redis::{RedisAdapter, RedisOptions, redis};
 
 fn options() -> RedisOptions {
@@ -415,4 +417,55 @@ impl std::io::Write for Log {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// An adapter that forwards to a [`RedisAdapter`] but loses every unsubscribe: what a socket
+/// that died without unsubscribing looks like to the adapter.
+struct LosesUnsubscribes(RedisAdapter);
+
+impl Adapter for LosesUnsubscribes {
+    fn subscribe(&self, topic: &str, subscriber: Subscriber) {
+        self.0.subscribe(topic, subscriber);
+    }
+
+    fn unsubscribe(&self, _: &str, _: SubscriberId) {}
+
+    fn broadcast(&self, message: Arc<Broadcast>) -> BoxFuture<'_, Result<(), PubSubError>> {
+        self.0.broadcast(message)
+    }
+}
+
+/// A subscriber found gone when a message arrives (its receiver dropped, no unsubscribe) is
+/// dropped, and the node unsubscribes in Redis when it was the topic's last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_died_without_unsubscribing_is_unsubscribed_in_redis() {
+    let server = RedisServer::start();
+    let (a, _) = node(&server).await;
+    let pubsub_a = PubSub::new(LosesUnsubscribes(a.clone()));
+    let (_b, pubsub_b) = node(&server).await;
+    let channel = a.channel("room:dead");
+
+    let mut kept = pubsub_a.subscribe("room:kept");
+    let dead = pubsub_a.subscribe("room:dead");
+    subscribed(&server, &channel, 1).await;
+    drop(dead);
+    assert_eq!(
+        a.local_subscribers("room:dead"),
+        1,
+        "the unsubscribe was lost"
+    );
+
+    pubsub_b
+        .broadcast("room:dead", "n", json!({}))
+        .await
+        .unwrap();
+    subscribed(&server, &channel, 0).await;
+    assert_eq!(a.local_subscribers("room:dead"), 0);
+    // The node's other topics are untouched.
+    pubsub_b
+        .broadcast("room:kept", "n", json!({"still": "here"}))
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut kept).await, json!({"still": "here"}));
+    assert_eq!(server.channels("websock:*").await, ["websock:room:kept"]);
 }
