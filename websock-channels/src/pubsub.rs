@@ -239,6 +239,14 @@ pub struct PresenceMeta {
 }
 
 impl PresenceMeta {
+    /// A presence of `key` with `meta` (which carries its `phx_ref`).
+    pub fn new(key: impl Into<String>, meta: serde_json::Value) -> Self {
+        Self {
+            key: key.into(),
+            meta,
+        }
+    }
+
     /// Its `phx_ref` (what a client matches metas by).
     pub fn phx_ref(&self) -> &str {
         self.meta
@@ -270,10 +278,8 @@ impl PresenceDiff {
             keys.iter()
                 .flat_map(|(key, presence)| {
                     let metas = presence.get("metas").and_then(serde_json::Value::as_array);
-                    metas.into_iter().flatten().map(|meta| PresenceMeta {
-                        key: key.clone(),
-                        meta: meta.clone(),
-                    })
+                    let metas = metas.into_iter().flatten();
+                    metas.map(move |meta| PresenceMeta::new(key, meta.clone()))
                 })
                 .collect()
         };
