@@ -84,6 +84,7 @@ pub struct RedisStats {
     /// Connections (re)established, the first one included.
     pub connects: u64,
     /// Messages from the Redis channels this node could not read (an unknown format version,
-    /// garbage): ignored, counted here and logged.
+    /// garbage): ignored, counted here and logged at `warn` (the 1st, 2nd, 4th, 8th.. of them,
+    /// so a flood cannot flood the log).
     pub unreadable: u64,
 }
