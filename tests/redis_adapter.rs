@@ -8,9 +8,17 @@ mod redis_server;
 
 use redis_server::{RedisServer, eventually};
 use serde_json::json;
-use std::time::Duration;
-use websock::channels::{PubSub, Subscription};
-use websock_redis::{RedisAdapter, RedisOptions};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+use websock::channels::{
+    Adapter, BoxFuture, Broadcast, PubSub, PubSubError, Subscriber, SubscriberId, Subscription,
+};
+use websock_redis::{RedisAdapter, RedisOptions, redis};
 
 fn options() -> RedisOptions {
     RedisOptions::new()
@@ -217,4 +225,247 @@ async fn connect_fails_when_redis_is_down() {
         .await
         .expect_err("nothing listens there");
     assert!(error.to_string().contains("redis connect"), "{error}");
+}
+
+/// Kills every client connection of the nodes, both kinds in one transaction (so no node can
+/// reconnect in between and lose its new connection too).
+async fn kill_connections(server: &RedisServer) {
+    let mut conn = server.connection().await;
+    let _: Vec<redis::Value> = redis::pipe()
+        .atomic()
+        .cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "normal"])
+        .cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "pubsub"])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// Broadcasts in flight when the connection dies fail after the supervisor has already seen
+/// it go: their "connection broken" signal must not end the next, healthy connection (a
+/// `Notify::notify_one` permit stored while nobody waited did).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_failure_signal_does_not_end_the_next_connection() {
+    let server = RedisServer::start();
+    let (a, pubsub_a) = node(&server).await;
+    let (b, pubsub_b) = node(&server).await;
+    let _on_b = pubsub_b.subscribe("flood");
+    let mut on_a = pubsub_a.subscribe("echo");
+    subscribed(&server, &a.channel("echo"), 1).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood: Vec<_> = (0..8)
+        .map(|_| {
+            let (pubsub, stop) = (pubsub_a.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = pubsub.broadcast("flood", "n", json!({})).await;
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for round in 1..=3 {
+        kill_connections(&server).await;
+        eventually("both nodes to reconnect", async || {
+            a.stats().connects > round && b.stats().connects > round
+        })
+        .await;
+        eventually("both nodes to be subscribed again", async || {
+            a.is_connected() && b.is_connected()
+        })
+        .await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for task in flood {
+        task.await.unwrap();
+    }
+    assert!(a.stats().publish_errors > 0, "no broadcast saw a kill");
+    // Messages through A's subscription: its loop has run many times since it reconnected,
+    // so a leftover signal would have ended the connection by now.
+    subscribed(&server, &a.channel("echo"), 1).await;
+    for n in 0..10 {
+        pubsub_b
+            .broadcast("echo", "n", json!({ "n": n }))
+            .await
+            .unwrap();
+        assert_eq!(recv(&mut on_a).await, json!({ "n": n }));
+    }
+    assert_eq!(a.stats().connects, 4, "one reconnect per kill, no more");
+    assert_eq!(b.stats().connects, 4);
+    assert!(a.is_connected());
+}
+
+/// 500 topics joined at once are a few batched SUBSCRIBE commands, not 500 round trips; a
+/// topic's messages keep flowing meanwhile; and when the last subscriber of each leaves,
+/// Redis has no subscription left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_topics_is_batched_and_unsubscribed_when_left() {
+    let server = RedisServer::start();
+    let (a, pubsub_a) = node(&server).await;
+    let (_b, pubsub_b) = node(&server).await;
+    let mut lobby = pubsub_a.subscribe("lobby");
+    subscribed(&server, &a.channel("lobby"), 1).await;
+    let before = server.calls("subscribe").await;
+
+    let burst: Vec<Subscription> = (0..500)
+        .map(|n| pubsub_a.subscribe(format!("room:{n}")))
+        .collect();
+    pubsub_b
+        .broadcast("lobby", "n", json!({"during": "burst"}))
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut lobby).await, json!({"during": "burst"}));
+    eventually("the 500 topics subscribed in Redis", async || {
+        server.channels("websock:room:*").await.len() == 500
+    })
+    .await;
+    let subscribes = server.calls("subscribe").await - before;
+    assert!(
+        subscribes <= 10,
+        "{subscribes} SUBSCRIBE commands for 500 topics"
+    );
+    pubsub_b
+        .broadcast("room:499", "n", json!({"n": 499}))
+        .await
+        .unwrap();
+
+    drop(burst);
+    eventually("no room subscription left in Redis", async || {
+        server.channels("websock:room:*").await.is_empty()
+    })
+    .await;
+    assert_eq!(server.channels("websock:*").await, ["websock:lobby"]);
+}
+
+/// A message this release cannot read (another format version, garbage) is ignored, counted
+/// and logged; the node goes on delivering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_messages_are_counted_and_skipped() {
+    let log = Log::default();
+    tracing_subscriber::fmt()
+        .with_writer({
+            let log = log.clone();
+            move || log.clone()
+        })
+        .with_ansi(false)
+        .try_init()
+        .unwrap();
+    let server = RedisServer::start();
+    let (a, pubsub_a) = node(&server).await;
+    let (_b, pubsub_b) = node(&server).await;
+    let mut on_a = pubsub_a.subscribe("room:lobby");
+    let channel = a.channel("room:lobby");
+    subscribed(&server, &channel, 1).await;
+
+    let mut conn = server.connection().await;
+    let mut next_version = vec![3u8];
+    next_version.extend_from_slice(&[0; 8]);
+    next_version.extend_from_slice(b"{\"a future\": \"format\"}");
+    let mut bad_presence = vec![2u8];
+    bad_presence.extend_from_slice(&7u64.to_be_bytes());
+    bad_presence.extend_from_slice(b"\x01{\"joins\": \"not a list\"}");
+    for message in [next_version, b"garbage".to_vec(), bad_presence, Vec::new()] {
+        let receivers: i64 = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(message)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(receivers, 1);
+    }
+    eventually("the four messages counted", async || {
+        a.stats().unreadable == 4
+    })
+    .await;
+    assert!(a.is_connected());
+    pubsub_b
+        .broadcast("room:lobby", "new_msg", json!({"body": "still here"}))
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut on_a).await, json!({"body": "still here"}));
+    assert!(
+        on_a.try_recv().is_none(),
+        "an unreadable message was delivered"
+    );
+    assert_eq!(a.stats().received, 1);
+    let log = log.text();
+    assert!(
+        log.contains("unknown format version") && log.contains("version=3"),
+        "{log}"
+    );
+    assert!(log.contains("unreadable message ignored"), "{log}");
+}
+
+/// What the test's tracing subscriber wrote (this test binary's only one).
+#[derive(Clone, Default)]
+struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Log {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An adapter that forwards to a [`RedisAdapter`] but loses every unsubscribe: what a socket
+/// that died without unsubscribing looks like to the adapter.
+struct LosesUnsubscribes(RedisAdapter);
+
+impl Adapter for LosesUnsubscribes {
+    fn subscribe(&self, topic: &str, subscriber: Subscriber) {
+        self.0.subscribe(topic, subscriber);
+    }
+
+    fn unsubscribe(&self, _: &str, _: SubscriberId) {}
+
+    fn broadcast(&self, message: Arc<Broadcast>) -> BoxFuture<'_, Result<(), PubSubError>> {
+        self.0.broadcast(message)
+    }
+}
+
+/// A subscriber found gone when a message arrives (its receiver dropped, no unsubscribe) is
+/// dropped, and the node unsubscribes in Redis when it was the topic's last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_died_without_unsubscribing_is_unsubscribed_in_redis() {
+    let server = RedisServer::start();
+    let (a, _) = node(&server).await;
+    let pubsub_a = PubSub::new(LosesUnsubscribes(a.clone()));
+    let (_b, pubsub_b) = node(&server).await;
+    let channel = a.channel("room:dead");
+
+    let mut kept = pubsub_a.subscribe("room:kept");
+    let dead = pubsub_a.subscribe("room:dead");
+    subscribed(&server, &channel, 1).await;
+    drop(dead);
+    assert_eq!(
+        a.local_subscribers("room:dead"),
+        1,
+        "the unsubscribe was lost"
+    );
+
+    pubsub_b
+        .broadcast("room:dead", "n", json!({}))
+        .await
+        .unwrap();
+    subscribed(&server, &channel, 0).await;
+    assert_eq!(a.local_subscribers("room:dead"), 0);
+    // The node's other topics are untouched.
+    pubsub_b
+        .broadcast("room:kept", "n", json!({"still": "here"}))
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut kept).await, json!({"still": "here"}));
+    assert_eq!(server.channels("websock:*").await, ["websock:room:kept"]);
 }

@@ -1,7 +1,8 @@
 // Two chat servers (examples/chat.rs) sharing one private Redis, with the official `phoenix`
 // client (npm, `ws` as its WebSocket) on each: a message pushed on node A reaches node B's
 // client, presence lists agree on both nodes, node B killed with SIGKILL -> A's clients see B's
-// users leave (heartbeat + expiry), Redis restarted -> broadcasting resumes.
+// users leave (heartbeat + expiry), Redis restarted -> broadcasting resumes, the nodes' Redis
+// connections killed for 3 s while users come and go -> every client's list agrees again.
 // Usage: node tests/js/phoenix_redis.mjs <path to the chat binary>
 // Starts `redis-server` from PATH on a free 127.0.0.1 port. Prints `N passed, M failed`.
 import { spawn } from "node:child_process";
@@ -70,6 +71,16 @@ function numsub(channel) {
     c.on("error", () => resolve(-1));
     c.write(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(""));
   });
+}
+
+// Fire-and-forget commands on one connection of the test's own (opened before any ACL change,
+// so it stays authenticated; CLIENT KILL skips the connection that sends it).
+function rawConnection() {
+  const c = net.connect(redisPort, "127.0.0.1");
+  c.on("data", () => {});
+  c.on("error", () => {});
+  const send = (...args) => c.write(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(""));
+  return { send, close: () => c.destroy() };
 }
 
 // ---- chat nodes --------------------------------------------------------------------------
@@ -176,9 +187,10 @@ await test("node B killed with SIGKILL: A's clients see bob leave", async () => 
   console.log(`     (leave seen ${took} ms after the kill; expiry 5 s + heartbeat 1 s)`);
 });
 
+let b2, dave;
 await test("Redis restarted: broadcasting resumes", async () => {
-  const b2 = await startNode();
-  const dave = await user(b2, "dave");
+  b2 = await startNode();
+  dave = await user(b2, "dave");
   await until(async () => (await numsub("websock:room:lobby")) === 2, "both nodes subscribed");
   await stopRedis();
   await sleep(300);
@@ -189,6 +201,39 @@ await test("Redis restarted: broadcasting resumes", async () => {
   await until(() => dave.messages.length > before, "dave gets alice's message after the restart");
   assert(dave.messages.at(-1).body === "after the restart", JSON.stringify(dave.messages.at(-1)));
   await until(() => eq(online(dave), ["alice", "carol", "dave"]), `dave's list after the restart (${online(dave)})`, 10000);
+});
+
+await test("connections killed for 3 s while carol leaves on A and erin joins on B: the lists agree", async () => {
+  const killer = rawConnection();
+  const kill = () => {
+    killer.send("MULTI");
+    killer.send("CLIENT", "KILL", "TYPE", "normal");
+    killer.send("CLIENT", "KILL", "TYPE", "pubsub");
+    killer.send("EXEC");
+  };
+  // New connections are refused until the changes are made, so they cannot reach Redis by luck.
+  killer.send("ACL", "SETUSER", "default", "off");
+  const started = Date.now();
+  kill();
+  await sleep(300);
+  kill();
+  carol.room.leave();
+  const erin = await user(b2, "erin");
+  killer.send("ACL", "SETUSER", "default", "on");
+  while (Date.now() - started < 3000) {
+    kill();
+    await sleep(100);
+  }
+  killer.close();
+  const want = ["alice", "dave", "erin"];
+  for (const u of [alice, dave, erin]) {
+    await until(() => eq(online(u), want), `${u.name} to list ${want} (has ${online(u)})`, 15000);
+  }
+  // And they stay so.
+  for (let i = 0; i < 10; i++) {
+    await sleep(200);
+    for (const u of [alice, dave, erin]) assert(eq(online(u), want), `${u.name} lists ${online(u)}`);
+  }
 });
 
 for (const socket of sockets) socket.disconnect();

@@ -60,10 +60,41 @@ impl RedisServer {
         }
     }
 
+    /// A connection of the test's own.
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        let client = redis::Client::open(self.url()).unwrap();
+        client.get_multiplexed_async_connection().await.unwrap()
+    }
+
+    /// `PUBSUB CHANNELS pattern`, sorted.
+    pub async fn channels(&self, pattern: &str) -> Vec<String> {
+        let mut channels: Vec<String> = redis::cmd("PUBSUB")
+            .arg("CHANNELS")
+            .arg(pattern)
+            .query_async(&mut self.connection().await)
+            .await
+            .unwrap();
+        channels.sort();
+        channels
+    }
+
+    /// How many times `command` ran on the server (`INFO commandstats`).
+    pub async fn calls(&self, command: &str) -> u64 {
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut self.connection().await)
+            .await
+            .unwrap();
+        let prefix = format!("cmdstat_{command}:calls=");
+        info.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |n| n.parse().unwrap())
+    }
+
     /// `PUBSUB NUMSUB channel`: how many connections (nodes) subscribe to `channel`.
     pub async fn numsub(&self, channel: &str) -> i64 {
-        let client = redis::Client::open(self.url()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut conn = self.connection().await;
         let (_, n): (String, i64) = redis::cmd("PUBSUB")
             .arg("NUMSUB")
             .arg(channel)

@@ -80,8 +80,8 @@ pub use handler::{Connected, SocketHandler, SocketInfo};
 pub use payload::{Binary, Payload, PayloadError};
 pub use presence::Presence;
 pub use pubsub::{
-    Adapter, BoxFuture, Broadcast, Delivery, LocalAdapter, PubSub, PubSubError, Subscriber,
-    SubscriberId, Subscription,
+    Adapter, BoxFuture, Broadcast, Delivery, LocalAdapter, PresenceDiff, PresenceMeta, PubSub,
+    PubSubError, Subscriber, SubscriberId, Subscription,
 };
 pub use socket::{
     AnonymousSocket, Assigns, ConnectInfo, Params, RateLimit, Refused, Socket, SocketRoute, socket,

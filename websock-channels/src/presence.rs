@@ -1,6 +1,9 @@
 //! Presence: who is in a topic, in exactly the shape phoenix.js's `Presence` consumes.
 
-use crate::{AlreadyTracked, Broadcast, PubSub, pubsub::SubscriberId};
+use crate::{
+    AlreadyTracked, Broadcast, PubSub,
+    pubsub::{PresenceDiff, SubscriberId},
+};
 use serde_json::{Map, Value, json};
 use std::{
     collections::{BTreeMap, HashMap},
@@ -183,7 +186,7 @@ impl Presence {
         let joins = json!({ key: { "metas": [entry.wire()] } });
         let phx_ref = entry.phx_ref.clone();
         entries.push(entry);
-        Ok((phx_ref, diff(topic, joins, json!({}))))
+        Ok((phx_ref, self.diff(topic, joins, json!({}))))
     }
 
     /// Replaces `owner`'s meta for `key`: a new `phx_ref`, with `phx_ref_prev` the old one. The
@@ -211,7 +214,7 @@ impl Presence {
         entry.phx_ref = self.new_ref();
         let joins = json!({ key: { "metas": [entry.wire()] } });
         let leaves = json!({ key: { "metas": [old] } });
-        Some(diff(topic, joins, leaves))
+        Some(self.diff(topic, joins, leaves))
     }
 
     /// Untracks `owner`'s `key`, or every key of `owner` in `topic` when `key` is `None`.
@@ -241,7 +244,7 @@ impl Presence {
         if keys.is_empty() {
             topics.remove(topic);
         }
-        (!leaves.is_empty()).then(|| diff(topic, json!({}), Value::Object(leaves)))
+        (!leaves.is_empty()).then(|| self.diff(topic, json!({}), Value::Object(leaves)))
     }
 }
 
@@ -257,12 +260,25 @@ fn into_map(meta: Value) -> Map<String, Value> {
     }
 }
 
-fn diff(topic: &str, joins: Value, leaves: Value) -> Broadcast {
-    Broadcast::new(
-        topic,
-        "presence_diff",
-        json!({ "joins": joins, "leaves": leaves }),
-    )
+impl Presence {
+    /// The `presence_diff` broadcast of a change; the adapter learns the change here, typed,
+    /// never from the broadcast (whose event name any channel can send).
+    fn diff(&self, topic: &str, joins: Value, leaves: Value) -> Broadcast {
+        let pubsub = self
+            .inner
+            .pubsub
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(pubsub) = pubsub {
+            pubsub.presence_changed(topic, &PresenceDiff::from_lists(&joins, &leaves));
+        }
+        Broadcast::new(
+            topic,
+            "presence_diff",
+            json!({ "joins": joins, "leaves": leaves }),
+        )
+    }
 }
 
 #[cfg(test)]

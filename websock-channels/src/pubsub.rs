@@ -228,18 +228,92 @@ pub trait Adapter: Send + Sync + 'static {
     /// Removes the subscriber `id` from `topic`.
     fn unsubscribe(&self, topic: &str, id: SubscriberId);
 
-    /// Sends `message` to every subscriber of its topic (except its sender).
+    /// Sends `message` to every subscriber of its topic (except its sender). A networked
+    /// adapter delivers to this node's subscribers first and may then fail to reach the other
+    /// nodes: **retrying** a failed broadcast delivers it to this node's subscribers again.
     fn broadcast(&self, message: Arc<Broadcast>) -> BoxFuture<'_, Result<(), PubSubError>>;
 
     /// The presences of `topic` tracked on **other** nodes, in [`Presence::list`]'s shape
     /// (`{"<key>": {"metas": [..]}}`); [`Presence::list`] adds them to this node's. A
-    /// networked adapter keeps them from the `presence_diff` broadcasts of the other nodes;
-    /// the default (one node) has none.
+    /// networked adapter keeps them from what the other nodes' adapters learnt through
+    /// [`presence_changed`](Self::presence_changed); the default (one node) has none.
     ///
     /// [`Presence::list`]: crate::Presence::list
     fn remote_presence(&self, topic: &str) -> serde_json::Map<String, serde_json::Value> {
         let _ = topic;
         serde_json::Map::new()
+    }
+
+    /// This node's [`Presence`](crate::Presence) changed `topic` (a `track`, `update` or
+    /// `untrack`), called as the change is made. A networked adapter shares this node's
+    /// presences with the other nodes from this hook **only**: a broadcast whose event happens
+    /// to be `presence_diff` (a channel relaying a client's event name, say) is delivered like
+    /// any other and never changes what the nodes list. The `presence_diff` the sockets see
+    /// is broadcast as before; the default does nothing more.
+    fn presence_changed(&self, topic: &str, diff: &PresenceDiff) {
+        let _ = (topic, diff);
+    }
+}
+
+/// One presence in a [`PresenceDiff`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct PresenceMeta {
+    /// The tracked key (a user id, say).
+    pub key: String,
+    /// The meta as clients see it: the app's fields plus `phx_ref` (unique per presence).
+    pub meta: serde_json::Value,
+}
+
+impl PresenceMeta {
+    /// A presence of `key` with `meta` (which carries its `phx_ref`).
+    pub fn new(key: impl Into<String>, meta: serde_json::Value) -> Self {
+        Self {
+            key: key.into(),
+            meta,
+        }
+    }
+
+    /// Its `phx_ref` (what a client matches metas by).
+    pub fn phx_ref(&self) -> &str {
+        self.meta
+            .get("phx_ref")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// What one change of this node's presence did, for [`Adapter::presence_changed`]: the
+/// presences that joined and those that left (an `update` is both).
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct PresenceDiff {
+    /// The presences that joined.
+    pub joins: Vec<PresenceMeta>,
+    /// The presences that left.
+    pub leaves: Vec<PresenceMeta>,
+}
+
+impl PresenceDiff {
+    /// The diff of a `presence_diff` payload this node's [`Presence`](crate::Presence) built
+    /// (`{"joins": {"<key>": {"metas": [..]}}, "leaves": {..}}`).
+    pub(crate) fn from_lists(joins: &serde_json::Value, leaves: &serde_json::Value) -> Self {
+        let side = |list: &serde_json::Value| -> Vec<PresenceMeta> {
+            let Some(keys) = list.as_object() else {
+                return Vec::new();
+            };
+            keys.iter()
+                .flat_map(|(key, presence)| {
+                    let metas = presence.get("metas").and_then(serde_json::Value::as_array);
+                    let metas = metas.into_iter().flatten();
+                    metas.map(move |meta| PresenceMeta::new(key, meta.clone()))
+                })
+                .collect()
+        };
+        Self {
+            joins: side(joins),
+            leaves: side(leaves),
+        }
     }
 }
 
@@ -418,6 +492,11 @@ impl PubSub {
     pub async fn disconnect(&self, socket_id: &str) -> Result<(), PubSubError> {
         self.broadcast(socket_id, "disconnect", Payload::empty())
             .await
+    }
+
+    /// Hands a change of this node's presence to the adapter ([`Adapter::presence_changed`]).
+    pub(crate) fn presence_changed(&self, topic: &str, diff: &PresenceDiff) {
+        self.adapter.presence_changed(topic, diff);
     }
 
     /// The presences of `topic` on other nodes ([`Adapter::remote_presence`]).

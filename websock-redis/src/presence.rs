@@ -1,21 +1,23 @@
-//! Presence across nodes.
+//! Presence across nodes: the data every node keeps.
 //!
-//! Every node keeps, in memory, the presences of the other nodes for the topics it has
-//! subscribers in (its *replica*), and writes its own to Redis:
+//! Every node keeps, in memory, its **own** presences (from
+//! [`Adapter::presence_changed`](websock_channels::Adapter::presence_changed), never from a
+//! broadcast) and the other nodes' presences for the topics it has subscribers in (its
+//! **replica**). In Redis:
 //!
 //! - `{prefix}presence:{topic}`, a hash: field `{node}:{phx_ref}`, value
 //!   `{"key": .., "meta": {.., "phx_ref": ..}}`, written with the same pipeline as the
-//!   `presence_diff` broadcast it comes from, so a node that reads the hash after subscribing
+//!   message that tells the other nodes, so a node that reads the hash after subscribing
 //!   misses nothing and counts nothing twice;
 //! - `{prefix}node:{node}`, refreshed every heartbeat, expiring after the presence expiry.
 //!
-//! A node learns the others' changes from their `presence_diff` broadcasts, and their state
-//! when it subscribes to a topic (and after reconnecting) from the hash. Each heartbeat it
-//! checks the nodes in its replica: one whose key has expired (killed, cut off) is removed,
-//! and its presences leave with a `presence_diff` to this node's sockets.
+//! A node sends its changes as [`Update::Diff`]s. After any reconnect (and whenever it
+//! cannot be sure the others saw every diff) it sends its whole state per topic
+//! ([`Update::State`]), and the others **replace** its entries with it: a Redis blip loses no
+//! join or leave for longer than the reconnect.
 
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// One presence: its key and its meta (with `phx_ref`).
 #[derive(Clone, Debug, PartialEq)]
@@ -24,56 +26,155 @@ pub(crate) struct Meta {
     pub(crate) meta: Value,
 }
 
+impl Meta {
+    /// `{"key": .., "meta": {.., "phx_ref": ..}}` back: (phx_ref, presence).
+    pub(crate) fn from_entry(entry: &Value) -> Option<(String, Self)> {
+        let meta = entry.get("meta")?;
+        let phx_ref = meta.get("phx_ref")?.as_str()?.to_owned();
+        let key = entry.get("key")?.as_str()?.to_owned();
+        Some((
+            phx_ref,
+            Self {
+                key,
+                meta: meta.clone(),
+            },
+        ))
+    }
+}
+
 /// phx_ref → presence.
 pub(crate) type Metas = BTreeMap<String, Meta>;
 
-#[derive(Default)]
-pub(crate) struct State {
-    /// This node's presences by topic, from the `presence_diff`s it broadcast.
-    pub(crate) own: HashMap<String, Metas>,
-    /// The other nodes' presences: topic → node → metas.
-    pub(crate) remote: HashMap<String, HashMap<u64, Metas>>,
-}
-
-/// (phx_ref, presence) pairs of one side of a diff.
+/// (phx_ref, presence) pairs of the joins of a diff.
 pub(crate) type Side = Vec<(String, Meta)>;
 
-/// The (joins, leaves) of a `presence_diff` payload, flattened.
-pub(crate) fn parse_diff(payload: &Value) -> (Side, Side) {
-    let side = |name: &str| {
-        let mut out = Vec::new();
-        if let Some(keys) = payload.get(name).and_then(Value::as_object) {
-            for (key, presence) in keys {
-                for meta in presence
-                    .get("metas")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(phx_ref) = meta.get("phx_ref").and_then(Value::as_str) {
-                        out.push((
-                            phx_ref.to_owned(),
-                            Meta {
-                                key: key.clone(),
-                                meta: meta.clone(),
-                            },
-                        ));
-                    }
-                }
-            }
-        }
-        out
-    };
-    (side("joins"), side("leaves"))
+/// What one node tells the others about its presences in one topic.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Update {
+    /// These joined, these `phx_ref`s left.
+    Diff { joins: Side, leaves: Vec<String> },
+    /// All the node's presences in the topic: replace what you had of it.
+    State(Metas),
 }
 
-/// Applies a diff to `metas`: leaves first (an update leaves the old ref, joins the new).
-pub(crate) fn apply(metas: &mut Metas, joins: Vec<(String, Meta)>, leaves: &[(String, Meta)]) {
-    for (phx_ref, _) in leaves {
-        metas.remove(phx_ref);
+/// One change of this node's presences, to send.
+pub(crate) struct Change {
+    pub(crate) topic: String,
+    pub(crate) joins: Side,
+    pub(crate) leaves: Vec<String>,
+}
+
+/// What the writer sends next.
+pub(crate) enum Batch {
+    /// Nothing changed.
+    Nothing,
+    /// These changes, in order.
+    Changes(Vec<Change>),
+    /// The whole state of every topic (the empty ones too: the others drop this node there).
+    Full(Vec<(String, Metas)>),
+}
+
+/// Changes waiting to be written past which they are dropped for one [`Batch::Full`]: memory
+/// stays bounded while Redis is slow, and nothing is lost (the state replaces them).
+const OUTBOX_LIMIT: usize = 4096;
+
+/// The other nodes' presences of one topic.
+#[derive(Default)]
+pub(crate) struct Replica {
+    pub(crate) nodes: HashMap<u64, Metas>,
+    /// While the topic's hash is being read after subscribing: the updates that arrive
+    /// meanwhile, applied in order on top of what was read.
+    pub(crate) loading: Option<Vec<(u64, Update)>>,
+}
+
+impl Replica {
+    /// Every node's presences, by phx_ref.
+    pub(crate) fn flatten(&self) -> Metas {
+        self.nodes.values().flat_map(Clone::clone).collect()
     }
-    for (phx_ref, meta) in joins {
-        metas.insert(phx_ref, meta);
+
+    /// Applies `update` from `node`.
+    pub(crate) fn apply(&mut self, node: u64, update: Update) {
+        match update {
+            Update::Diff { joins, leaves } => {
+                let metas = self.nodes.entry(node).or_default();
+                for phx_ref in &leaves {
+                    metas.remove(phx_ref);
+                }
+                metas.extend(joins);
+            }
+            Update::State(metas) => {
+                self.nodes.insert(node, metas);
+            }
+        }
+        self.nodes.retain(|_, metas| !metas.is_empty());
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    /// This node's presences by topic. A topic whose last presence left stays (empty) until
+    /// the others have been told, so a full announce still clears it there.
+    pub(crate) own: HashMap<String, Metas>,
+    /// Changes not yet written.
+    outbox: VecDeque<Change>,
+    /// The others may have missed changes (a reconnect, a failed write, a full outbox): the
+    /// next batch is the whole state.
+    stale: bool,
+    /// The other nodes' presences: topic → replica.
+    pub(crate) remote: HashMap<String, Replica>,
+}
+
+impl State {
+    /// A change of this node's presences in `topic`.
+    pub(crate) fn record(&mut self, topic: &str, joins: Side, leaves: Vec<String>) {
+        let own = self.own.entry(topic.to_owned()).or_default();
+        for phx_ref in &leaves {
+            own.remove(phx_ref);
+        }
+        own.extend(joins.iter().cloned());
+        if self.stale {
+            return;
+        }
+        if self.outbox.len() >= OUTBOX_LIMIT {
+            tracing::warn!(
+                limit = OUTBOX_LIMIT,
+                "redis: presence changes pile up; the whole state will be sent instead"
+            );
+            self.mark_stale();
+            return;
+        }
+        self.outbox.push_back(Change {
+            topic: topic.to_owned(),
+            joins,
+            leaves,
+        });
+    }
+
+    /// The next write replaces the others' view of this node with the whole state.
+    pub(crate) fn mark_stale(&mut self) {
+        self.stale = true;
+        self.outbox.clear();
+    }
+
+    pub(crate) fn take_batch(&mut self) -> Batch {
+        if self.stale {
+            self.stale = false;
+            let own = self.own.iter().map(|(t, m)| (t.clone(), m.clone()));
+            return Batch::Full(own.collect());
+        }
+        if self.outbox.is_empty() {
+            return Batch::Nothing;
+        }
+        Batch::Changes(self.outbox.drain(..).collect())
+    }
+
+    /// After a successful write: the topics this node left are forgotten once nothing about
+    /// them is pending.
+    pub(crate) fn written(&mut self) {
+        if !self.stale && self.outbox.is_empty() {
+            self.own.retain(|_, metas| !metas.is_empty());
+        }
     }
 }
 
@@ -96,6 +197,12 @@ pub(crate) fn field(node: u64, phx_ref: &str) -> String {
     format!("{node:016x}:{phx_ref}")
 }
 
+/// The node a hash field belongs to.
+pub(crate) fn field_node(field: &str) -> Option<u64> {
+    let (node, _) = field.split_once(':')?;
+    u64::from_str_radix(node, 16).ok()
+}
+
 /// The hash value of one presence.
 pub(crate) fn value(meta: &Meta) -> String {
     json!({ "key": meta.key, "meta": meta.meta }).to_string()
@@ -103,17 +210,9 @@ pub(crate) fn value(meta: &Meta) -> String {
 
 /// A hash entry back: (node, phx_ref, presence).
 pub(crate) fn parse_entry(field: &str, value: &str) -> Option<(u64, String, Meta)> {
-    let (node, phx_ref) = field.split_once(':')?;
-    let node = u64::from_str_radix(node, 16).ok()?;
-    let value: Value = serde_json::from_str(value).ok()?;
-    Some((
-        node,
-        phx_ref.to_owned(),
-        Meta {
-            key: value.get("key")?.as_str()?.to_owned(),
-            meta: value.get("meta")?.clone(),
-        },
-    ))
+    let node = field_node(field)?;
+    let (phx_ref, meta) = Meta::from_entry(&serde_json::from_str(value).ok()?)?;
+    Some((node, phx_ref, meta))
 }
 
 /// The `presence_diff` payload that takes `before` to `after` (`None` when they agree).
@@ -137,31 +236,59 @@ pub(crate) fn diff(before: &Metas, after: &Metas) -> Option<Value> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn diffs_round_trip() {
-        let payload = json!({
-            "joins": {"alice": {"metas": [{"phx_ref": "2", "phx_ref_prev": "1", "x": 2}]}},
-            "leaves": {"alice": {"metas": [{"phx_ref": "1", "x": 1}]}},
-        });
-        let mut metas = Metas::new();
-        metas.insert(
-            "1".into(),
+    fn meta(key: &str, phx_ref: &str) -> (String, Meta) {
+        (
+            phx_ref.to_owned(),
             Meta {
-                key: "alice".into(),
-                meta: json!({"phx_ref": "1", "x": 1}),
+                key: key.to_owned(),
+                meta: json!({ "phx_ref": phx_ref }),
+            },
+        )
+    }
+
+    #[test]
+    fn a_state_replaces_a_node_and_diffs_follow() {
+        let mut replica = Replica::default();
+        replica.apply(
+            1,
+            Update::Diff {
+                joins: vec![meta("alice", "1"), meta("bob", "2")],
+                leaves: vec![],
             },
         );
-        let before = metas.clone();
-        let (joins, leaves) = parse_diff(&payload);
-        apply(&mut metas, joins, &leaves);
-        assert_eq!(metas.len(), 1);
-        assert_eq!(metas["2"].meta["x"], 2);
-        assert_eq!(diff(&before, &metas).unwrap(), payload);
-        assert!(diff(&metas, &metas).is_none());
+        replica.apply(2, Update::State(Metas::from([meta("carol", "3")])));
+        let before = replica.flatten();
+        // Node 1 reconnected: only bob is left there.
+        replica.apply(1, Update::State(Metas::from([meta("bob", "2")])));
+        let after = replica.flatten();
+        assert_eq!(after.keys().collect::<Vec<_>>(), ["2", "3"]);
+        let payload = diff(&before, &after).unwrap();
+        assert_eq!(payload["leaves"]["alice"]["metas"][0]["phx_ref"], "1");
+        assert_eq!(payload["joins"], json!({}));
+        replica.apply(2, Update::State(Metas::new()));
+        assert_eq!(replica.nodes.len(), 1);
+    }
 
-        let f = field(0xab, "F1-2");
-        let (node, phx_ref, meta) = parse_entry(&f, &value(&metas["2"])).unwrap();
-        assert_eq!((node, phx_ref.as_str()), (0xab, "F1-2"));
-        assert_eq!(meta, metas["2"]);
+    #[test]
+    fn own_state_keeps_left_topics_until_written() {
+        let mut state = State::default();
+        state.record("t", vec![meta("alice", "1")], vec![]);
+        state.record("t", vec![], vec!["1".into()]);
+        assert!(matches!(state.take_batch(), Batch::Changes(c) if c.len() == 2));
+        assert!(state.own["t"].is_empty());
+        state.mark_stale();
+        assert!(matches!(state.take_batch(), Batch::Full(f) if f.len() == 1));
+        state.written();
+        assert!(state.own.is_empty());
+        assert!(matches!(state.take_batch(), Batch::Nothing));
+    }
+
+    #[test]
+    fn hash_entries_round_trip() {
+        let (phx_ref, m) = meta("alice", "F1-2");
+        let f = field(0xab, &phx_ref);
+        let (node, back_ref, back) = parse_entry(&f, &value(&m)).unwrap();
+        assert_eq!((node, back_ref.as_str()), (0xab, "F1-2"));
+        assert_eq!(back, m);
     }
 }
