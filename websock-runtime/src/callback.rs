@@ -54,6 +54,11 @@ pub async fn catch_panic<F: Future>(future: F) -> Result<F::Output, String> {
     .await
 }
 
+/// Runs `f`, catching a panic (a user type's `Drop`, say).
+pub(crate) fn catch_panic_sync<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(&*payload))
+}
+
 fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()

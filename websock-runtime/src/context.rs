@@ -3,7 +3,7 @@
 
 use crate::{
     Close, Frame, Handle, Handler, RequestInfo, Stats,
-    handle::{Mail, Shared},
+    handle::{Mailbox, Shared},
     reply::{Frames, Reply, Stop},
     timer::{Timer, Timers},
 };
@@ -15,7 +15,6 @@ use std::{
     sync::{Arc, OnceLock, atomic::Ordering},
     time::Duration,
 };
-use tokio::sync::mpsc;
 
 /// What a callback can do besides returning a [`Reply`]: push frames, schedule info messages to
 /// itself, stop, and read about its connection.
@@ -25,7 +24,7 @@ pub struct Context<H: Handler> {
     // The mailbox is made when a handle is first asked for: most connections of a plain
     // request/response endpoint never need one, and it is the largest part of an idle one.
     handle: OnceLock<Handle<H>>,
-    pub(crate) mailbox: OnceLock<mpsc::Receiver<Mail<H::Info>>>,
+    pub(crate) mailbox: OnceLock<Mailbox<H::Info>>,
     request: Box<RequestInfo>,
     pub(crate) outbox: VecDeque<Frame>,
     pub(crate) timers: Timers<H::Info>,
@@ -63,9 +62,9 @@ impl<H: Handler> Context<H> {
     /// A handle to this connection, to give to other tasks (the Rust `pid`).
     pub fn handle(&self) -> &Handle<H> {
         self.handle.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(self.mailbox_capacity);
-            let _ = self.mailbox.set(rx);
-            Handle::new(tx, self.shared.clone())
+            let (handle, mailbox) = Handle::new(self.mailbox_capacity, self.shared.clone());
+            let _ = self.mailbox.set(mailbox);
+            handle
         })
     }
 
