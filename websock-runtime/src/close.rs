@@ -210,7 +210,7 @@ mod tests {
     #[test]
     fn try_new_refuses_long_reasons() {
         let error = Close::try_new(CloseCode::NORMAL, "x".repeat(124)).unwrap_err();
-        assert_eq!((error.len(), error.max()), (124, MAX_REASON));
+        assert_eq!((error.length(), error.max()), (124, MAX_REASON));
         let close = Close::try_new(CloseCode::NORMAL, "x".repeat(123)).unwrap();
         assert_eq!(close.reason().len(), MAX_REASON);
     }

@@ -6,7 +6,7 @@ use crate::{
     RequestInfo, TerminateReason, Timeout,
     callback::{self, Outcome},
     close::PeerClose,
-    handle::Shared,
+    handle::{Mailbox, Shared},
     handler::{Error, ErrorKind},
     reply::{Frames, Stop},
     server_handle::Slot,
@@ -596,10 +596,7 @@ where
         }
 
         let unflushed = self.writer.buffered() as u64;
-        let dropped_infos = ctx
-            .mailbox
-            .get_mut()
-            .map_or(0, |mailbox| mailbox.close_and_drain());
+        let dropped_infos = ctx.mailbox.get_mut().map_or(0, Mailbox::close_and_drain);
         if unflushed > 0 {
             tracing::warn!(bytes = unflushed, "connection closed with frames unflushed");
         }

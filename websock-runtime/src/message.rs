@@ -257,7 +257,7 @@ impl ControlFrameTooLong {
     }
 
     /// The length that was refused, in bytes.
-    pub fn len(&self) -> usize {
+    pub fn length(&self) -> usize {
         self.len
     }
 
