@@ -254,7 +254,7 @@ impl<H: Handler> Endpoint for WebSocketRoute<H> {
                 InitFn::Async(f) => catch_panic(f(upgrade.request().clone())).await,
             };
             let init = init.unwrap_or_else(|panic| {
-                tracing::error!(panic, "pre-upgrade check panicked");
+                upgrade.count_panic(&panic);
                 Err(Refuse::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal error\n",

@@ -88,6 +88,17 @@ impl Upgrade {
         &self.request
     }
 
+    /// Counts a panic of this request's pre-upgrade check with the handlers' panics.
+    pub(crate) fn count_panic(&self, message: &str) {
+        tracing::error!(panic = message, "pre-upgrade check panicked");
+        if let Some(server) = &self.server {
+            server
+                .counters()
+                .panics
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Takes a connection slot, answers 101 and spawns the connection, which starts once hyper
     /// hands over the socket; 503 when the server's connection limit is reached.
     pub(crate) fn accept<H: Handler>(self, init: H::Init) -> Response<Body> {

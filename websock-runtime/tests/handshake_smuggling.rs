@@ -233,12 +233,15 @@ async fn a_panicking_pre_upgrade_check_gets_500_and_the_server_goes_on() {
     let router = Router::new().route("/checked", panicking);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(Server::new(router).serve(listener));
+    let server = Server::new(router);
+    let handle = server.handle();
+    tokio::spawn(server.serve(listener));
 
     let boom = upgrade_request(addr, &[]).replace("/probe", "/checked?boom=1");
     let (status, head, body) = http(addr, &boom).await;
     assert_eq!(status, 500, "{head}");
     assert_eq!(body, "internal error\n");
+    assert_eq!(handle.metrics().panics, 1);
     let fine = upgrade_request(addr, &[]).replace("/probe", "/checked");
     let (status, head, _) = http_head(addr, &fine).await;
     assert_eq!(status, 101, "{head}");
