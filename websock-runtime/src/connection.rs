@@ -220,9 +220,14 @@ where
 
         // A panic outside the callbacks (a user type's `Drop` in a pushed frame, a bug of
         // ours) still ends the connection as a callback's would: 1011 and one `terminate`.
-        let Ending { reason, close } = callback::catch_panic(self.serve(&mut handler, ctx))
-            .await
-            .unwrap_or_else(Ending::panicked);
+        let Ending { reason, close } = {
+            // Pinned here and polled by reference: moved into a wrapping future instead, the
+            // loop's state would be laid out twice in every idle connection's task.
+            let serve = pin!(self.serve(&mut handler, ctx));
+            callback::CatchPanic(serve)
+                .await
+                .unwrap_or_else(Ending::panicked)
+        };
         match &reason {
             TerminateReason::Error(error) if error.kind() == ErrorKind::Panic => {
                 self.count_panic(error.message());
@@ -291,7 +296,7 @@ where
                 return ending;
             }
             if let Some(stop) = ctx.stop.take() {
-                return Ending::from_stop(stop);
+                return Ending::from_stop(*stop);
             }
 
             let event = poll_fn(|cx| {
@@ -316,7 +321,7 @@ where
                         )));
                     }
                     // A handle's close goes ahead of everything queued (see `Handle::close`).
-                    if let Some(mailbox) = ctx.mailbox.get_mut() {
+                    if let Some(mailbox) = ctx.mailbox() {
                         if let Poll::Ready(close) = mailbox.poll_close(cx) {
                             return Poll::Ready(Event::End(Ending::new(
                                 TerminateReason::Normal,
@@ -337,7 +342,7 @@ where
                     mailbox_first = !mailbox_first;
                     for from_mailbox in [mailbox_first, !mailbox_first] {
                         if from_mailbox {
-                            let Some(mailbox) = ctx.mailbox.get_mut() else {
+                            let Some(mailbox) = ctx.mailbox() else {
                                 continue;
                             };
                             if let Poll::Ready(Some(info)) = mailbox.poll_info(cx) {
@@ -596,7 +601,7 @@ where
         }
 
         let unflushed = self.writer.buffered() as u64;
-        let dropped_infos = ctx.mailbox.get_mut().map_or(0, Mailbox::close_and_drain);
+        let dropped_infos = ctx.mailbox().map_or(0, Mailbox::close_and_drain);
         if unflushed > 0 {
             tracing::warn!(bytes = unflushed, "connection closed with frames unflushed");
         }

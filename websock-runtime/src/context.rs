@@ -23,12 +23,13 @@ pub struct Context<H: Handler> {
     mailbox_capacity: usize,
     // The mailbox is made when a handle is first asked for: most connections of a plain
     // request/response endpoint never need one, and it is the largest part of an idle one.
-    handle: OnceLock<Handle<H>>,
-    pub(crate) mailbox: OnceLock<Mailbox<H::Info>>,
+    // One cell for both: every byte here is paid by every idle connection.
+    handle: OnceLock<(Handle<H>, Mailbox<H::Info>)>,
     request: Box<RequestInfo>,
     pub(crate) outbox: VecDeque<Frame>,
     pub(crate) timers: Timers<H::Info>,
-    pub(crate) stop: Option<Stop>,
+    // Boxed: a stop happens once, and its 32 bytes would be paid by every idle connection.
+    pub(crate) stop: Option<Box<Stop>>,
 }
 
 impl<H: Handler> fmt::Debug for Context<H> {
@@ -51,7 +52,6 @@ impl<H: Handler> Context<H> {
             shared,
             mailbox_capacity,
             handle: OnceLock::new(),
-            mailbox: OnceLock::new(),
             request,
             outbox: VecDeque::new(),
             timers: Timers::default(),
@@ -61,11 +61,10 @@ impl<H: Handler> Context<H> {
 
     /// A handle to this connection, to give to other tasks (the Rust `pid`).
     pub fn handle(&self) -> &Handle<H> {
-        self.handle.get_or_init(|| {
-            let (handle, mailbox) = Handle::new(self.mailbox_capacity, self.shared.clone());
-            let _ = self.mailbox.set(mailbox);
-            handle
-        })
+        &self
+            .handle
+            .get_or_init(|| Handle::new(self.mailbox_capacity, self.shared.clone()))
+            .0
     }
 
     /// Queues a frame; frames are written in order, after the callback returns, with one flush.
@@ -87,7 +86,7 @@ impl<H: Handler> Context<H> {
     /// Stops the connection after this callback with `close` (`terminate` gets `Normal`);
     /// frames pushed before are sent first.
     pub fn stop(&mut self, close: impl Into<Close>) {
-        self.stop = Some(Stop::Close(close.into()));
+        self.stop = Some(Box::new(Stop::Close(close.into())));
     }
 
     /// The HTTP request that opened this connection.
@@ -131,13 +130,18 @@ impl<H: Handler> Context<H> {
     /// This connection's queues right now.
     pub fn stats(&self) -> Stats {
         match self.handle.get() {
-            Some(handle) => handle.stats(),
+            Some((handle, _)) => handle.stats(),
             None => Stats {
                 buffered_bytes: self.shared.buffered.load(Ordering::Relaxed),
                 mailbox_len: 0,
                 dropped_frames: self.shared.dropped_frames.load(Ordering::Relaxed),
             },
         }
+    }
+
+    /// The mailbox, once a handle was made.
+    pub(crate) fn mailbox(&mut self) -> Option<&mut Mailbox<H::Info>> {
+        self.handle.get_mut().map(|(_, mailbox)| mailbox)
     }
 
     /// Moves a reply's frames into the outbox and remembers its stop.
@@ -148,7 +152,7 @@ impl<H: Handler> Context<H> {
             Frames::Many(frames) => self.outbox.extend(frames),
         }
         if let Some(stop) = reply.stop {
-            self.stop.get_or_insert(stop);
+            self.stop.get_or_insert_with(|| Box::new(stop));
         }
     }
 }

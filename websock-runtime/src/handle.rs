@@ -23,15 +23,15 @@ pub(crate) struct Mailbox<I> {
 }
 
 impl<I> Mailbox<I> {
-    /// A mailbox for `capacity` infos and the sending side its handles share.
-    fn new(capacity: usize) -> (mpsc::Sender<I>, CloseSender, Self) {
+    /// A mailbox for `capacity` infos, its info sender, and its close sender.
+    fn new(capacity: usize) -> (mpsc::Sender<I>, oneshot::Sender<Close>, Self) {
         let (tx, infos) = mpsc::channel(capacity);
         let (close_tx, close) = oneshot::channel();
         let mailbox = Self {
             infos,
             close: Some(close),
         };
-        (tx, Arc::new(Mutex::new(Some(close_tx))), mailbox)
+        (tx, close_tx, mailbox)
     }
 
     /// The close a handle asked for, if any.
@@ -69,9 +69,6 @@ impl<I> Mailbox<I> {
     }
 }
 
-/// The handles' side of the close slot: the first close taken out wins.
-type CloseSender = Arc<Mutex<Option<oneshot::Sender<Close>>>>;
-
 /// Counters one connection shares with its handles.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
@@ -80,6 +77,9 @@ pub(crate) struct Shared {
     pub(crate) buffered: AtomicUsize,
     /// Frames dropped because the client did not read (see `Config::max_write_buffer`).
     pub(crate) dropped_frames: AtomicU64,
+    /// The handles' side of the mailbox's close: the first close taken out wins. Here rather
+    /// than in each handle, so a handle stays two pointers.
+    pub(crate) close: Mutex<Option<oneshot::Sender<Close>>>,
 }
 
 /// A cloneable handle to one connection, usable from any task: send it info messages, ask it to
@@ -96,7 +96,6 @@ pub(crate) struct Shared {
 /// ```
 pub struct Handle<H: Handler> {
     tx: mpsc::Sender<H::Info>,
-    close: CloseSender,
     shared: Arc<Shared>,
 }
 
@@ -104,7 +103,6 @@ impl<H: Handler> Clone for Handle<H> {
     fn clone(&self) -> Self {
         Self {
             tx: self.tx.clone(),
-            close: self.close.clone(),
             shared: self.shared.clone(),
         }
     }
@@ -181,7 +179,8 @@ impl<H: Handler> Handle<H> {
     /// A handle and the mailbox it sends to.
     pub(crate) fn new(capacity: usize, shared: Arc<Shared>) -> (Self, Mailbox<H::Info>) {
         let (tx, close, mailbox) = Mailbox::new(capacity);
-        (Self { tx, close, shared }, mailbox)
+        *shared.close.lock().unwrap_or_else(PoisonError::into_inner) = Some(close);
+        (Self { tx, shared }, mailbox)
     }
 
     /// A number that identifies this connection within the process.
@@ -216,6 +215,7 @@ impl<H: Handler> Handle<H> {
     pub fn close(&self, close: impl Into<Close>) -> Result<(), SendError<Close>> {
         let close = close.into();
         let sender = self
+            .shared
             .close
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
