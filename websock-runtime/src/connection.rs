@@ -6,7 +6,7 @@ use crate::{
     RequestInfo, TerminateReason, Timeout,
     callback::{self, Outcome},
     close::PeerClose,
-    handle::{Mailbox, Shared},
+    handle::Shared,
     handler::{Error, ErrorKind},
     reply::{Frames, Stop},
     server_handle::Slot,
@@ -601,7 +601,7 @@ where
         }
 
         let unflushed = self.writer.buffered() as u64;
-        let dropped_infos = ctx.mailbox().map_or(0, Mailbox::close_and_drain);
+        let dropped_infos = ctx.close_mailbox();
         if unflushed > 0 {
             tracing::warn!(bytes = unflushed, "connection closed with frames unflushed");
         }

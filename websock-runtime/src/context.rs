@@ -12,7 +12,7 @@ use std::{
     collections::VecDeque,
     fmt,
     net::SocketAddr,
-    sync::{Arc, OnceLock, atomic::Ordering},
+    sync::{Arc, OnceLock, PoisonError, atomic::Ordering},
     time::Duration,
 };
 
@@ -142,6 +142,21 @@ impl<H: Handler> Context<H> {
     /// The mailbox, once a handle was made.
     pub(crate) fn mailbox(&mut self) -> Option<&mut Mailbox<H::Info>> {
         self.handle.get_mut().map(|(_, mailbox)| mailbox)
+    }
+
+    /// Refuses further infos and closes, and drops what is queued; returns how many infos were
+    /// dropped. The close sender goes too: it holds this task's waker, which would otherwise
+    /// keep the finished task's memory alive for as long as someone keeps a handle.
+    pub(crate) fn close_mailbox(&mut self) -> u64 {
+        let dropped = self.mailbox().map_or(0, Mailbox::close_and_drain);
+        drop(
+            self.shared
+                .close
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        dropped
     }
 
     /// Moves a reply's frames into the outbox and remembers its stop.
