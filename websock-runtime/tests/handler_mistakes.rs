@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Client, WAIT, recv_close, recv_text, send_text, within};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use std::{sync::Arc, time::Duration};
 use tokio::{
     net::TcpListener,
@@ -270,6 +270,7 @@ async fn durations_that_overflow_mean_never_and_do_not_panic() {
     // answers at once.
     send_text(&mut client, "long-close").await;
     assert_eq!(recv_close(&mut client).await.0, 1000);
+    let _ = within(client.flush()).await;
     assert_eq!(server.terminated_once().await, "normal");
     assert_eq!(server.handle.metrics().panics, 0);
 
@@ -298,6 +299,7 @@ async fn a_panic_outside_the_callbacks_closes_1011_and_terminates_once() {
         recv_close(&mut client).await,
         (1011, "internal error".to_owned())
     );
+    let _ = within(client.flush()).await;
     assert_eq!(server.terminated_once().await, "error panic");
     let metrics = server.metrics_until(|m| m.panics >= 1).await;
     assert_eq!(metrics.panics, 1);
@@ -307,6 +309,7 @@ async fn a_panic_outside_the_callbacks_closes_1011_and_terminates_once() {
     let (mut client, _) = server.open().await;
     send_text(&mut client, "panic-on-drop").await;
     assert_eq!(recv_close(&mut client).await.0, 1000);
+    let _ = within(client.flush()).await;
     assert_eq!(server.terminated_once().await, "normal");
     let metrics = server.metrics_until(|m| m.panics >= 2).await;
     assert_eq!(metrics.panics, 2);
@@ -335,6 +338,8 @@ async fn handle_close_works_when_the_mailbox_is_full() {
     // (they would each wait at the gate for a permit that never comes).
     server.gate.add_permits(1);
     assert_eq!(recv_close(&mut client).await, (4100, "kicked".to_owned()));
+    // Send the client's answering close, so the server need not wait out its close timeout.
+    let _ = within(client.flush()).await;
     assert_eq!(server.terminated_once().await, "normal");
     let metrics = server.metrics_until(|m| m.dropped_infos >= 4).await;
     assert_eq!(metrics.dropped_infos, 4);
