@@ -4,7 +4,7 @@ use std::{
     any::Any,
     future::{Future, poll_fn},
     panic::{AssertUnwindSafe, catch_unwind},
-    pin::pin,
+    pin::{Pin, pin},
     task::Poll,
     time::Duration,
 };
@@ -52,6 +52,28 @@ pub async fn catch_panic<F: Future>(future: F) -> Result<F::Output, String> {
         },
     )
     .await
+}
+
+/// Polls a future pinned by the caller to completion, catching a panic. Unlike
+/// [`catch_panic`] it borrows the future rather than taking it in, and adds one pointer to the
+/// caller's state, not a copy of the future.
+pub(crate) struct CatchPanic<'a, F>(pub(crate) Pin<&'a mut F>);
+
+impl<F: Future> Future for CatchPanic<'_, F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
+        }
+    }
+}
+
+/// Runs `f`, catching a panic (a user type's `Drop`, say).
+pub(crate) fn catch_panic_sync<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(&*payload))
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {

@@ -1,5 +1,6 @@
 //! Close codes (RFC 6455 §7.4) and the close a handler asks for.
 
+use crate::ControlFrameTooLong;
 use std::fmt;
 
 /// A close code that may be sent on the wire.
@@ -97,8 +98,21 @@ pub struct Close {
 pub(crate) const MAX_REASON: usize = 123;
 
 impl Close {
+    /// A close with `code` and `reason`, or an error when `reason` is longer than 123 bytes.
+    pub fn try_new(
+        code: CloseCode,
+        reason: impl Into<String>,
+    ) -> Result<Self, ControlFrameTooLong> {
+        let reason = reason.into();
+        if reason.len() > MAX_REASON {
+            return Err(ControlFrameTooLong::new(reason.len(), MAX_REASON));
+        }
+        Ok(Self { code, reason })
+    }
+
     /// A close with `code` and `reason`; a reason longer than 123 bytes is cut at a character
-    /// boundary so the frame stays valid.
+    /// boundary so the frame stays valid (use [`try_new`](Self::try_new) to be told instead).
+    /// The runtime uses it for reasons it builds from error messages.
     pub fn new(code: CloseCode, reason: impl Into<String>) -> Self {
         let mut reason = reason.into();
         if reason.len() > MAX_REASON {
@@ -191,5 +205,13 @@ mod tests {
         let close = Close::new(CloseCode::NORMAL, "é".repeat(100));
         assert!(close.reason().len() <= MAX_REASON);
         assert_eq!(close.reason().len(), 122);
+    }
+
+    #[test]
+    fn try_new_refuses_long_reasons() {
+        let error = Close::try_new(CloseCode::NORMAL, "x".repeat(124)).unwrap_err();
+        assert_eq!((error.length(), error.max()), (124, MAX_REASON));
+        let close = Close::try_new(CloseCode::NORMAL, "x".repeat(123)).unwrap();
+        assert_eq!(close.reason().len(), MAX_REASON);
     }
 }

@@ -74,9 +74,13 @@ impl Config {
     }
 
     /// Send a ping every `interval` (off by default). Pair with `idle_timeout`: the client's
-    /// pongs keep the connection alive.
+    /// pongs keep the connection alive. `Duration::ZERO` turns it off, as `None` does.
+    ///
+    /// No duration overflows here or in the other timeouts: one beyond about 30 years
+    /// (`Duration::MAX`) means "never".
     pub fn ping_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
-        self.ping_interval = interval.into();
+        // A zero period would make tokio's interval panic, and pinging without pause is no use.
+        self.ping_interval = interval.into().filter(|interval| !interval.is_zero());
         self
     }
 

@@ -2,14 +2,15 @@
 //! timers, as a BEAM process owns its state.
 
 use crate::{
-    Close, CloseCode, Config, Context, Control, Frame, Handler, Message, RequestInfo,
-    TerminateReason, Timeout,
+    Close, CloseCode, Config, Context, Control, ControlPayload, Frame, Handler, Message,
+    RequestInfo, TerminateReason, Timeout,
     callback::{self, Outcome},
     close::PeerClose,
-    handle::{Mail, Shared},
+    handle::Shared,
     handler::{Error, ErrorKind},
     reply::{Frames, Stop},
     server_handle::Slot,
+    timer::deadline_after,
     wire::{Inbound, Reader, WireError, Writer},
 };
 use std::{
@@ -217,7 +218,16 @@ where
         };
         tracing::debug!("connection open");
 
-        let Ending { reason, close } = self.serve(&mut handler, ctx).await;
+        // A panic outside the callbacks (a user type's `Drop` in a pushed frame, a bug of
+        // ours) still ends the connection as a callback's would: 1011 and one `terminate`.
+        let Ending { reason, close } = {
+            // Pinned here and polled by reference: moved into a wrapping future instead, the
+            // loop's state would be laid out twice in every idle connection's task.
+            let serve = pin!(self.serve(&mut handler, ctx));
+            callback::CatchPanic(serve)
+                .await
+                .unwrap_or_else(Ending::panicked)
+        };
         match &reason {
             TerminateReason::Error(error) if error.kind() == ErrorKind::Panic => {
                 self.count_panic(error.message());
@@ -232,6 +242,9 @@ where
             Outcome::TimedOut => tracing::warn!("terminate timed out"),
         }
         Box::pin(self.finish(ctx, close)).await;
+        if let Err(message) = callback::catch_panic_sync(|| drop(handler)) {
+            self.count_panic(&message);
+        }
     }
 
     fn count_panic(&self, message: &str) {
@@ -263,9 +276,10 @@ where
         let mut shutdown_registered = false;
         let idle_timeout = self.config.idle_timeout;
         let mut last_activity = Instant::now();
-        let mut idle = pin!(tokio::time::sleep_until(
-            last_activity + idle_timeout.unwrap_or_default()
-        ));
+        let mut idle = pin!(tokio::time::sleep_until(deadline_after(
+            last_activity,
+            idle_timeout.unwrap_or_default()
+        )));
         // Boxed, and made with the first `send_after`: most connections never set a timer, and
         // every byte inline here is paid by every idle connection.
         let mut timer: Option<Pin<Box<Sleep>>> = None;
@@ -273,7 +287,7 @@ where
         let mut ping = self
             .config
             .ping_interval
-            .map(|period| tokio::time::interval_at(Instant::now() + period, period));
+            .map(|period| tokio::time::interval_at(deadline_after(Instant::now(), period), period));
         let mut mailbox_first = false;
         let limits = self.config.limits();
 
@@ -282,7 +296,7 @@ where
                 return ending;
             }
             if let Some(stop) = ctx.stop.take() {
-                return Ending::from_stop(stop);
+                return Ending::from_stop(*stop);
             }
 
             let event = poll_fn(|cx| {
@@ -306,6 +320,15 @@ where
                             Some(close),
                         )));
                     }
+                    // A handle's close goes ahead of everything queued (see `Handle::close`).
+                    if let Some(mailbox) = ctx.mailbox() {
+                        if let Poll::Ready(close) = mailbox.poll_close(cx) {
+                            return Poll::Ready(Event::End(Ending::new(
+                                TerminateReason::Normal,
+                                Some(close),
+                            )));
+                        }
+                    }
                     let buffered = self.writer.buffered();
                     // Keep bytes moving to the socket even while input never stops.
                     if self.dirty && buffered >= self.config.write_buffer_size {
@@ -319,17 +342,11 @@ where
                     mailbox_first = !mailbox_first;
                     for from_mailbox in [mailbox_first, !mailbox_first] {
                         if from_mailbox {
-                            let Some(mailbox) = ctx.mailbox.get_mut() else {
+                            let Some(mailbox) = ctx.mailbox() else {
                                 continue;
                             };
-                            if let Poll::Ready(Some(mail)) = mailbox.poll_recv(cx) {
-                                return Poll::Ready(match mail {
-                                    Mail::Info(info) => Event::Info(info),
-                                    Mail::Close(close) => Event::End(Ending::new(
-                                        TerminateReason::Normal,
-                                        Some(*close),
-                                    )),
-                                });
+                            if let Poll::Ready(Some(info)) = mailbox.poll_info(cx) {
+                                return Poll::Ready(Event::Info(info));
                             }
                         } else if reading {
                             let read = self.reader.poll_next(&mut self.io, cx, limits);
@@ -358,7 +375,7 @@ where
 
                     if let Some(limit) = idle_timeout {
                         if idle.as_mut().poll(cx).is_ready() {
-                            let deadline = last_activity + limit;
+                            let deadline = deadline_after(last_activity, limit);
                             if deadline <= Instant::now() {
                                 let close = Close::new(CloseCode::GOING_AWAY, "idle timeout");
                                 return Poll::Ready(Event::End(Ending::new(
@@ -401,7 +418,7 @@ where
                 }
                 Event::Info(info) => callback::guard(handler.handle_info(info, ctx), timeout).await,
                 Event::Ping => {
-                    ctx.push(Frame::Ping(bytes::Bytes::new()));
+                    ctx.push(Frame::Ping(ControlPayload::empty()));
                     continue;
                 }
                 Event::End(ending) => return ending,
@@ -535,6 +552,13 @@ where
     /// Sends what is left and the close frame, waits for the client's close within the close
     /// timeout (or until the server's shutdown deadline), then counts what was lost.
     async fn finish<H: Handler>(&mut self, ctx: &mut Context<H>, close: Option<Close>) {
+        // Dropping what is left (frames, infos) runs user code; `terminate` has run already.
+        if let Err(message) = callback::catch_panic(self.close_and_count(ctx, close)).await {
+            self.count_panic(&message);
+        }
+    }
+
+    async fn close_and_count<H: Handler>(&mut self, ctx: &mut Context<H>, close: Option<Close>) {
         let deadline = self
             .slot
             .as_ref()
@@ -577,13 +601,7 @@ where
         }
 
         let unflushed = self.writer.buffered() as u64;
-        let mut dropped_infos = 0;
-        if let Some(mailbox) = ctx.mailbox.get_mut() {
-            mailbox.close();
-            while mailbox.try_recv().is_ok() {
-                dropped_infos += 1;
-            }
-        }
+        let dropped_infos = ctx.close_mailbox();
         if unflushed > 0 {
             tracing::warn!(bytes = unflushed, "connection closed with frames unflushed");
         }

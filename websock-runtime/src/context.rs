@@ -3,7 +3,7 @@
 
 use crate::{
     Close, Frame, Handle, Handler, RequestInfo, Stats,
-    handle::{Mail, Shared},
+    handle::{Mailbox, Shared},
     reply::{Frames, Reply, Stop},
     timer::{Timer, Timers},
 };
@@ -12,10 +12,9 @@ use std::{
     collections::VecDeque,
     fmt,
     net::SocketAddr,
-    sync::{Arc, OnceLock, atomic::Ordering},
+    sync::{Arc, OnceLock, PoisonError, atomic::Ordering},
     time::Duration,
 };
-use tokio::sync::mpsc;
 
 /// What a callback can do besides returning a [`Reply`]: push frames, schedule info messages to
 /// itself, stop, and read about its connection.
@@ -24,12 +23,13 @@ pub struct Context<H: Handler> {
     mailbox_capacity: usize,
     // The mailbox is made when a handle is first asked for: most connections of a plain
     // request/response endpoint never need one, and it is the largest part of an idle one.
-    handle: OnceLock<Handle<H>>,
-    pub(crate) mailbox: OnceLock<mpsc::Receiver<Mail<H::Info>>>,
+    // One cell for both: every byte here is paid by every idle connection.
+    handle: OnceLock<(Handle<H>, Mailbox<H::Info>)>,
     request: Box<RequestInfo>,
     pub(crate) outbox: VecDeque<Frame>,
     pub(crate) timers: Timers<H::Info>,
-    pub(crate) stop: Option<Stop>,
+    // Boxed: a stop happens once, and its 32 bytes would be paid by every idle connection.
+    pub(crate) stop: Option<Box<Stop>>,
 }
 
 impl<H: Handler> fmt::Debug for Context<H> {
@@ -52,7 +52,6 @@ impl<H: Handler> Context<H> {
             shared,
             mailbox_capacity,
             handle: OnceLock::new(),
-            mailbox: OnceLock::new(),
             request,
             outbox: VecDeque::new(),
             timers: Timers::default(),
@@ -62,11 +61,10 @@ impl<H: Handler> Context<H> {
 
     /// A handle to this connection, to give to other tasks (the Rust `pid`).
     pub fn handle(&self) -> &Handle<H> {
-        self.handle.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(self.mailbox_capacity);
-            let _ = self.mailbox.set(rx);
-            Handle::new(tx, self.shared.clone())
-        })
+        &self
+            .handle
+            .get_or_init(|| Handle::new(self.mailbox_capacity, self.shared.clone()))
+            .0
     }
 
     /// Queues a frame; frames are written in order, after the callback returns, with one flush.
@@ -88,7 +86,7 @@ impl<H: Handler> Context<H> {
     /// Stops the connection after this callback with `close` (`terminate` gets `Normal`);
     /// frames pushed before are sent first.
     pub fn stop(&mut self, close: impl Into<Close>) {
-        self.stop = Some(Stop::Close(close.into()));
+        self.stop = Some(Box::new(Stop::Close(close.into())));
     }
 
     /// The HTTP request that opened this connection.
@@ -132,13 +130,33 @@ impl<H: Handler> Context<H> {
     /// This connection's queues right now.
     pub fn stats(&self) -> Stats {
         match self.handle.get() {
-            Some(handle) => handle.stats(),
+            Some((handle, _)) => handle.stats(),
             None => Stats {
                 buffered_bytes: self.shared.buffered.load(Ordering::Relaxed),
                 mailbox_len: 0,
                 dropped_frames: self.shared.dropped_frames.load(Ordering::Relaxed),
             },
         }
+    }
+
+    /// The mailbox, once a handle was made.
+    pub(crate) fn mailbox(&mut self) -> Option<&mut Mailbox<H::Info>> {
+        self.handle.get_mut().map(|(_, mailbox)| mailbox)
+    }
+
+    /// Refuses further infos and closes, and drops what is queued; returns how many infos were
+    /// dropped. The close sender goes too: it holds this task's waker, which would otherwise
+    /// keep the finished task's memory alive for as long as someone keeps a handle.
+    pub(crate) fn close_mailbox(&mut self) -> u64 {
+        let dropped = self.mailbox().map_or(0, Mailbox::close_and_drain);
+        drop(
+            self.shared
+                .close
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        dropped
     }
 
     /// Moves a reply's frames into the outbox and remembers its stop.
@@ -149,7 +167,7 @@ impl<H: Handler> Context<H> {
             Frames::Many(frames) => self.outbox.extend(frames),
         }
         if let Some(stop) = reply.stop {
-            self.stop.get_or_insert(stop);
+            self.stop.get_or_insert_with(|| Box::new(stop));
         }
     }
 }

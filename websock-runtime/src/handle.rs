@@ -3,18 +3,70 @@
 use crate::{Close, Handler};
 use std::{
     fmt,
+    future::Future,
+    pin::Pin,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicU64, AtomicUsize, Ordering},
     },
+    task::{Context, Poll},
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-/// What arrives in a connection's mailbox.
-pub(crate) enum Mail<I> {
-    Info(I),
-    // Boxed: the mailbox allocates its slots up front, so the rare variant stays pointer-sized.
-    Close(Box<Close>),
+/// A connection's receiving end: info messages in a bounded queue, and beside it the one close
+/// a handle may ask for, so a full queue can never hold the close up (an Erlang exit signal
+/// does not wait in the mailbox either).
+pub(crate) struct Mailbox<I> {
+    infos: mpsc::Receiver<I>,
+    /// `None` once a close arrived or every handle is gone.
+    close: Option<oneshot::Receiver<Close>>,
+}
+
+impl<I> Mailbox<I> {
+    /// A mailbox for `capacity` infos, its info sender, and its close sender.
+    fn new(capacity: usize) -> (mpsc::Sender<I>, oneshot::Sender<Close>, Self) {
+        let (tx, infos) = mpsc::channel(capacity);
+        let (close_tx, close) = oneshot::channel();
+        let mailbox = Self {
+            infos,
+            close: Some(close),
+        };
+        (tx, close_tx, mailbox)
+    }
+
+    /// The close a handle asked for, if any.
+    pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Close> {
+        let Some(receiver) = &mut self.close else {
+            return Poll::Pending;
+        };
+        match Pin::new(receiver).poll(cx) {
+            Poll::Ready(received) => {
+                // A oneshot may not be polled again once it answered.
+                self.close = None;
+                match received {
+                    Ok(close) => Poll::Ready(close),
+                    Err(_) => Poll::Pending,
+                }
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The next info.
+    pub(crate) fn poll_info(&mut self, cx: &mut Context<'_>) -> Poll<Option<I>> {
+        self.infos.poll_recv(cx)
+    }
+
+    /// Refuses further sends and drops what is queued; returns how many infos were dropped.
+    pub(crate) fn close_and_drain(&mut self) -> u64 {
+        self.infos.close();
+        self.close = None;
+        let mut dropped = 0;
+        while self.infos.try_recv().is_ok() {
+            dropped += 1;
+        }
+        dropped
+    }
 }
 
 /// Counters one connection shares with its handles.
@@ -25,6 +77,9 @@ pub(crate) struct Shared {
     pub(crate) buffered: AtomicUsize,
     /// Frames dropped because the client did not read (see `Config::max_write_buffer`).
     pub(crate) dropped_frames: AtomicU64,
+    /// The handles' side of the mailbox's close: the first close taken out wins. Here rather
+    /// than in each handle, so a handle stays two pointers.
+    pub(crate) close: Mutex<Option<oneshot::Sender<Close>>>,
 }
 
 /// A cloneable handle to one connection, usable from any task: send it info messages, ask it to
@@ -40,7 +95,7 @@ pub(crate) struct Shared {
 /// # }
 /// ```
 pub struct Handle<H: Handler> {
-    tx: mpsc::Sender<Mail<H::Info>>,
+    tx: mpsc::Sender<H::Info>,
     shared: Arc<Shared>,
 }
 
@@ -121,8 +176,11 @@ pub struct Stats {
 }
 
 impl<H: Handler> Handle<H> {
-    pub(crate) fn new(tx: mpsc::Sender<Mail<H::Info>>, shared: Arc<Shared>) -> Self {
-        Self { tx, shared }
+    /// A handle and the mailbox it sends to.
+    pub(crate) fn new(capacity: usize, shared: Arc<Shared>) -> (Self, Mailbox<H::Info>) {
+        let (tx, close, mailbox) = Mailbox::new(capacity);
+        *shared.close.lock().unwrap_or_else(PoisonError::into_inner) = Some(close);
+        (Self { tx, shared }, mailbox)
     }
 
     /// A number that identifies this connection within the process.
@@ -132,31 +190,41 @@ impl<H: Handler> Handle<H> {
 
     /// Sends `info` to the connection's `handle_info` if its mailbox has room.
     pub fn try_send(&self, info: impl Into<H::Info>) -> Result<(), SendError<H::Info>> {
-        self.tx
-            .try_send(Mail::Info(info.into()))
-            .map_err(|error| match error {
-                mpsc::error::TrySendError::Full(mail) => SendError::Full(mail.into_info()),
-                mpsc::error::TrySendError::Closed(mail) => SendError::Closed(mail.into_info()),
-            })
+        self.tx.try_send(info.into()).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(info) => SendError::Full(info),
+            mpsc::error::TrySendError::Closed(info) => SendError::Closed(info),
+        })
     }
 
     /// Sends `info`, waiting for room in the mailbox; fails only if the connection has ended.
     pub async fn send(&self, info: impl Into<H::Info>) -> Result<(), SendError<H::Info>> {
         self.tx
-            .send(Mail::Info(info.into()))
+            .send(info.into())
             .await
-            .map_err(|error| SendError::Closed(error.0.into_info()))
+            .map_err(|error| SendError::Closed(error.0))
     }
 
-    /// Asks the connection to close with `close` once the messages already in its mailbox are
-    /// handled; `terminate` gets `Normal`.
+    /// Asks the connection to close with `close`; `terminate` gets `Normal`.
+    ///
+    /// The close does not wait in the mailbox: it is taken as soon as the callback running now
+    /// returns, ahead of the infos still queued, which are dropped and counted
+    /// ([`Metrics::dropped_infos`](crate::Metrics)), as an exit signal overtakes an Erlang
+    /// process's mailbox. So it works when the mailbox is full. Only the first close asked for
+    /// is sent; a later one returns `Ok` and is dropped. Fails with
+    /// [`SendError::Closed`] only when the connection has ended; never with `Full`.
     pub fn close(&self, close: impl Into<Close>) -> Result<(), SendError<Close>> {
-        self.tx
-            .try_send(Mail::Close(Box::new(close.into())))
-            .map_err(|error| match error {
-                mpsc::error::TrySendError::Full(mail) => SendError::Full(mail.into_close()),
-                mpsc::error::TrySendError::Closed(mail) => SendError::Closed(mail.into_close()),
-            })
+        let close = close.into();
+        let sender = self
+            .shared
+            .close
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match sender {
+            Some(sender) => sender.send(close).map_err(SendError::Closed),
+            None if self.is_alive() => Ok(()),
+            None => Err(SendError::Closed(close)),
+        }
     }
 
     /// Whether the connection is still running.
@@ -170,22 +238,6 @@ impl<H: Handler> Handle<H> {
             buffered_bytes: self.shared.buffered.load(Ordering::Relaxed),
             mailbox_len: self.tx.max_capacity() - self.tx.capacity(),
             dropped_frames: self.shared.dropped_frames.load(Ordering::Relaxed),
-        }
-    }
-}
-
-impl<I> Mail<I> {
-    fn into_info(self) -> I {
-        match self {
-            Self::Info(info) => info,
-            Self::Close(_) => unreachable!("only infos are sent through this path"),
-        }
-    }
-
-    fn into_close(self) -> Close {
-        match self {
-            Self::Close(close) => *close,
-            Self::Info(_) => unreachable!("only closes are sent through this path"),
         }
     }
 }

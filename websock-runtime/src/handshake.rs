@@ -1,7 +1,7 @@
 //! Checking an HTTP request against RFC 6455 §4.2.1 before upgrading it.
 
 use crate::Refuse;
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Version, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version, header};
 use std::fmt;
 
 /// Why a request is not a valid WebSocket upgrade; each says what the client must fix.
@@ -24,6 +24,14 @@ pub enum HandshakeError {
     InvalidKey,
     /// `Sec-WebSocket-Version` is not 13 (answered with 426 and the version we speak).
     UnsupportedVersion,
+    /// A header that may appear once appears more than once: `Host` (RFC 9112 §3.2),
+    /// `Sec-WebSocket-Key`, `Sec-WebSocket-Version` (RFC 6455 §11.3.1, §11.3.5) or `Origin`
+    /// (RFC 6454 §7.3). Which copy to believe is the kind of guess request smuggling feeds on.
+    DuplicateHeader(HeaderName),
+    /// The request announces a body (`Transfer-Encoding`, or a `Content-Length` other than 0).
+    /// An upgrade has none (RFC 6455 §4.1), and the bytes after the head cannot be told apart
+    /// from frames, so the refusal also closes the connection (RFC 9112 §6.1).
+    RequestBody,
 }
 
 impl HandshakeError {
@@ -35,7 +43,9 @@ impl HandshakeError {
         }
     }
 
-    /// The response: the status, the reason as the body, and for 426 the version header.
+    /// The response: the status, the reason as the body, for 426 the version header, and for
+    /// a request with a body `Connection: close`, so its bytes are never read as a next
+    /// request.
     pub fn into_refusal(self) -> Refuse {
         let refuse = Refuse::new(self.status(), format!("{self}\n"));
         match self {
@@ -43,6 +53,9 @@ impl HandshakeError {
                 header::SEC_WEBSOCKET_VERSION,
                 HeaderValue::from_static("13"),
             ),
+            Self::RequestBody => {
+                refuse.with_header(header::CONNECTION, HeaderValue::from_static("close"))
+            }
             _ => refuse,
         }
     }
@@ -50,7 +63,17 @@ impl HandshakeError {
 
 impl fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        let reason = match self {
+            Self::DuplicateHeader(name) => {
+                return write!(
+                    f,
+                    "websocket upgrade: the {name} header may appear only once"
+                );
+            }
+            Self::RequestBody => {
+                "websocket upgrade: the request must not have a body \
+                 (no Transfer-Encoding, no Content-Length but 0)"
+            }
             Self::MethodNotGet => "websocket upgrade: the method must be GET",
             Self::HttpVersion => "websocket upgrade: HTTP/1.1 or later is required",
             Self::MissingHost => "websocket upgrade: the Host header is missing",
@@ -65,7 +88,8 @@ impl fmt::Display for HandshakeError {
                 "websocket upgrade: Sec-WebSocket-Key must be 16 bytes encoded in base64"
             }
             Self::UnsupportedVersion => "websocket upgrade: Sec-WebSocket-Version must be 13",
-        })
+        };
+        f.write_str(reason)
     }
 }
 
@@ -81,6 +105,12 @@ pub fn validate_upgrade<B>(request: &Request<B>) -> Result<(), HandshakeError> {
         return Err(HandshakeError::HttpVersion);
     }
     let headers = request.headers();
+    if let Some(name) = SINGLE_VALUED.iter().find(|name| is_repeated(headers, name)) {
+        return Err(HandshakeError::DuplicateHeader(name.clone()));
+    }
+    if has_body(headers) {
+        return Err(HandshakeError::RequestBody);
+    }
     if !headers.contains_key(header::HOST) && request.uri().authority().is_none() {
         return Err(HandshakeError::MissingHost);
     }
@@ -103,6 +133,30 @@ pub fn validate_upgrade<B>(request: &Request<B>) -> Result<(), HandshakeError> {
         return Err(HandshakeError::UnsupportedVersion);
     }
     Ok(())
+}
+
+/// The request headers that may appear once. `Connection`, `Upgrade`,
+/// `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions` are lists and may repeat
+/// (RFC 9110 §5.3).
+const SINGLE_VALUED: [HeaderName; 4] = [
+    header::HOST,
+    header::SEC_WEBSOCKET_KEY,
+    header::SEC_WEBSOCKET_VERSION,
+    header::ORIGIN,
+];
+
+fn is_repeated(headers: &HeaderMap, name: &HeaderName) -> bool {
+    headers.get_all(name).iter().nth(1).is_some()
+}
+
+/// hyper has already dropped a `Content-Length` sent beside `Transfer-Encoding` (RFC 9112
+/// §6.3), so any `Transfer-Encoding` counts, as does any `Content-Length` but a single 0.
+fn has_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get_all(header::CONTENT_LENGTH)
+            .iter()
+            .any(|length| length.as_bytes() != b"0")
 }
 
 /// Whether a comma-separated header (any of its lines) contains `token`, case-insensitively.

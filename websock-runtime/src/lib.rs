@@ -62,7 +62,7 @@ pub use handler::{Error, ErrorKind, Handler, TerminateReason, Timeout};
 pub use handshake::{HandshakeError, validate_upgrade};
 /// The `http` crate the runtime's request and response types come from.
 pub use http;
-pub use message::{Control, Frame, Message, Utf8Bytes};
+pub use message::{Control, ControlFrameTooLong, ControlPayload, Frame, Message, Utf8Bytes};
 pub use refuse::Refuse;
 pub use reply::{IntoReply, Reply};
 pub use request::{FromRequest, PathParams, PeerAddr, RequestInfo};

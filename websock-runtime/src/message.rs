@@ -129,6 +129,10 @@ pub enum Control {
 }
 
 /// A frame a handler pushes to its client.
+///
+/// A ping or pong carries a [`ControlPayload`], at most 125 bytes by construction
+/// (RFC 6455 §5.5), so an invalid control frame cannot be built: use [`Frame::ping`] and
+/// [`Frame::pong`], which say when a payload is too long.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Frame {
@@ -136,10 +140,10 @@ pub enum Frame {
     Text(Utf8Bytes),
     /// A binary message.
     Binary(Bytes),
-    /// A ping (payload at most 125 bytes).
-    Ping(Bytes),
-    /// A pong (payload at most 125 bytes).
-    Pong(Bytes),
+    /// A ping.
+    Ping(ControlPayload),
+    /// A pong.
+    Pong(ControlPayload),
 }
 
 impl Frame {
@@ -153,11 +157,22 @@ impl Frame {
         Self::Binary(bytes.into())
     }
 
+    /// A ping frame, or an error when `payload` is longer than 125 bytes.
+    pub fn ping(payload: impl Into<Bytes>) -> Result<Self, ControlFrameTooLong> {
+        ControlPayload::new(payload).map(Self::Ping)
+    }
+
+    /// A pong frame, or an error when `payload` is longer than 125 bytes.
+    pub fn pong(payload: impl Into<Bytes>) -> Result<Self, ControlFrameTooLong> {
+        ControlPayload::new(payload).map(Self::Pong)
+    }
+
     /// The payload's length in bytes.
     pub fn len(&self) -> usize {
         match self {
             Self::Text(text) => text.len(),
-            Self::Binary(b) | Self::Ping(b) | Self::Pong(b) => b.len(),
+            Self::Binary(b) => b.len(),
+            Self::Ping(p) | Self::Pong(p) => p.len(),
         }
     }
 
@@ -166,6 +181,103 @@ impl Frame {
         self.len() == 0
     }
 }
+
+/// The payload of a ping or pong: at most [`MAX_LEN`](Self::MAX_LEN) (125) bytes, checked when
+/// it is built (RFC 6455 §5.5: a control frame's payload must fit the 7-bit length).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ControlPayload(Bytes);
+
+impl ControlPayload {
+    /// The longest payload a control frame may carry.
+    pub const MAX_LEN: usize = 125;
+
+    /// The payload, or an error when it is longer than 125 bytes.
+    pub fn new(payload: impl Into<Bytes>) -> Result<Self, ControlFrameTooLong> {
+        let payload = payload.into();
+        if payload.len() > Self::MAX_LEN {
+            return Err(ControlFrameTooLong {
+                len: payload.len(),
+                max: Self::MAX_LEN,
+            });
+        }
+        Ok(Self(payload))
+    }
+
+    /// An empty payload.
+    pub const fn empty() -> Self {
+        Self(Bytes::new())
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The bytes, without copying.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl TryFrom<Bytes> for ControlPayload {
+    type Error = ControlFrameTooLong;
+    fn try_from(payload: Bytes) -> Result<Self, Self::Error> {
+        Self::new(payload)
+    }
+}
+
+impl Deref for ControlPayload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A ping or pong payload over 125 bytes, or a close reason over 123 bytes: a control frame
+/// that RFC 6455 §5.5 does not allow, refused where it was built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ControlFrameTooLong {
+    len: usize,
+    max: usize,
+}
+
+impl ControlFrameTooLong {
+    pub(crate) fn new(len: usize, max: usize) -> Self {
+        Self { len, max }
+    }
+
+    /// The length that was refused, in bytes.
+    pub fn length(&self) -> usize {
+        self.len
+    }
+
+    /// The most that fits, in bytes.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+}
+
+impl fmt::Display for ControlFrameTooLong {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} bytes do not fit in a control frame: at most {} (RFC 6455 §5.5)",
+            self.len, self.max
+        )
+    }
+}
+
+impl std::error::Error for ControlFrameTooLong {}
 
 impl From<Message> for Frame {
     fn from(message: Message) -> Self {

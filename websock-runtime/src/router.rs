@@ -2,7 +2,9 @@
 //! pre-upgrade checks.
 
 use crate::{
-    Body, Config, FromRequest, Handler, PathParams, Refuse, RequestInfo, upgrade::Upgrade,
+    Body, Config, FromRequest, Handler, PathParams, Refuse, RequestInfo,
+    callback::{catch_panic, catch_panic_sync},
+    upgrade::Upgrade,
 };
 use http::{Request, Response, StatusCode, header};
 use std::{fmt, future::Future, marker::PhantomData, pin::Pin, sync::Arc};
@@ -242,10 +244,22 @@ impl<H: Handler> Endpoint for WebSocketRoute<H> {
                     return refuse.into_response();
                 }
             }
+            // A panicking check answers 500 instead of killing the HTTP connection's task
+            // without a word.
             let init = match init {
-                InitFn::Sync(f) => f(upgrade.request()),
-                InitFn::Async(f) => f(upgrade.request().clone()).await,
+                InitFn::Sync(f) => {
+                    let request = upgrade.request();
+                    catch_panic_sync(|| f(request))
+                }
+                InitFn::Async(f) => catch_panic(f(upgrade.request().clone())).await,
             };
+            let init = init.unwrap_or_else(|panic| {
+                upgrade.count_panic(&panic);
+                Err(Refuse::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error\n",
+                ))
+            });
             match init {
                 Ok(init) => upgrade.accept::<H>(init),
                 Err(refuse) => refuse.into_response(),

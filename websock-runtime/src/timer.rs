@@ -34,9 +34,19 @@ impl<I> Default for Timers<I> {
     }
 }
 
+/// How far "never" is: tokio's own cap for `sleep` (about 30 years), which every platform's
+/// monotonic clock can add without overflowing.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `start + delay`, where a delay past [`FAR_FUTURE`] (`Duration::MAX`, say) means "never"
+/// instead of panicking: `Instant + Duration` panics on overflow.
+pub(crate) fn deadline_after(start: Instant, delay: Duration) -> Instant {
+    start + delay.min(FAR_FUTURE)
+}
+
 impl<I> Timers<I> {
     pub(crate) fn insert(&mut self, delay: Duration, info: I) -> Timer {
-        let deadline = Instant::now() + delay;
+        let deadline = deadline_after(Instant::now(), delay);
         let id = self.next_id;
         self.next_id += 1;
         self.pending.insert((deadline, id), info);
@@ -55,5 +65,24 @@ impl<I> Timers<I> {
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<I> {
         let entry = self.pending.first_entry()?;
         (entry.key().0 <= now).then(|| entry.remove())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_delay_makes_a_deadline() {
+        let now = Instant::now();
+        assert_eq!(
+            deadline_after(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        assert_eq!(deadline_after(now, Duration::MAX), now + FAR_FUTURE);
+        let mut timers = Timers::default();
+        let timer = timers.insert(Duration::MAX, ());
+        assert!(timers.pop_due(Instant::now()).is_none());
+        assert!(timers.cancel(timer));
     }
 }

@@ -2,7 +2,6 @@
 
 use crate::{
     Config, Handler, Refuse, RequestInfo, ServerHandle, connection, connection::Start, handshake,
-    server_handle::Slot,
 };
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -45,7 +44,7 @@ pub(crate) struct Upgrade {
     accept_key: HeaderValue,
     request: Box<RequestInfo>,
     config: Config,
-    slot: Option<Slot>,
+    server: Option<ServerHandle>,
 }
 
 impl Upgrade {
@@ -58,22 +57,15 @@ impl Upgrade {
                 "websocket upgrade: this request was not served by hyper with upgrades enabled\n",
             )
         })?;
-        let slot = match parts.extensions.get::<ServerHandle>() {
-            Some(server) if server.is_shutting_down() => {
-                return Err(Refuse::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "server shutting down\n",
-                ));
-            }
-            Some(server) => Some(server.try_acquire().ok_or_else(|| {
-                Refuse::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "too many connections: try again later\n",
-                )
-                .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
-            })?),
-            None => None,
-        };
+        // Refused early when shutting down; the slot itself is taken in `accept`, once the
+        // origin and pre-upgrade checks have passed, so refusals never hold or count one.
+        let server = parts.extensions.get::<ServerHandle>().cloned();
+        if server.as_ref().is_some_and(ServerHandle::is_shutting_down) {
+            return Err(Refuse::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server shutting down\n",
+            ));
+        }
         let key = parts
             .headers
             .get(header::SEC_WEBSOCKET_KEY)
@@ -88,7 +80,7 @@ impl Upgrade {
             accept_key,
             request,
             config: config.clone(),
-            slot,
+            server,
         })
     }
 
@@ -96,15 +88,39 @@ impl Upgrade {
         &self.request
     }
 
-    /// Answers 101 and spawns the connection, which starts once hyper hands over the socket.
+    /// Counts a panic of this request's pre-upgrade check with the handlers' panics.
+    pub(crate) fn count_panic(&self, message: &str) {
+        tracing::error!(panic = message, "pre-upgrade check panicked");
+        if let Some(server) = &self.server {
+            server
+                .counters()
+                .panics
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Takes a connection slot, answers 101 and spawns the connection, which starts once hyper
+    /// hands over the socket; 503 when the server's connection limit is reached.
     pub(crate) fn accept<H: Handler>(self, init: H::Init) -> Response<Body> {
         let Self {
             on_upgrade,
             accept_key,
             request,
             config,
-            slot,
+            server,
         } = self;
+        let slot = match server.map(|server| server.try_acquire()) {
+            Some(Some(slot)) => Some(slot),
+            Some(None) => {
+                return Refuse::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many connections: try again later\n",
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+                .into_response();
+            }
+            None => None,
+        };
         let mut response = Response::new(Body::default());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let headers = response.headers_mut();

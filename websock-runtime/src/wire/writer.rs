@@ -36,8 +36,8 @@ impl Writer {
         let (opcode, payload) = match frame {
             Frame::Text(text) => (OpCode::Text, text.as_bytes()),
             Frame::Binary(bytes) => (OpCode::Binary, &bytes[..]),
-            Frame::Ping(bytes) => (OpCode::Ping, &bytes[..]),
-            Frame::Pong(bytes) => (OpCode::Pong, &bytes[..]),
+            Frame::Ping(payload) => (OpCode::Ping, payload.as_bytes()),
+            Frame::Pong(payload) => (OpCode::Pong, payload.as_bytes()),
         };
         self.push_raw(opcode, &[], payload);
     }
@@ -63,6 +63,11 @@ impl Writer {
             return;
         }
         let len = prefix.len() + payload.len();
+        // RFC 6455 §5.5: `ControlPayload` and `Close` make longer ones impossible to build.
+        debug_assert!(
+            !matches!(opcode, OpCode::Ping | OpCode::Pong | OpCode::Close) || len <= 125,
+            "a {opcode:?} frame of {len} bytes"
+        );
         self.out.reserve(header::MAX_LEN + len);
         header::write(&mut self.out, opcode, len);
         self.out.extend_from_slice(prefix);

@@ -78,7 +78,9 @@ impl Handler for Probe {
                 Reply::push_all((0..arg.parse().unwrap()).map(|i| Frame::text(i.to_string())))
             }
             "binary" => Reply::binary(vec![1, 2, 3]),
-            "ping" => Reply::push(Frame::Ping(websock_runtime::Bytes::from_static(b"srv"))),
+            "ping" => {
+                Reply::push(Frame::ping(websock_runtime::Bytes::from_static(b"srv")).unwrap())
+            }
             "stop" => Reply::stop(),
             "close" => {
                 let (code, reason) = arg.split_once(':').unwrap_or((arg, ""));
