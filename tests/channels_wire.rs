@@ -70,8 +70,9 @@ async fn next_text(client: &mut Client) -> String {
 #[tokio::test]
 async fn vsn_is_required() {
     let (addr, _) = serve_chat().await;
-    assert_eq!(status_of(addr, "").await, 403, "no vsn: V1");
-    assert_eq!(status_of(addr, "?vsn=1.0.0").await, 403);
+    // No vsn and 1.0.0 speak V1 (tests/channels_v1.rs); other versions are refused.
+    assert_eq!(status_of(addr, "").await, 101, "no vsn: V1");
+    assert_eq!(status_of(addr, "?vsn=1.0.0").await, 101);
     assert_eq!(status_of(addr, "?vsn=3.0.0").await, 403);
     assert_eq!(status_of(addr, "?vsn=2.0.0&user=x").await, 101);
 }

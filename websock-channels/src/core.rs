@@ -5,8 +5,9 @@ use crate::{
     Payload,
     channel::{ChannelReply, ChannelSocket, DynChannel, LeaveReason},
     handler::Connected,
-    protocol::{self, Header, Inbound},
+    protocol::{Header, Inbound},
     pubsub::SubscriberId,
+    serializer::Serializer,
     socket::{Hub, Info, Mailbox},
 };
 use serde_json::json;
@@ -27,6 +28,7 @@ pub(crate) struct Core {
     socket_id: Option<Arc<str>>,
     subscriber: SubscriberId,
     mailbox: Mailbox,
+    serializer: Serializer,
     channels: HashMap<Arc<str>, Joined>,
     bucket: Bucket,
     /// Mailbox messages handled so far.
@@ -44,7 +46,12 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(connected: Connected, mailbox: Mailbox) -> Self {
-        let Connected { hub, assigns, id } = connected;
+        let Connected {
+            hub,
+            assigns,
+            id,
+            serializer,
+        } = connected;
         let subscriber = SubscriberId::next();
         let socket_id: Option<Arc<str>> = id.map(Into::into);
         if let Some(id) = &socket_id {
@@ -59,6 +66,7 @@ impl Core {
             socket_id,
             subscriber,
             mailbox,
+            serializer,
             channels: HashMap::new(),
             received: 0,
             resync_due: None,
@@ -83,17 +91,14 @@ impl Core {
             Some(frame) => self.send(frame),
             None => {
                 self.hub.counters.unencodable();
-                tracing::error!(
-                    topic,
-                    event,
-                    "frame not sent: a binary payload's topic, event or status must be at most 255 bytes"
-                );
+                let reason = self.serializer.unencodable_reason();
+                tracing::error!(topic, event, reason, "frame not sent");
             }
         }
     }
 
     fn reply(&mut self, join_ref: Option<&str>, msg: &Header, status: &str, payload: &Payload) {
-        let frame = protocol::encode_reply(
+        let frame = self.serializer.encode_reply(
             join_ref,
             msg.msg_ref.as_deref(),
             &msg.topic,
@@ -107,7 +112,7 @@ impl Core {
     /// decoded: a frame over them costs no JSON tree.
     pub(crate) async fn handle_message(&mut self, message: Message) {
         self.hub.counters.message_in();
-        let header = match protocol::decode_header(&message) {
+        let header = match self.serializer.decode_header(&message) {
             Ok(header) => header,
             Err(error) => {
                 tracing::debug!(error = error.0, "undecodable frame ignored");
@@ -135,7 +140,7 @@ impl Core {
             }
             return;
         }
-        let msg = match protocol::decode(&message) {
+        let msg = match self.serializer.decode(&message) {
             Ok(msg) => msg,
             Err(error) => {
                 tracing::debug!(error = error.0, "undecodable payload: frame ignored");
@@ -186,7 +191,9 @@ impl Core {
         };
         self.join_new(&mut msg, join_ref).await;
         if let Some(old_ref) = replaced {
-            let frame = protocol::encode_lifecycle(&old_ref, &msg.topic, "phx_close", &json!({}));
+            let frame =
+                self.serializer
+                    .encode_lifecycle(&old_ref, &msg.topic, "phx_close", &json!({}));
             self.send(frame);
         }
     }
@@ -272,11 +279,11 @@ impl Core {
         match current {
             // The reference, §4: a leave for a topic not joined still gets an ok reply.
             None => self.reply(msg.join_ref.as_deref(), &msg, "ok", &Payload::empty()),
-            Some(join_ref) if Some(&*join_ref) != msg.join_ref.as_deref() => {
+            Some(join_ref) if is_stale(&msg, &join_ref) => {
                 tracing::debug!(topic = %msg.topic, "leave with a stale join_ref ignored");
             }
-            Some(_) => {
-                self.reply(msg.join_ref.as_deref(), &msg, "ok", &Payload::empty());
+            Some(join_ref) => {
+                self.reply(Some(&join_ref), &msg, "ok", &Payload::empty());
                 if let Some(joined) = self.channels.remove(msg.topic.as_str()) {
                     self.end(joined, LeaveReason::Leave, true).await;
                 }
@@ -288,7 +295,7 @@ impl Core {
         let Some(mut joined) = self.channels.remove(msg.topic.as_str()) else {
             return self.unmatched(&msg);
         };
-        if Some(&*joined.socket.join_ref) != msg.join_ref.as_deref() {
+        if is_stale(&msg, &joined.socket.join_ref) {
             tracing::debug!(topic = %msg.topic, "message with a stale join_ref ignored");
             self.channels.insert(joined.socket.topic.clone(), joined);
             return;
@@ -351,7 +358,8 @@ impl Core {
                     return;
                 };
                 if !joined.channel.intercepts(message.event()) {
-                    self.send_encoded(message.frame(), message.topic(), message.event());
+                    let frame = message.frame(self.serializer);
+                    self.send_encoded(frame, message.topic(), message.event());
                     self.channels.insert(joined.socket.topic.clone(), joined);
                     return;
                 }
@@ -427,7 +435,9 @@ impl Core {
             };
             let join_ref = joined.socket.join_ref.clone();
             let state = Payload::Json(self.hub.presence.list(&topic));
-            let frame = protocol::encode_push(Some(&join_ref), &topic, "presence_state", &state);
+            let frame =
+                self.serializer
+                    .encode_push(Some(&join_ref), &topic, "presence_state", &state);
             self.send_encoded(frame, &topic, "presence_state");
             self.hub.counters.presence_resynced();
             tracing::info!(%topic, "mailbox was full: presence_diffs dropped, presence_state pushed");
@@ -449,8 +459,12 @@ impl Core {
 
     fn push_all(&mut self, socket: &ChannelSocket, pushes: Vec<(String, Payload)>) {
         for (event, payload) in pushes {
-            let frame =
-                protocol::encode_push(Some(&socket.join_ref), &socket.topic, &event, &payload);
+            let frame = self.serializer.encode_push(
+                Some(&socket.join_ref),
+                &socket.topic,
+                &event,
+                &payload,
+            );
             self.send_encoded(frame, &socket.topic, &event);
         }
     }
@@ -482,7 +496,7 @@ impl Core {
         joined
             .span
             .in_scope(|| tracing::error!(panic, "channel crashed"));
-        let frame = protocol::encode_lifecycle(
+        let frame = self.serializer.encode_lifecycle(
             &joined.socket.join_ref,
             &joined.socket.topic,
             "phx_error",
@@ -513,7 +527,7 @@ impl Core {
         self.hub.counters.channel_closed();
         self.cleanup(&mut joined.socket).await;
         if close {
-            let frame = protocol::encode_lifecycle(
+            let frame = self.serializer.encode_lifecycle(
                 &joined.socket.join_ref,
                 &joined.socket.topic,
                 "phx_close",
@@ -560,6 +574,15 @@ impl Core {
         self.hub.counters.messages_out(self.out.len());
         std::mem::take(&mut self.out)
     }
+}
+
+/// Whether a non-join message names an older join of its topic. A `null` join_ref is not
+/// stale: V1 clients send none, and Phoenix main routes it to the joined channel
+/// (`is_nil(join_ref) or join_ref === existing_join_ref` in `Phoenix.Socket`).
+fn is_stale(msg: &Header, current: &str) -> bool {
+    msg.join_ref
+        .as_deref()
+        .is_some_and(|join_ref| join_ref != current)
 }
 
 /// Polls `future`, catching a panic: one channel's bug must not take the socket down (the

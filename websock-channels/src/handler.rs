@@ -3,6 +3,7 @@
 use crate::{
     Assigns,
     core::Core,
+    serializer::Serializer,
     socket::{Hub, Info, Mailbox},
 };
 use std::{fmt, sync::Arc};
@@ -14,6 +15,8 @@ pub struct Connected {
     pub(crate) hub: Arc<Hub>,
     pub(crate) assigns: Assigns,
     pub(crate) id: Option<String>,
+    /// The wire format its `vsn` chose.
+    pub(crate) serializer: Serializer,
 }
 
 impl fmt::Debug for Connected {

@@ -67,10 +67,12 @@ mod payload;
 mod presence;
 mod protocol;
 mod pubsub;
+mod serializer;
 mod socket;
 mod telemetry;
 pub mod testing;
 mod topic;
+mod v1;
 
 pub use channel::{
     AlreadyTracked, AnyInfo, Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer,

@@ -1,7 +1,7 @@
 //! Publish/subscribe between sockets: broadcast to a topic from anywhere (a channel, another
 //! task, an HTTP handler), delivered to every socket that joined it.
 
-use crate::{Payload, protocol, socket::Mailbox};
+use crate::{Payload, protocol, serializer::Serializer, socket::Mailbox};
 use std::{
     collections::HashMap,
     fmt,
@@ -36,13 +36,14 @@ impl SubscriberId {
 }
 
 /// One message for a topic. The frame phoenix.js receives (`[null,null,topic,event,payload]`)
-/// is encoded once, on first use, and shared by every socket that pushes it unchanged.
+/// is encoded once per serializer (V1, V2), on first use, and shared by every socket that
+/// pushes it unchanged.
 pub struct Broadcast {
     topic: String,
     event: String,
     payload: Payload,
     from: Option<SubscriberId>,
-    frame: OnceLock<Option<Frame>>,
+    frames: [OnceLock<Option<Frame>>; Serializer::COUNT],
 }
 
 impl fmt::Debug for Broadcast {
@@ -68,7 +69,7 @@ impl Broadcast {
             event: event.into(),
             payload: payload.into(),
             from: None,
-            frame: OnceLock::new(),
+            frames: Default::default(),
         }
     }
 
@@ -98,11 +99,12 @@ impl Broadcast {
         self.from
     }
 
-    /// The wire frame, encoded once; `None` for a binary payload whose topic or event is over
-    /// 255 bytes (the binary layout cannot carry it; [`PubSub::send`] refuses those).
-    pub(crate) fn frame(&self) -> Option<Frame> {
-        self.frame
-            .get_or_init(|| protocol::encode_broadcast(&self.topic, &self.event, &self.payload))
+    /// The wire frame in `serializer`'s format, encoded once; `None` for a binary payload
+    /// whose topic or event is over 255 bytes (the binary layout cannot carry it;
+    /// [`PubSub::send`] refuses those), or for any binary payload in V1 (no binary frames).
+    pub(crate) fn frame(&self, serializer: Serializer) -> Option<Frame> {
+        self.frames[serializer as usize]
+            .get_or_init(|| serializer.encode_broadcast(&self.topic, &self.event, &self.payload))
             .clone()
     }
 

@@ -6,6 +6,7 @@ use crate::{
     channel::{ChannelSocket, Joined, join_erased},
     handler::{Connected, SocketHandler},
     pubsub::Broadcast,
+    serializer::Serializer,
     telemetry::Counters,
     topic::TopicPattern,
 };
@@ -504,7 +505,14 @@ async fn connect<S: Socket>(
             params.push((key, value));
         }
     }
-    check_vsn(vsn.as_deref())?;
+    let Some(serializer) = Serializer::negotiate(vsn.as_deref()) else {
+        hub.counters.refused_connect();
+        tracing::debug!(vsn = vsn.as_deref(), "connect refused: unsupported vsn");
+        // Phoenix's `negotiate_serializer` refuses it, and the transport answers 403.
+        return Err(Refuse::forbidden(
+            "unsupported vsn: this server speaks 1.0.x (also without vsn) and 2.0.x\n",
+        ));
+    };
     let Ok(auth_token) = auth_token(&request) else {
         hub.counters.refused_connect();
         return Err(Refuse::forbidden(
@@ -515,7 +523,9 @@ async fn connect<S: Socket>(
         request: Some(request),
         auth_token,
     };
-    connect_with(&hub, &*socket, Params(params), info).await
+    let mut connected = connect_with(&hub, &*socket, Params(params), info).await?;
+    connected.serializer = serializer;
+    Ok(connected)
 }
 
 pub(crate) async fn connect_with<S: Socket>(
@@ -531,6 +541,7 @@ pub(crate) async fn connect_with<S: Socket>(
                 hub: hub.clone(),
                 assigns,
                 id,
+                serializer: Serializer::default(),
             })
         }
         Err(refused) => {
@@ -539,19 +550,6 @@ pub(crate) async fn connect_with<S: Socket>(
             // Phoenix answers a refused connect with 403 and nothing else.
             Err(Refuse::forbidden(""))
         }
-    }
-}
-
-/// `vsn=2.0.x` only: without `vsn` the client speaks V1, whose frames are objects.
-fn check_vsn(vsn: Option<&str>) -> Result<(), Refuse> {
-    match vsn {
-        Some(vsn) if vsn == "2.0.0" || vsn.starts_with("2.0.") => Ok(()),
-        None => Err(Refuse::forbidden(
-            "no vsn: the Phoenix V1 serializer is not supported; phoenix.js 1.4+ sends vsn=2.0.0\n",
-        )),
-        Some(other) => Err(Refuse::forbidden(format!(
-            "unsupported vsn {other:?}: this server speaks 2.0.0\n"
-        ))),
     }
 }
 
@@ -613,13 +611,6 @@ mod tests {
         assert_eq!(decode_base64("c2VjcmV0MTI").unwrap(), b"secret12");
         assert_eq!(decode_base64("c2VjcmV0MTI=").unwrap(), b"secret12");
         assert!(decode_base64("c2V*").is_none());
-    }
-
-    #[test]
-    fn vsn() {
-        assert!(check_vsn(Some("2.0.0")).is_ok());
-        assert!(check_vsn(None).is_err());
-        assert!(check_vsn(Some("1.0.0")).is_err());
     }
 
     #[test]

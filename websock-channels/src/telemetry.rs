@@ -50,7 +50,8 @@ pub struct ChannelMetrics {
     /// [`Delivery`](crate::Delivery)).
     pub slow_consumers: u64,
     /// Binary frames not sent because a field (an event, a reply status) was over the 255
-    /// bytes the binary layout allows.
+    /// bytes the binary layout allows, or because the socket speaks V1, which has no binary
+    /// frames.
     pub unencodable: u64,
 }
 
