@@ -1,7 +1,7 @@
 //! Phoenix-compatible channels for websock: topics multiplexed over one socket, join
 //! authorization, request/reply, broadcast, presence and heartbeats, speaking Phoenix's own
-//! wire protocol (V2 serializer) so the official `phoenix` JavaScript client connects
-//! unchanged.
+//! wire protocol (the V2 serializer, and V1 for clients without `vsn`) so the official
+//! `phoenix` JavaScript client connects unchanged.
 //!
 //! ```no_run
 //! use websock_channels::{AnonymousSocket, Channel, ChannelSocket, JoinError, Payload, ChannelReply, Topic, socket};
@@ -47,6 +47,7 @@
 //! | `Endpoint.broadcast`, `Endpoint.broadcast(id, "disconnect", %{})` | [`PubSub::broadcast`], [`PubSub::disconnect`] |
 //! | `Presence.track/update/list` | [`ChannelSocket::track`], [`ChannelSocket::update`], [`Presence::list`] |
 //! | `Phoenix.ChannelTest` | [`testing`] |
+//! | `serializer: [{V1.JSONSerializer, "~> 1.0.0"}, {V2.JSONSerializer, "~> 2.0.0"}]` | chosen by `vsn` at connect: no `vsn` or `~> 1.0.0` is V1 (`{"topic","event","payload","ref"}` objects, no binary: a binary payload is not sent to a V1 socket, counted in [`ChannelMetrics::unencodable`]), `~> 2.0.0` is V2, others get 403 |
 //!
 //! Each connection is one task (the runtime's), and its channels run inside it, one callback
 //! at a time: a slow `await` in one channel delays the others on that socket. A panic in a
