@@ -143,6 +143,31 @@ fn parse_version(vsn: &str) -> Option<(u64, u64, u64, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Broadcast;
+
+    #[test]
+    fn a_broadcast_is_encoded_once_per_serializer() {
+        let broadcast = Broadcast::new("room:1", "msg", serde_json::json!({"a": 1}));
+        let text = |serializer| match broadcast.frame(serializer) {
+            Some(Frame::Text(text)) => text,
+            other => panic!("{other:?}"),
+        };
+        let (v1, v2) = (text(Serializer::V1), text(Serializer::V2));
+        assert_eq!(
+            v1.as_str(),
+            r#"{"topic":"room:1","event":"msg","payload":{"a":1},"ref":null}"#
+        );
+        assert_eq!(v2.as_str(), r#"[null,null,"room:1","msg",{"a":1}]"#);
+        // Every later subscriber shares the bytes encoded first.
+        assert_eq!(text(Serializer::V1).as_str().as_ptr(), v1.as_str().as_ptr());
+        assert_eq!(text(Serializer::V2).as_str().as_ptr(), v2.as_str().as_ptr());
+        let bytes = Broadcast::new("room:1", "bin", bytes::Bytes::from_static(b"\x00"));
+        assert_eq!(bytes.frame(Serializer::V1), None);
+        assert!(matches!(
+            bytes.frame(Serializer::V2),
+            Some(Frame::Binary(_))
+        ));
+    }
 
     #[test]
     fn negotiation_follows_phoenix_requirements() {
