@@ -94,7 +94,8 @@ async fn next_v2_event(client: &mut Client, event: &str) -> Value {
 
 #[tokio::test]
 async fn missing_vsn_and_1_0_0_speak_v1_and_unknown_versions_get_403() {
-    let addr = serve_chat().await;
+    let route = chat::socket_route();
+    let addr = serve(chat::router(route.clone())).await;
     assert_eq!(status_of(addr, "").await, 101, "no vsn: V1, as Phoenix");
     assert_eq!(status_of(addr, "?vsn=1.0.0&user=x").await, 101);
     assert_eq!(status_of(addr, "?vsn=2.0.0").await, 101);
@@ -105,6 +106,8 @@ async fn missing_vsn_and_1_0_0_speak_v1_and_unknown_versions_get_403() {
             "{refused}"
         );
     }
+    // Counted as refused connects, as a refused `connect` is.
+    assert_eq!(route.metrics().refused_connects, 5);
 }
 
 /// Join, push and reply, the broadcast it makes, heartbeat and leave, in V1 frames exactly as

@@ -509,9 +509,10 @@ async fn connect<S: Socket>(
         hub.counters.refused_connect();
         tracing::debug!(vsn = vsn.as_deref(), "connect refused: unsupported vsn");
         // Phoenix's `negotiate_serializer` refuses it, and the transport answers 403.
-        return Err(Refuse::forbidden(
-            "unsupported vsn: this server speaks 1.0.x (also without vsn) and 2.0.x\n",
-        ));
+        return Err(Refuse::forbidden(format!(
+            "unsupported vsn {:?}: this server speaks 1.0.x (also without vsn) and 2.0.x\n",
+            vsn.unwrap_or_default()
+        )));
     };
     let Ok(auth_token) = auth_token(&request) else {
         hub.counters.refused_connect();
