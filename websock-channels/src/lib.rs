@@ -70,6 +70,7 @@ mod pubsub;
 mod socket;
 mod telemetry;
 pub mod testing;
+pub mod token;
 mod topic;
 
 pub use channel::{
