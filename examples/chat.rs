@@ -131,9 +131,10 @@ pub fn socket_route() -> SocketRoute<UserSocket> {
     socket(UserSocket).channel::<Room>()
 }
 
-/// The example's routes: the socket, the page and phoenix.js.
+/// The example's routes: the socket (WebSocket and LongPoll), the page and phoenix.js.
 pub fn router(route: SocketRoute<UserSocket>) -> Router {
     Router::new()
+        .route("/socket/longpoll", route.longpoll())
         .route("/socket/websocket", route)
         .get("/", |_| async { page() })
         .get("/phoenix.min.js", |_| async { phoenix_js() })

@@ -62,6 +62,7 @@
 mod channel;
 mod core;
 mod handler;
+pub mod longpoll;
 mod mailbox;
 mod payload;
 mod presence;

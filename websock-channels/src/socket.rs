@@ -453,6 +453,19 @@ impl<S: Socket> SocketRoute<S> {
         self.counters.snapshot()
     }
 
+    /// The same socket over Phoenix's LongPoll transport, to mount at `<path>/longpoll`
+    /// beside `<path>/websocket` (see [`LongPoll`](crate::longpoll::LongPoll)). Make it once,
+    /// after the channels and options: its sessions live in the value it returns.
+    pub fn longpoll(&self) -> crate::longpoll::LongPoll<S> {
+        let config = self.runtime_config();
+        crate::longpoll::LongPoll::new(
+            self.hub().clone(),
+            self.socket.clone(),
+            config,
+            self.origins.clone(),
+        )
+    }
+
     /// Closes every socket whose id is `socket_id` with 1001 (see [`PubSub::disconnect`]).
     pub async fn disconnect(&self, socket_id: &str) -> Result<(), crate::PubSubError> {
         self.pubsub.disconnect(socket_id).await
