@@ -349,7 +349,7 @@ async fn a_session_without_polls_ends_and_its_channels_leave() {
             .presence()
             .list("room:lobby")
             .as_object()
-            .map(|o| o.len()),
+            .map(serde_json::Map::len),
         Some(1)
     );
     within(async {
@@ -511,7 +511,7 @@ async fn binary_lines_arrive_whole_and_binary_frames_out_are_dropped_and_counted
         .post(&[r#"[null,"7","phoenix","heartbeat",{}]"#])
         .await;
     let seen = client.until(|f| is_reply(f, "7", "ok")).await;
-    assert!(seen.iter().all(|f| f.is_array()));
+    assert!(seen.iter().all(Value::is_array));
     let bad = http(
         addr,
         "POST",

@@ -261,10 +261,10 @@ impl<S: Socket> LongPoll<S> {
             auth_token,
         };
         let connected =
-            match connect_with(&self.hub, &*self.socket, Params::new(params), connect_info).await {
-                Ok(connected) => connected,
-                Err(_) => return status_json(403),
-            };
+            connect_with(&self.hub, &*self.socket, Params::new(params), connect_info).await;
+        let Ok(connected) = connected else {
+            return status_json(403);
+        };
         let (ours, theirs) = tokio::io::duplex(PIPE_BYTES);
         let (reader, writer) = tokio::io::split(ours);
         let Some(session) = self.sessions.insert(writer, self.max_sessions) else {
