@@ -8,3 +8,4 @@ cd "$(dirname "$0")/.."
 [ -d node_modules/phoenix ] && [ -d node_modules/ws ] || npm install --no-audit --no-fund --silent
 cargo build --example chat
 timeout 180 node tests/js/phoenix_chat.mjs ./target/debug/examples/chat
+timeout 180 node tests/js/phoenix_longpoll.mjs ./target/debug/examples/chat
