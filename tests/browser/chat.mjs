@@ -174,8 +174,9 @@ await test("a message typed in bob's tab appears in alice's", async () => {
   );
   const png = await wd("GET", s("/screenshot"));
   mkdirSync("target/screenshots", { recursive: true });
-  writeFileSync("target/screenshots/chat.png", Buffer.from(png, "base64"));
-  console.log("     screenshot: target/screenshots/chat.png");
+  const shot = transport === "longpoll" ? "target/screenshots/chat-longpoll.png" : "target/screenshots/chat.png";
+  writeFileSync(shot, Buffer.from(png, "base64"));
+  console.log(`     screenshot: ${shot}`);
 });
 
 await test("closing bob's tab makes bob leave alice's online list", async () => {

@@ -117,7 +117,8 @@ impl ConnectInfo {
         self.request.as_ref()
     }
 
-    /// phoenix.js 1.8's `authToken`, decoded from the `Sec-WebSocket-Protocol` header.
+    /// phoenix.js 1.8's `authToken`: decoded from the `Sec-WebSocket-Protocol` header, or
+    /// over LongPoll the `X-Phoenix-AuthToken` header.
     pub fn auth_token(&self) -> Option<&str> {
         self.auth_token.as_deref()
     }

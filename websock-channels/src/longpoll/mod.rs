@@ -1,4 +1,4 @@
-//! Phoenix's LongPoll transport: the socket of a [`SocketRoute`] over plain HTTP requests,
+//! Phoenix's LongPoll transport: the socket of a [`SocketRoute`](crate::SocketRoute) over plain HTTP requests,
 //! for clients whose WebSockets are blocked (phoenix.js `transport: LongPoll`, or its
 //! `longPollFallbackMs`).
 //!
