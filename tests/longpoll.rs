@@ -391,14 +391,13 @@ async fn a_newer_poll_answers_the_older_at_once() {
     let client = Client::start(addr, &[]).await;
     let path = client.path();
     let older = tokio::spawn(async move { http(addr, "GET", &path, &[], b"").await });
+    // The older poll is held before the newer one comes.
     within(async {
-        while longpoll.metrics().sessions == 0 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        while longpoll.metrics().held_polls == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await;
-    // Let the older poll be held before the newer one comes.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let path = client.path();
     let newer = tokio::spawn(async move { http(addr, "GET", &path, &[], b"").await });
     let older = tokio::time::timeout(Duration::from_secs(10), older)
@@ -521,6 +520,21 @@ async fn binary_lines_arrive_whole_and_binary_frames_out_are_dropped_and_counted
     )
     .await;
     assert_eq!(bad.status, 400);
+    let not_utf8 = http(
+        addr,
+        "POST",
+        &client.path(),
+        &[("content-type", "application/x-ndjson")],
+        b"[\xff]",
+    )
+    .await;
+    assert_eq!(not_utf8.status, 400);
+    assert_eq!(longpoll.metrics().bodies_refused, 2);
+    // The session goes on.
+    client
+        .post(&[r#"[null,"8","phoenix","heartbeat",{}]"#])
+        .await;
+    client.until(|f| is_reply(f, "8", "ok")).await;
 }
 
 #[tokio::test]

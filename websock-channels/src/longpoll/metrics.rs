@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub(super) struct Counters {
     pub(super) open: AtomicU64,
     pub(super) opened: AtomicU64,
+    pub(super) held_polls: AtomicU64,
     pub(super) refused_over_limit: AtomicU64,
     pub(super) expired: AtomicU64,
     pub(super) overflows: AtomicU64,
@@ -24,6 +25,8 @@ pub struct LongPollMetrics {
     pub sessions: u64,
     /// Sessions started so far.
     pub sessions_total: u64,
+    /// GET polls held now, waiting for messages.
+    pub held_polls: u64,
     /// New sessions refused because the session limit was reached (HTTP 503).
     pub refused_over_limit: u64,
     /// Sessions ended because no poll came for 1.5 windows.
@@ -47,6 +50,7 @@ impl Counters {
         LongPollMetrics {
             sessions: self.open.load(Relaxed),
             sessions_total: self.opened.load(Relaxed),
+            held_polls: self.held_polls.load(Relaxed),
             refused_over_limit: self.refused_over_limit.load(Relaxed),
             expired: self.expired.load(Relaxed),
             overflows: self.overflows.load(Relaxed),

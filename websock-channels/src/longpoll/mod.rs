@@ -340,9 +340,12 @@ impl<S: Socket> LongPoll<S> {
                     return with_status(StatusCode::BAD_REQUEST, status_json(400));
                 }
             }
-        } else {
+        } else if std::str::from_utf8(&body).is_ok() {
             // Phoenix's older clients post one frame, the whole body.
             frames::client_frame(false, &body)
+        } else {
+            self.counters.bodies_refused.fetch_add(1, Ordering::Relaxed);
+            return with_status(StatusCode::BAD_REQUEST, status_json(400));
         };
         match session.send(&frames, self.window).await {
             Ok(()) => status_json(200),
@@ -386,7 +389,7 @@ impl<S: Socket> LongPoll<S> {
     }
 
     /// One client frame a line: a V2 JSON array as text, anything else base64 for binary (as
-    /// phoenix.js encodes it). `None` when a line is not valid base64.
+    /// phoenix.js encodes it). `None` when a line is neither UTF-8 JSON nor valid base64.
     fn ndjson_frames(&self, body: &[u8]) -> Option<Vec<u8>> {
         let mut frames = Vec::with_capacity(body.len() + 16);
         let lines = body
@@ -401,6 +404,8 @@ impl<S: Socket> LongPoll<S> {
             }
             taken += 1;
             if line.first() == Some(&b'[') {
+                // Refused here with 400 rather than closing the session's connection (1007).
+                std::str::from_utf8(line).ok()?;
                 frames.extend(frames::client_frame(false, line));
             } else {
                 use base64::Engine;

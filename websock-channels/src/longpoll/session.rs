@@ -109,10 +109,11 @@ pub(super) enum SendFailed {
 
 /// Decrements the count of held polls however the poll ends (hyper drops the future of a
 /// request whose client went away).
-struct Holding<'a>(&'a Session);
+struct Holding<'a>(&'a Session, &'a Counters);
 
 impl Drop for Holding<'_> {
     fn drop(&mut self) {
+        self.1.held_polls.fetch_sub(1, Ordering::Relaxed);
         if let Ok(mut state) = self.0.state.lock() {
             state.polling -= 1;
             state.last_poll = Instant::now();
@@ -132,7 +133,8 @@ impl Session {
             state.last_poll = Instant::now();
             state.generation
         };
-        let _holding = Holding(self);
+        counters.held_polls.fetch_add(1, Ordering::Relaxed);
+        let _holding = Holding(self, counters);
         // An older poll of this session answers now (204) instead of waiting out its window.
         self.notify.notify_waiters();
         let deadline = Instant::now() + window;
