@@ -644,3 +644,39 @@ fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+#[tokio::test]
+async fn a_server_shutdown_answers_held_polls_and_ends_sessions() {
+    let route = chat::socket_route();
+    let longpoll = route.longpoll().window(Duration::from_secs(20));
+    let router = Router::new().route("/socket/longpoll", longpoll.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Server::new(router);
+    let handle = server.handle();
+    tokio::spawn(server.serve(listener));
+    let client = Client::start(addr, &[]).await;
+    join(&client, "draining").await;
+    let path = client.path();
+    let held = tokio::spawn(async move { http(addr, "GET", &path, &[], b"").await });
+    within(async {
+        while longpoll.metrics().held_polls == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    handle.shutdown();
+    // Answered long before its 20 s window: the session's connection closed (1012), so the
+    // session ended, and a new one is refused while the server shuts down.
+    let answer = tokio::time::timeout(Duration::from_secs(10), held)
+        .await
+        .expect("the held poll is answered at shutdown")
+        .unwrap();
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    within(async {
+        while longpoll.metrics().sessions != 0 || route.metrics().sockets != 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}

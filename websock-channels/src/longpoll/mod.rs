@@ -36,7 +36,9 @@
 //! in within the window: 408), and the number of sessions
 //! ([`max_sessions`](LongPoll::max_sessions), 10,000: HTTP 503). Each session is also a
 //! connection of the runtime's [`Server`](websock_runtime::Server): it takes one of its slots
-//! and is closed by its shutdown.
+//! and is closed by its shutdown (a held poll is then answered at once). POST bodies are
+//! handed over by that `Server`; mounted in another server (axum), the endpoint answers POSTs
+//! with 400.
 //!
 //! Binary frames: a client's base64 lines arrive as binary frames, as Phoenix decodes them;
 //! phoenix.js cannot receive binary frames over LongPoll (it JSON-parses every message), so
