@@ -559,6 +559,22 @@ async fn an_unread_buffer_ends_its_session() {
     .await;
     let answer = client.get().await;
     assert_eq!(answer["status"], 410, "{answer}");
+    // One message larger than the whole buffer ends its session the same way.
+    let other = Client::start(addr, &[]).await;
+    join(&other, "small").await;
+    let huge = "y".repeat(8000);
+    route
+        .pubsub()
+        .broadcast("room:lobby", "new_msg", serde_json::json!({ "body": huge }))
+        .await
+        .unwrap();
+    within(async {
+        while longpoll.metrics().overflows < 2 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(other.get().await["status"], 410);
 }
 
 #[tokio::test]

@@ -17,8 +17,8 @@ pub struct NoSlot;
 /// Runs `H` over `stream`, which speaks RFC 6455 frames past the handshake, as the connection
 /// of `request`. When `server` is given, the connection takes one of its slots (counted under
 /// its connection limit, closed by its shutdown) and runs on its task tracker; `Err(NoSlot)`
-/// when the limit is reached. The returned future is already spawned; await it to learn that
-/// the connection ended.
+/// when the limit is reached. The connection runs in a task of its own; its handle says when
+/// it ended.
 pub fn run_on_stream<H, S>(
     stream: S,
     init: H::Init,

@@ -60,7 +60,7 @@ pub(super) async fn read_message<R: AsyncRead + Unpin>(
         let len = usize::try_from(len)
             .ok()
             .filter(|len| *len <= max)
-            .ok_or_else(|| std::io::Error::other("server frame over the session's buffer"))?;
+            .ok_or_else(too_large)?;
         let mut payload = vec![0; len];
         io.read_exact(&mut payload).await?;
         match opcode {
@@ -88,6 +88,14 @@ pub(super) async fn read_message<R: AsyncRead + Unpin>(
             }));
         }
     }
+}
+
+/// A message larger than the session may buffer: counted as an overflow.
+fn too_large() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::OutOfMemory,
+        "server message over the session's buffer",
+    )
 }
 
 #[cfg(test)]

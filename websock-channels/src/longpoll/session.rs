@@ -281,6 +281,15 @@ impl Bridge {
                 true
             }
             Ok(Some(ServerMessage::Close) | None) => false,
+            Err(error) if error.kind() == std::io::ErrorKind::OutOfMemory => {
+                self.counters.overflows.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    session = self.session.id,
+                    max_bytes = self.buffer_bytes,
+                    "longpoll session ended: a message is larger than its buffer"
+                );
+                false
+            }
             Err(error) => {
                 tracing::warn!(session = self.session.id, %error, "longpoll session ended");
                 false
