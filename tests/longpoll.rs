@@ -638,7 +638,11 @@ async fn connect_refusals_and_origins_answer_403() {
         status(http(addr, "GET", path, &good_origin, b"").await),
         410
     );
-    assert_eq!(route.metrics().refused_connects, 1);
+    assert_eq!(
+        route.metrics().refused_connects,
+        2,
+        "the refused connect and the missing vsn"
+    );
 }
 
 /// Standard base64 with padding, as the browser's `btoa`.

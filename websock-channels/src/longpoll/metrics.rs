@@ -4,7 +4,6 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Debug, Default)]
 pub(super) struct Counters {
-    pub(super) open: AtomicU64,
     pub(super) opened: AtomicU64,
     pub(super) held_polls: AtomicU64,
     pub(super) refused_over_limit: AtomicU64,
@@ -46,9 +45,9 @@ pub struct LongPollMetrics {
 }
 
 impl Counters {
-    pub(super) fn snapshot(&self) -> LongPollMetrics {
+    pub(super) fn snapshot(&self, sessions: usize) -> LongPollMetrics {
         LongPollMetrics {
-            sessions: self.open.load(Relaxed),
+            sessions: sessions as u64,
             sessions_total: self.opened.load(Relaxed),
             held_polls: self.held_polls.load(Relaxed),
             refused_over_limit: self.refused_over_limit.load(Relaxed),

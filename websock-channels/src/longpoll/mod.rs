@@ -58,7 +58,7 @@ pub use metrics::LongPollMetrics;
 
 use crate::{
     ConnectInfo, Params, Socket,
-    handler::SocketHandler,
+    handler::{Connected, SocketHandler},
     socket::{Hub, connect_with},
     token::Signer,
 };
@@ -189,9 +189,7 @@ impl<S: Socket> LongPoll<S> {
 
     /// Its counters right now.
     pub fn metrics(&self) -> LongPollMetrics {
-        let mut metrics = self.counters.snapshot();
-        metrics.sessions = self.sessions.len() as u64;
-        metrics
+        self.counters.snapshot(self.sessions.len())
     }
 
     async fn answer(self, request: Request<()>, origins: Option<Arc<[String]>>) -> Response<Body> {
@@ -228,23 +226,11 @@ impl<S: Socket> LongPoll<S> {
 
     /// Phoenix's `new_session`: `connect`, then 410 with the new session's token.
     async fn start(&self, request: Request<()>, info: RequestInfo, signed: bool) -> Response<Body> {
-        let mut vsn = None;
-        let mut params: Vec<(String, String)> = info.query_pairs().collect();
-        if signed && self.token_header(&info).is_none() {
-            // The session token phoenix.js appended is not one of the app's params.
-            if let Some(last) = params.iter().rposition(|(k, _)| k == "token") {
-                params.remove(last);
-            }
-        }
-        params.retain(|(k, v)| {
-            let is_vsn = k == "vsn";
-            if is_vsn {
-                vsn = Some(v.clone());
-            }
-            !is_vsn
-        });
+        let (vsn, params) = self.connect_params(&info, signed);
+        // V2 only: V1 clients over LongPoll are not served yet.
         if !vsn.as_deref().is_some_and(|v| v.starts_with("2.0.")) {
-            tracing::debug!(?vsn, "longpoll: unsupported vsn");
+            self.hub.counters.refused_connect();
+            tracing::debug!(?vsn, "longpoll connect refused: unsupported vsn");
             return status_json(403);
         }
         let server = request.extensions().get::<ServerHandle>().cloned();
@@ -262,29 +248,50 @@ impl<S: Socket> LongPoll<S> {
             request: Some(info.clone()),
             auth_token,
         };
-        let connected =
-            connect_with(&self.hub, &*self.socket, Params::new(params), connect_info).await;
+        let connected = connect_with(&self.hub, &*self.socket, params, connect_info).await;
         let Ok(connected) = connected else {
             return status_json(403);
         };
+        match self.spawn_session(connected, info, server.as_ref()) {
+            Some(token) => poll_json(410, &token, &[]),
+            None => self.over_limit(),
+        }
+    }
+
+    /// The `vsn` and the app's params: the query without `vsn`, and without the session token
+    /// phoenix.js appended as the last `token` when it was one of ours (`signed`).
+    fn connect_params(&self, info: &RequestInfo, signed: bool) -> (Option<String>, Params) {
+        let mut params: Vec<(String, String)> = info.query_pairs().collect();
+        if signed && self.token_header(info).is_none() {
+            if let Some(last) = params.iter().rposition(|(k, _)| k == "token") {
+                params.remove(last);
+            }
+        }
+        let vsn = params
+            .iter()
+            .position(|(k, _)| k == "vsn")
+            .map(|at| params.remove(at).1);
+        params.retain(|(k, _)| k != "vsn");
+        (vsn, Params::new(params))
+    }
+
+    /// Runs the connection and its bridge; the new session's token, or `None` when the
+    /// session or connection limit is reached.
+    fn spawn_session(
+        &self,
+        connected: Connected,
+        info: RequestInfo,
+        server: Option<&ServerHandle>,
+    ) -> Option<String> {
         let (ours, theirs) = tokio::io::duplex(PIPE_BYTES);
         let (reader, writer) = tokio::io::split(ours);
-        let Some(session) = self.sessions.insert(writer, self.max_sessions) else {
-            return self.over_limit();
-        };
-        let started = run_on_stream::<SocketHandler, _>(
-            theirs,
-            connected,
-            info,
-            self.config.clone(),
-            server.as_ref(),
-        );
-        if started.is_err() {
+        let session = self.sessions.insert(writer, self.max_sessions)?;
+        let config = self.config.clone();
+        if run_on_stream::<SocketHandler, _>(theirs, connected, info, config, server).is_err() {
             self.sessions.remove(session.id);
-            return self.over_limit();
+            return None;
         }
         self.counters.opened.fetch_add(1, Ordering::Relaxed);
-        self.counters.open.fetch_add(1, Ordering::Relaxed);
         let token = self.signer.sign(&session.id);
         tokio::spawn(
             Bridge {
@@ -297,7 +304,7 @@ impl<S: Socket> LongPoll<S> {
             }
             .run(),
         );
-        poll_json(410, &token, &[])
+        Some(token)
     }
 
     fn over_limit(&self) -> Response<Body> {

@@ -251,7 +251,6 @@ impl Bridge {
         }
         self.sessions.remove(self.session.id);
         self.session.end().await;
-        self.counters.open.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// `false` when the session must end.
