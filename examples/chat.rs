@@ -18,7 +18,8 @@
 //! | `whoami` | replies `{"user_id": .., "token": <the authToken, if any>}` |
 //! | `no_reply` | does not reply (the client's push times out) |
 //!
-//! The socket is at `/socket` (phoenix.js appends `/websocket`); `connect` accepts any params.
+//! The socket is at `/socket` (phoenix.js appends `/websocket`, or `/longpoll` for its LongPoll
+//! transport); `connect` accepts any params.
 //! A page at `/` (`examples/chat/index.html`) is a chat client: a name, rooms, messages and
 //! who is online. It loads phoenix.js from `/phoenix.min.js`, served from the npm package
 //! (`npm install` in the repository root puts it in `node_modules/phoenix`).
@@ -27,7 +28,8 @@
 //! prints `listening on <addr>` with the bound address. `REDIS_URL` (say
 //! `redis://127.0.0.1:6379/`) shares broadcasts with every other chat server using the same
 //! Redis; without it, broadcasts stay in this process. `PHOENIX_JS` overrides the path of
-//! `phoenix.min.js`. Ctrl-C or SIGTERM stops it gracefully (clients get 1012 and reconnect).
+//! `phoenix.min.js`. `CHAT_TRANSPORTS=longpoll` makes the page use phoenix.js's LongPoll
+//! transport only (served at `/socket/longpoll`; by default the page uses WebSockets). Ctrl-C or SIGTERM stops it gracefully (clients get 1012 and reconnect).
 //!
 //! ```text
 //! cargo run --example chat                                          # one node
@@ -131,9 +133,10 @@ pub fn socket_route() -> SocketRoute<UserSocket> {
     socket(UserSocket).channel::<Room>()
 }
 
-/// The example's routes: the socket, the page and phoenix.js.
+/// The example's routes: the socket (WebSocket and LongPoll), the page and phoenix.js.
 pub fn router(route: SocketRoute<UserSocket>) -> Router {
     Router::new()
+        .route("/socket/longpoll", route.longpoll())
         .route("/socket/websocket", route)
         .get("/", |_| async { page() })
         .get("/phoenix.min.js", |_| async { phoenix_js() })
@@ -158,7 +161,21 @@ fn page() -> Response<Body> {
     if !path.is_file() {
         return missing_phoenix_js(&path, "text/html; charset=utf-8");
     }
-    respond(StatusCode::OK, "text/html; charset=utf-8", INDEX_HTML)
+    respond(StatusCode::OK, "text/html; charset=utf-8", page_html())
+}
+
+/// The page, told which transports to use: `CHAT_TRANSPORTS=longpoll` makes it use LongPoll
+/// only (the browser test runs it so, as with WebSockets blocked).
+fn page_html() -> String {
+    let longpoll_only = std::env::var("CHAT_TRANSPORTS").is_ok_and(|t| t == "longpoll");
+    if longpoll_only {
+        INDEX_HTML.replace(
+            r#"<meta name="chat-transports" content="websocket">"#,
+            r#"<meta name="chat-transports" content="longpoll">"#,
+        )
+    } else {
+        INDEX_HTML.to_owned()
+    }
 }
 
 fn phoenix_js() -> Response<Body> {

@@ -14,3 +14,5 @@ fi
 [ -d node_modules/phoenix ] || npm install --no-audit --no-fund --silent
 cargo build --example chat
 timeout 150 node tests/browser/chat.mjs ./target/debug/examples/chat "$(command -v chromium)" "$(command -v chromedriver)"
+# Again with the page on LongPoll only, as when WebSockets are blocked.
+CHAT_TRANSPORTS=longpoll timeout 150 node tests/browser/chat.mjs ./target/debug/examples/chat "$(command -v chromium)" "$(command -v chromedriver)"

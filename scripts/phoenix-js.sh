@@ -9,3 +9,4 @@ cd "$(dirname "$0")/.."
 cargo build --example chat
 timeout 180 node tests/js/phoenix_chat.mjs ./target/debug/examples/chat
 timeout 180 node tests/js/phoenix_v1.mjs ./target/debug/examples/chat
+timeout 180 node tests/js/phoenix_longpoll.mjs ./target/debug/examples/chat

@@ -151,6 +151,12 @@ await test("two tabs join room:lobby as alice and bob and both are online", asyn
   await until(onlineIs(["alice", "bob"]), "alice's online list: alice, bob");
 });
 
+// CHAT_TRANSPORTS=longpoll (passed on to the chat server): the page must use LongPoll only.
+const transport = process.env.CHAT_TRANSPORTS === "longpoll" ? "longpoll" : "websocket";
+await test(`the page is connected over ${transport}`, async () => {
+  await until(`return document.body.dataset.transport === '${transport}'`, `the ${transport} transport`);
+});
+
 await test("a message typed in bob's tab appears in alice's", async () => {
   await switchTo(bobTab);
   await type("#message", "hello alice");
@@ -168,15 +174,18 @@ await test("a message typed in bob's tab appears in alice's", async () => {
   );
   const png = await wd("GET", s("/screenshot"));
   mkdirSync("target/screenshots", { recursive: true });
-  writeFileSync("target/screenshots/chat.png", Buffer.from(png, "base64"));
-  console.log("     screenshot: target/screenshots/chat.png");
+  const shot = transport === "longpoll" ? "target/screenshots/chat-longpoll.png" : "target/screenshots/chat.png";
+  writeFileSync(shot, Buffer.from(png, "base64"));
+  console.log(`     screenshot: ${shot}`);
 });
 
 await test("closing bob's tab makes bob leave alice's online list", async () => {
   await switchTo(bobTab);
   await wd("DELETE", s("/window"));
   await switchTo(aliceTab);
-  await until(onlineIs(["alice"]), "alice's online list: alice only");
+  // Over LongPoll a closed tab just stops polling: its session ends 1.5 to 3 windows later.
+  const leaveMs = transport === "longpoll" ? 45000 : 10000;
+  await until(onlineIs(["alice"]), "alice's online list: alice only", leaveMs);
   await until(
     "return [...document.querySelectorAll('#messages .system')].some(d => d.textContent === 'bob left')",
     "'bob left' in alice's tab",

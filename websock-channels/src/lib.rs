@@ -63,6 +63,7 @@
 mod channel;
 mod core;
 mod handler;
+pub mod longpoll;
 mod mailbox;
 mod payload;
 mod presence;
@@ -72,6 +73,7 @@ mod serializer;
 mod socket;
 mod telemetry;
 pub mod testing;
+pub mod token;
 mod topic;
 mod v1;
 

@@ -118,7 +118,8 @@ impl ConnectInfo {
         self.request.as_ref()
     }
 
-    /// phoenix.js 1.8's `authToken`, decoded from the `Sec-WebSocket-Protocol` header.
+    /// phoenix.js 1.8's `authToken`: decoded from the `Sec-WebSocket-Protocol` header, or
+    /// over LongPoll the `X-Phoenix-AuthToken` header.
     pub fn auth_token(&self) -> Option<&str> {
         self.auth_token.as_deref()
     }
@@ -452,6 +453,19 @@ impl<S: Socket> SocketRoute<S> {
     /// Its counters right now.
     pub fn metrics(&self) -> ChannelMetrics {
         self.counters.snapshot()
+    }
+
+    /// The same socket over Phoenix's LongPoll transport, to mount at `<path>/longpoll`
+    /// beside `<path>/websocket` (see [`LongPoll`](crate::longpoll::LongPoll)). Make it once,
+    /// after the channels and options: its sessions live in the value it returns.
+    pub fn longpoll(&self) -> crate::longpoll::LongPoll<S> {
+        let config = self.runtime_config();
+        crate::longpoll::LongPoll::new(
+            self.hub().clone(),
+            self.socket.clone(),
+            config,
+            self.origins.clone(),
+        )
     }
 
     /// Closes every socket whose id is `socket_id` with 1001 (see [`PubSub::disconnect`]).

@@ -49,6 +49,7 @@ mod request;
 mod router;
 mod server;
 mod server_handle;
+mod stream;
 mod timer;
 mod upgrade;
 mod wire;
@@ -77,5 +78,6 @@ pub use upgrade::{Body, upgrade};
 pub mod __private {
     pub use crate::callback::catch_panic;
     pub use crate::dispatch::*;
+    pub use crate::stream::{NoSlot, RequestBody, run_on_stream};
     pub use serde_json;
 }

@@ -184,7 +184,14 @@ impl Server {
             .max_headers(self.max_headers)
             .keep_alive(true);
         let tracker = handle.tracker().clone();
-        let service = service_fn(move |mut request: http::Request<Incoming>| {
+        let service = service_fn(move |request: http::Request<Incoming>| {
+            // Routed requests lose their body; a transport that reads one (LongPoll's POST)
+            // takes it from here.
+            let (mut parts, body) = request.into_parts();
+            parts
+                .extensions
+                .insert(crate::stream::RequestBody::new(body));
+            let mut request = http::Request::from_parts(parts, ());
             request.extensions_mut().insert(handle.clone());
             if let Some(peer) = peer {
                 request.extensions_mut().insert(PeerAddr(peer));
