@@ -3,12 +3,14 @@
 use super::{
     WireError,
     header::{self, Header, OpCode},
+    inbound_budget::{Charge, InboundBudget},
     mask, read_pool,
 };
 use crate::Utf8Bytes;
 use bytes::{Buf, Bytes, BytesMut};
 use std::{
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
 };
 use tokio::io::AsyncRead;
@@ -52,9 +54,21 @@ pub(crate) struct Reader {
     header: Option<Header>,
     // Boxed: fragmented messages are rare, and the reader is inline in every idle connection.
     partial: Option<Box<Partial>>,
+    /// The bytes of unfinished messages held here, counted against the server-wide budget.
+    charge: Charge,
 }
 
 impl Reader {
+    /// A reader whose unfinished messages count against `budget`, when there is one.
+    pub(crate) fn new(budget: Option<Arc<InboundBudget>>) -> Self {
+        Self {
+            buffer: BytesMut::new(),
+            header: None,
+            partial: None,
+            charge: Charge::new(budget),
+        }
+    }
+
     /// The next message or control frame from `io`.
     pub(crate) fn poll_next<S>(
         &mut self,
@@ -69,15 +83,8 @@ impl Reader {
             if let Some(inbound) = self.next_buffered(limits)? {
                 return Poll::Ready(Ok(inbound));
             }
-            let needed = match &self.header {
-                Some(header) => header.len - self.buffer.len(),
-                None => header::MAX_LEN,
-            };
-            if self.buffer.capacity() == 0 {
-                self.buffer = read_pool::take(limits.read_buffer.max(needed));
-            } else if self.buffer.capacity() - self.buffer.len() < needed {
-                self.buffer.reserve(limits.read_buffer.max(needed));
-            }
+            self.charge_held()?;
+            self.make_room(limits)?;
             let read = tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, &mut self.buffer);
             match read {
                 Poll::Pending => {
@@ -92,6 +99,43 @@ impl Reader {
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(WireError::Io(error))),
             }
         }
+    }
+
+    /// Counts what is held of unfinished messages against the server-wide budget. Messages that
+    /// arrive whole are handed out before this runs, so they cost no shared counter update.
+    fn charge_held(&mut self) -> Result<(), WireError> {
+        let partial = self
+            .partial
+            .as_ref()
+            .map_or(0, |partial| partial.data.len());
+        let held = self.buffer.len() + partial;
+        self.charge.set(held).map_err(|_| {
+            WireError::OverBudget(format!(
+                "the server holds too much of unfinished messages to take {held} bytes more of this one"
+            ))
+        })
+    }
+
+    /// Room for the next read. Memory follows the bytes that arrived, never the length a header
+    /// announces (14 bytes would otherwise buy a 16 MiB reservation): while a frame's payload
+    /// arrives, the buffer grows by at most what is already here of it (at least a read buffer),
+    /// so it doubles as the bytes come and never holds more than twice what was received.
+    fn make_room(&mut self, limits: Limits) -> Result<(), WireError> {
+        let (needed, additional) = match &self.header {
+            Some(header) => {
+                let missing = header.len - self.buffer.len();
+                let step = missing.min(self.buffer.len().max(limits.read_buffer));
+                (step, step)
+            }
+            None => (header::MAX_LEN, limits.read_buffer),
+        };
+        if self.buffer.capacity() == 0 {
+            self.buffer = read_pool::take(limits.read_buffer);
+        }
+        if self.buffer.capacity() - self.buffer.len() >= needed {
+            return Ok(());
+        }
+        try_grow(&mut self.buffer, additional)
     }
 
     /// Gives the read buffer back to the thread's pool once nothing is left in it.
@@ -173,6 +217,13 @@ impl Reader {
                 if len > limits.max_message {
                     return Err(too_big(len));
                 }
+                // Doubling, so many small fragments cost amortised O(1) per byte, and never
+                // past twice what arrived.
+                if partial.data.capacity() - partial.data.len() < payload.len() {
+                    let room = limits.max_message - partial.data.len();
+                    let additional = payload.len().max(partial.data.len().min(room));
+                    try_grow(&mut partial.data, additional)?;
+                }
                 partial.data.extend_from_slice(&payload);
                 partial.check_utf8(header.fin)?;
                 if !header.fin {
@@ -212,6 +263,23 @@ impl Partial {
         }
         Ok(())
     }
+}
+
+/// Makes room for `additional` more bytes in `buffer`. Through `try_reserve`: when memory runs
+/// out (an address-space limit, `vm.overcommit_memory=2`) this connection fails, not the process.
+fn try_grow(buffer: &mut BytesMut, additional: usize) -> Result<(), WireError> {
+    if buffer.try_reclaim(additional) {
+        return Ok(());
+    }
+    let len = buffer.len();
+    let mut grown = Vec::new();
+    grown
+        .try_reserve_exact(len + additional)
+        .map_err(|_| WireError::OutOfMemory(len + additional))?;
+    grown.extend_from_slice(buffer);
+    // No copy: the vector is the only owner of its memory.
+    *buffer = Bytes::from(grown).into();
+    Ok(())
 }
 
 fn message(text: bool, payload: BytesMut) -> Result<Inbound, WireError> {
@@ -282,13 +350,20 @@ mod tests {
     };
 
     fn read_all(pieces: Vec<Vec<u8>>) -> (Vec<Inbound>, Option<WireError>, Reader) {
+        read_all_with(pieces, LIMITS)
+    }
+
+    fn read_all_with(
+        pieces: Vec<Vec<u8>>,
+        limits: Limits,
+    ) -> (Vec<Inbound>, Option<WireError>, Reader) {
         let mut io = Pieces(pieces.into());
         let mut reader = Reader::default();
         let mut out = Vec::new();
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
         loop {
-            match reader.poll_next(&mut io, &mut cx, LIMITS) {
+            match reader.poll_next(&mut io, &mut cx, limits) {
                 Poll::Ready(Ok(inbound)) => out.push(inbound),
                 Poll::Ready(Err(error)) => return (out, Some(error), reader),
                 Poll::Pending => return (out, None, reader),
@@ -400,5 +475,92 @@ mod tests {
         let (out, error, _) = read_all(vec![bytes]);
         assert!(out.is_empty());
         assert!(matches!(error, Some(WireError::TooBig(_))));
+    }
+
+    /// A masked binary frame's header announcing `len` bytes (the 8-byte length form).
+    fn long_header(len: u64) -> Vec<u8> {
+        let mut out = vec![0x82, 0x80 | 127];
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0]);
+        out
+    }
+
+    const LARGE: Limits = Limits {
+        read_buffer: 4096,
+        max_frame: 16 << 20,
+        max_message: 64 << 20,
+    };
+
+    #[test]
+    fn an_announced_length_buys_no_memory() {
+        let mut bytes = long_header(16 << 20);
+        bytes.extend_from_slice(&[7; 100]);
+        let (out, error, reader) = read_all_with(vec![bytes], LARGE);
+        assert!(out.is_empty() && error.is_none(), "{error:?}");
+        let capacity = reader.buffer.capacity();
+        assert!(
+            capacity < 1 << 20,
+            "14 bytes of header bought {capacity} bytes"
+        );
+    }
+
+    #[test]
+    fn a_large_frame_grows_its_buffer_with_what_arrived() {
+        let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut bytes = long_header(payload.len() as u64);
+        bytes.extend_from_slice(&payload);
+        for received in [1_000, 20_000, 150_000] {
+            let pieces = bytes[..14 + received]
+                .chunks(7_777)
+                .map(<[u8]>::to_vec)
+                .collect();
+            let (out, error, reader) = read_all_with(pieces, LARGE);
+            assert!(out.is_empty() && error.is_none(), "{error:?}");
+            let capacity = reader.buffer.capacity();
+            assert!(
+                capacity <= 2 * received + LARGE.read_buffer,
+                "{received} bytes received, {capacity} reserved"
+            );
+        }
+        let pieces = bytes.chunks(7_777).map(<[u8]>::to_vec).collect();
+        let (out, error, _) = read_all_with(pieces, LARGE);
+        assert!(error.is_none(), "{error:?}");
+        match &out[..] {
+            [Inbound::Binary(got)] => assert!(got[..] == payload[..]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reassembly_grows_by_doubling_and_counts_against_the_budget() {
+        let budget = Arc::new(InboundBudget::default());
+        budget.set_limit(700);
+        let chunk = vec![b'a'; 100];
+        let mut bytes = frame(0x01, &chunk);
+        for _ in 0..5 {
+            bytes.extend(frame(0x00, &chunk));
+        }
+        let mut io = Pieces(vec![bytes].into());
+        let mut reader = Reader::new(Some(budget.clone()));
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(reader.poll_next(&mut io, &mut cx, LIMITS).is_pending());
+        let partial = reader.partial.as_ref().unwrap();
+        assert_eq!(partial.data.len(), 600);
+        assert!(
+            partial.data.capacity() <= 1_200,
+            "{}",
+            partial.data.capacity()
+        );
+        assert_eq!(budget.held(), 600);
+
+        // 220 more would take the server past its budget of 700.
+        let mut io = Pieces(vec![[frame(0x00, &chunk), frame(0x00, &[b'a'; 120])].concat()].into());
+        assert!(matches!(
+            reader.poll_next(&mut io, &mut cx, LIMITS),
+            Poll::Ready(Err(WireError::OverBudget(_)))
+        ));
+        drop(reader);
+        assert_eq!(budget.held(), 0, "a dropped reader gives its share back");
     }
 }
