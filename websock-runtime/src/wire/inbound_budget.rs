@@ -85,9 +85,18 @@ impl Charge {
     }
 }
 
+impl Charge {
+    /// Lowers this connection's share to `bytes` if it is above: never refused.
+    pub(crate) fn lower_to(&mut self, bytes: usize) {
+        if bytes < self.bytes {
+            let _ = self.set(bytes);
+        }
+    }
+}
+
 impl Drop for Charge {
     fn drop(&mut self) {
-        let _ = self.set(0);
+        self.lower_to(0);
     }
 }
 

@@ -81,6 +81,9 @@ impl Reader {
     {
         loop {
             if let Some(inbound) = self.next_buffered(limits)? {
+                // The message is the handler's now: its share goes back at once, even if the
+                // connection does not read again for a while (paused by backpressure).
+                self.charge.lower_to(self.held());
                 return Poll::Ready(Ok(inbound));
             }
             self.charge_held()?;
@@ -104,16 +107,21 @@ impl Reader {
     /// Counts what is held of unfinished messages against the server-wide budget. Messages that
     /// arrive whole are handed out before this runs, so they cost no shared counter update.
     fn charge_held(&mut self) -> Result<(), WireError> {
+        let held = self.held();
+        self.charge.set(held).map_err(|_| {
+            WireError::OverBudget(format!(
+                "over the server's budget for unfinished messages ({held} bytes held here)"
+            ))
+        })
+    }
+
+    /// The bytes read and not yet handed out: unfinished frames and fragmented messages.
+    fn held(&self) -> usize {
         let partial = self
             .partial
             .as_ref()
             .map_or(0, |partial| partial.data.len());
-        let held = self.buffer.len() + partial;
-        self.charge.set(held).map_err(|_| {
-            WireError::OverBudget(format!(
-                "the server holds too much of unfinished messages to take {held} bytes more of this one"
-            ))
-        })
+        self.buffer.len() + partial
     }
 
     /// Room for the next read. Memory follows the bytes that arrived, never the length a header
