@@ -21,8 +21,9 @@ use std::{sync::Arc, time::Duration};
 ///
 /// **Memory a client controls.** A frame's length is checked against `max_frame_size` from its
 /// header, but memory for it follows the bytes that arrive, never the length the header
-/// announces: the read buffer grows by at most what is already here of the frame, so it never
-/// holds more than twice what was received. When memory cannot be had (an address-space limit,
+/// announces: the read buffer grows by at most what is already here of the frame (or by the
+/// length of the client's previous data frame, up to 1 MiB, so a steady stream of large
+/// messages is read in large reads), so a header alone buys nothing. When memory cannot be had (an address-space limit,
 /// `vm.overcommit_memory=2`), that connection is closed with 1009 and counted
 /// ([`Metrics::allocation_failures`](crate::Metrics)); the process goes on. What all connections
 /// hold of unfinished messages together is bounded by

@@ -398,6 +398,8 @@ where
                             Poll::Pending => {}
                         }
                     }
+                    // After the flush, so echoed payloads have let go of the read buffer.
+                    self.reader.release_buffer(limits);
                     return Poll::Pending;
                 }
             })

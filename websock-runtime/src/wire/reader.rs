@@ -56,7 +56,13 @@ pub(crate) struct Reader {
     partial: Option<Box<Partial>>,
     /// The bytes of unfinished messages held here, counted against the server-wide budget.
     charge: Charge,
+    /// The length of this client's last data frame (up to `MAX_READ_AHEAD`): how far ahead of
+    /// the bytes here the buffer may grow for the next one (see `make_room`).
+    read_ahead: u32,
 }
+
+/// The most a client's earlier frames let the buffer grow ahead of the bytes that arrived.
+const MAX_READ_AHEAD: usize = 1 << 20;
 
 impl Reader {
     /// A reader whose unfinished messages count against `budget`, when there is one.
@@ -66,6 +72,7 @@ impl Reader {
             header: None,
             partial: None,
             charge: Charge::new(budget),
+            read_ahead: 0,
         }
     }
 
@@ -90,10 +97,10 @@ impl Reader {
             self.make_room(limits)?;
             let read = tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, &mut self.buffer);
             match read {
-                Poll::Pending => {
-                    self.release_buffer(limits);
-                    return Poll::Pending;
-                }
+                // The buffer is kept until the connection has nothing else to do
+                // (`release_buffer`): by then the frames it wrote have usually let go of the
+                // payloads in it, and it can go back to the pool whole.
+                Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => {
                     self.release_buffer(limits);
                     return Poll::Ready(Err(WireError::Eof));
@@ -126,13 +133,17 @@ impl Reader {
 
     /// Room for the next read. Memory follows the bytes that arrived, never the length a header
     /// announces (14 bytes would otherwise buy a 16 MiB reservation): while a frame's payload
-    /// arrives, the buffer grows by at most what is already here of it (at least a read buffer),
-    /// so it doubles as the bytes come and never holds more than twice what was received.
+    /// arrives, the buffer grows by at most what is already here of it (at least a read
+    /// buffer), so it doubles as the bytes come and holds at most twice what was received, or
+    /// by as much as this client's previous data frame brought (up to 1 MiB): a client that
+    /// sent 64 KiB messages gets its next one in one read, as before, while a header alone
+    /// buys nothing.
     fn make_room(&mut self, limits: Limits) -> Result<(), WireError> {
         let (needed, additional) = match &self.header {
             Some(header) => {
                 let missing = header.len - self.buffer.len();
-                let step = missing.min(self.buffer.len().max(limits.read_buffer));
+                let earned = self.buffer.len().max(self.read_ahead as usize);
+                let step = missing.min(earned.max(limits.read_buffer));
                 (step, step)
             }
             None => (header::MAX_LEN, limits.read_buffer),
@@ -146,8 +157,9 @@ impl Reader {
         try_grow(&mut self.buffer, additional)
     }
 
-    /// Gives the read buffer back to the thread's pool once nothing is left in it.
-    fn release_buffer(&mut self, limits: Limits) {
+    /// Gives the read buffer back to the thread's pool if nothing is left in it: call it when
+    /// the connection is about to wait, so an idle connection holds no read buffer.
+    pub(crate) fn release_buffer(&mut self, limits: Limits) {
         if self.buffer.is_empty() && self.buffer.capacity() != 0 {
             read_pool::give(std::mem::take(&mut self.buffer), limits.read_buffer);
         }
@@ -171,6 +183,9 @@ impl Reader {
                 return Ok(None);
             }
             self.header = None;
+            if !header.opcode.is_control() {
+                self.read_ahead = header.len.min(MAX_READ_AHEAD) as u32;
+            }
             let mut payload = self.buffer.split_to(header.len);
             mask::unmask(&mut payload, header.mask);
             if let Some(inbound) = self.frame(header, payload, limits)? {
@@ -374,7 +389,10 @@ mod tests {
             match reader.poll_next(&mut io, &mut cx, limits) {
                 Poll::Ready(Ok(inbound)) => out.push(inbound),
                 Poll::Ready(Err(error)) => return (out, Some(error), reader),
-                Poll::Pending => return (out, None, reader),
+                Poll::Pending => {
+                    reader.release_buffer(limits);
+                    return (out, None, reader);
+                }
             }
         }
     }
@@ -510,6 +528,19 @@ mod tests {
             capacity < 1 << 20,
             "14 bytes of header bought {capacity} bytes"
         );
+    }
+
+    #[test]
+    fn a_previous_frame_lets_the_next_one_read_ahead_as_far_and_no_further() {
+        let mut bytes = long_header(20_000);
+        bytes.extend_from_slice(&[1; 20_000]);
+        bytes.extend(long_header(16 << 20));
+        bytes.extend_from_slice(&[7; 100]);
+        let (out, error, reader) = read_all_with(vec![bytes], LARGE);
+        assert!(error.is_none() && out.len() == 1, "{error:?}");
+        assert_eq!(reader.read_ahead, 20_000);
+        let capacity = reader.buffer.capacity();
+        assert!(capacity < 64 << 10, "a header bought {capacity} bytes");
     }
 
     #[test]
