@@ -539,7 +539,7 @@ where
             );
             return Err(Ending::slow_reader());
         }
-        self.writer.push(&frame);
+        self.writer.push(frame);
         self.publish_buffered();
         self.dirty = true;
         Ok(())

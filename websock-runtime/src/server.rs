@@ -92,7 +92,9 @@ impl Server {
     /// stall cannot exhaust memory. Past it, the connection whose message would take the total
     /// over is closed with 1009 (its message is too big for the server to hold now) and counted
     /// in [`Metrics::closed_over_inbound_buffer`]; the other connections are served as before.
-    /// Messages that arrive whole in one read are handed out before they are counted.
+    /// A connection's share counts once it holds more than one read buffer
+    /// ([`Config::read_buffer_size`](crate::Config::read_buffer_size), 4 KiB) of them, so the
+    /// small messages of ordinary traffic never touch the server-wide counter.
     pub fn max_inbound_buffer(self, bytes: usize) -> Self {
         self.handle.set_max_inbound_buffer(bytes);
         self

@@ -90,10 +90,10 @@ impl Reader {
             if let Some(inbound) = self.next_buffered(limits)? {
                 // The message is the handler's now: its share goes back at once, even if the
                 // connection does not read again for a while (paused by backpressure).
-                self.charge.lower_to(self.held());
+                self.charge.lower_to(self.counted(limits));
                 return Poll::Ready(Ok(inbound));
             }
-            self.charge_held()?;
+            self.charge_held(limits)?;
             self.make_room(limits)?;
             let read = tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, &mut self.buffer);
             match read {
@@ -111,15 +111,21 @@ impl Reader {
         }
     }
 
-    /// Counts what is held of unfinished messages against the server-wide budget. Messages that
-    /// arrive whole are handed out before this runs, so they cost no shared counter update.
-    fn charge_held(&mut self) -> Result<(), WireError> {
-        let held = self.held();
-        self.charge.set(held).map_err(|_| {
+    /// Counts what is held of unfinished messages against the server-wide budget.
+    fn charge_held(&mut self, limits: Limits) -> Result<(), WireError> {
+        let counted = self.counted(limits);
+        self.charge.set(counted).map_err(|_| {
             WireError::OverBudget(format!(
-                "over the server's budget for unfinished messages ({held} bytes held here)"
+                "over the server's budget for unfinished messages ({counted} bytes held here)"
             ))
         })
+    }
+
+    /// What counts against the budget: nothing while it fits in one read buffer, so the small
+    /// messages of ordinary traffic never touch the server-wide counter.
+    fn counted(&self, limits: Limits) -> usize {
+        let held = self.held();
+        if held <= limits.read_buffer { 0 } else { held }
     }
 
     /// The bytes read and not yet handed out: unfinished frames and fragmented messages.
@@ -133,27 +139,31 @@ impl Reader {
 
     /// Room for the next read. Memory follows the bytes that arrived, never the length a header
     /// announces (14 bytes would otherwise buy a 16 MiB reservation): while a frame's payload
-    /// arrives, the buffer grows by at most what is already here of it (at least a read
-    /// buffer), so it doubles as the bytes come and holds at most twice what was received, or
-    /// by as much as this client's previous data frame brought (up to 1 MiB): a client that
-    /// sent 64 KiB messages gets its next one in one read, as before, while a header alone
-    /// buys nothing.
+    /// arrives, the buffer grows by at most what is already here of it, so it doubles as the
+    /// bytes come and holds at most twice what was received (plus two read buffers, the room a
+    /// read needs), or by as much as this client's previous data frame brought (up to 1 MiB):
+    /// a client that sent 64 KiB messages gets its next one in one read, as before, while a
+    /// header alone buys nothing.
     fn make_room(&mut self, limits: Limits) -> Result<(), WireError> {
         let (needed, additional) = match &self.header {
             Some(header) => {
                 let missing = header.len - self.buffer.len();
                 let earned = self.buffer.len().max(self.read_ahead as usize);
                 let step = missing.min(earned.max(limits.read_buffer));
-                (step, step)
+                (step, step.max(limits.read_buffer))
             }
             None => (header::MAX_LEN, limits.read_buffer),
         };
         if self.buffer.capacity() == 0 {
             self.buffer = read_pool::take(limits.read_buffer);
         }
-        if self.buffer.capacity() - self.buffer.len() >= needed {
+        let len = self.buffer.len();
+        if self.buffer.capacity() - len >= needed {
             return Ok(());
         }
+        // Once a read has filled a buffer, two read buffers' worth: what is left of the last
+        // frame plus a full read, so reads stay large in steady traffic.
+        let additional = additional.max((2 * limits.read_buffer).saturating_sub(len));
         try_grow(&mut self.buffer, additional)
     }
 
@@ -557,7 +567,7 @@ mod tests {
             assert!(out.is_empty() && error.is_none(), "{error:?}");
             let capacity = reader.buffer.capacity();
             assert!(
-                capacity <= 2 * received + LARGE.read_buffer,
+                capacity <= 2 * received + 2 * LARGE.read_buffer,
                 "{received} bytes received, {capacity} reserved"
             );
         }

@@ -47,12 +47,12 @@ impl Writer {
     }
 
     /// Queues a data or control frame.
-    pub(crate) fn push(&mut self, frame: &Frame) {
+    pub(crate) fn push(&mut self, frame: Frame) {
         let (opcode, payload) = match frame {
-            Frame::Text(text) => (OpCode::Text, text.clone().into_bytes()),
-            Frame::Binary(bytes) => (OpCode::Binary, bytes.clone()),
-            Frame::Ping(bytes) => (OpCode::Ping, bytes.clone()),
-            Frame::Pong(bytes) => (OpCode::Pong, bytes.clone()),
+            Frame::Text(text) => (OpCode::Text, text.into_bytes()),
+            Frame::Binary(bytes) => (OpCode::Binary, bytes),
+            Frame::Ping(bytes) => (OpCode::Ping, bytes),
+            Frame::Pong(bytes) => (OpCode::Pong, bytes),
         };
         if self.closed {
             return;
@@ -131,7 +131,8 @@ impl Writer {
         S: AsyncWrite + Unpin,
     {
         while self.buffered > 0 {
-            let written = if io.is_write_vectored() {
+            // Small frames only (the usual case): one buffer, one plain write.
+            let written = if !self.queue.is_empty() && io.is_write_vectored() {
                 let mut slices = [IoSlice::new(&[]); MAX_SLICES];
                 let mut count = 0;
                 let segments = self.queue.iter().map(|segment| &segment[..]);
@@ -284,10 +285,10 @@ mod tests {
     #[test]
     fn frames_follow_each_other_and_nothing_follows_a_close() {
         let mut writer = Writer::default();
-        writer.push(&Frame::text("hi"));
-        writer.push(&Frame::Binary(Bytes::from(vec![7; 200])));
+        writer.push(Frame::text("hi"));
+        writer.push(Frame::Binary(Bytes::from(vec![7; 200])));
         writer.push_close(Some((1000, "bye")));
-        writer.push(&Frame::text("late"));
+        writer.push(Frame::text("late"));
         writer.push_encoded(Bytes::from_static(b"\x81\x04late"));
         let buffered = writer.buffered();
         let out = drain(&mut writer, usize::MAX, true, |_| {});
@@ -301,7 +302,7 @@ mod tests {
     fn small_frames_are_gathered_into_one_segment() {
         let mut writer = Writer::default();
         for i in 0..100 {
-            writer.push(&Frame::text(i.to_string()));
+            writer.push(Frame::text(i.to_string()));
         }
         assert!(writer.queue.is_empty(), "one buffer, one write");
     }
@@ -313,7 +314,7 @@ mod tests {
             for vectored in [false, true] {
                 let mut writer = Writer::default();
                 for frame in frames() {
-                    writer.push(&frame);
+                    writer.push(frame);
                 }
                 assert_eq!(writer.buffered(), want.len());
                 let out = drain(&mut writer, per_write, vectored, |_| {});
@@ -332,8 +333,8 @@ mod tests {
         let range = start..start + payload.len();
         for vectored in [false, true] {
             let mut writer = Writer::default();
-            writer.push(&Frame::text("before"));
-            writer.push(&Frame::Binary(payload.clone()));
+            writer.push(Frame::text("before"));
+            writer.push(Frame::Binary(payload.clone()));
             let mut advanced = 0;
             drain(&mut writer, 999, vectored, |writer| {
                 // Every segment still queued that holds payload bytes points into the
@@ -357,9 +358,9 @@ mod tests {
         encoded.extend_from_slice(&[5; 10_000]);
         let encoded = Bytes::from(encoded);
         let mut writer = Writer::default();
-        writer.push(&Frame::text("a"));
+        writer.push(Frame::text("a"));
         writer.push_encoded(encoded.clone());
-        writer.push(&Frame::text("b"));
+        writer.push(Frame::text("b"));
         assert_eq!(writer.queue.len(), 2);
         assert_eq!(writer.queue[1].as_ptr(), encoded.as_ptr());
         let out = drain(&mut writer, 5_001, true, |_| {});
