@@ -69,7 +69,8 @@ pub struct Metrics {
     /// Callbacks that panicked.
     pub panics: u64,
     /// Bytes of partly received messages (frames whose payload is still arriving, fragmented
-    /// messages) held now over all connections, against
+    /// messages) held now over all connections, counted once a connection holds more than one
+    /// read buffer of them, against
     /// [`Server::max_inbound_buffer`](crate::Server::max_inbound_buffer).
     pub inbound_buffered_bytes: usize,
     /// Connections closed with 1009 because their message would have taken the server past
