@@ -19,6 +19,16 @@ use std::{sync::Arc, time::Duration};
 ///
 /// Text messages are always checked to be UTF-8 (close 1007), as RFC 6455 §8.1 requires.
 ///
+/// **Memory a client controls.** A frame's length is checked against `max_frame_size` from its
+/// header, but memory for it follows the bytes that arrive, never the length the header
+/// announces: the read buffer grows by at most what is already here of the frame (or by the
+/// length of the client's previous data frame, up to 1 MiB, so a steady stream of large
+/// messages is read in large reads), so a header alone buys nothing. When memory cannot be had (an address-space limit,
+/// `vm.overcommit_memory=2`), that connection is closed with 1009 and counted
+/// ([`Metrics::allocation_failures`](crate::Metrics)); the process goes on. What all connections
+/// hold of unfinished messages together is bounded by
+/// [`Server::max_inbound_buffer`](crate::Server::max_inbound_buffer).
+///
 /// **Backpressure.** Frames a handler pushes are buffered until the socket takes them. While more
 /// than a quarter of `max_write_buffer` is waiting, the connection stops reading from the
 /// client, so a client that sends faster than it reads is slowed by TCP rather than buffered.

@@ -84,10 +84,18 @@ impl Ending {
                 "invalid UTF-8",
                 Some(Close::new(CloseCode::INVALID_PAYLOAD, "invalid UTF-8")),
             ),
-            WireError::TooBig(message) => {
+            WireError::TooBig(message) | WireError::OverBudget(message) => {
                 let close = Close::new(CloseCode::MESSAGE_TOO_BIG, &message);
                 Self::error(ErrorKind::TooBig, message, Some(close))
             }
+            WireError::OutOfMemory(bytes) => Self::error(
+                ErrorKind::TooBig,
+                format!("could not allocate {bytes} bytes for the message"),
+                Some(Close::new(
+                    CloseCode::MESSAGE_TOO_BIG,
+                    "server out of memory",
+                )),
+            ),
             WireError::Protocol(message) => {
                 let close = Close::new(CloseCode::PROTOCOL_ERROR, &message);
                 Self::error(ErrorKind::Protocol, message, Some(close))
@@ -179,9 +187,12 @@ where
         ..Shared::default()
     });
     let mut ctx = Context::<H>::new(shared.clone(), config.mailbox_capacity, request);
+    let budget = slot
+        .as_ref()
+        .map(|slot| slot.server().inbound_budget().clone());
     let mut conn = Connection {
         io: stream,
-        reader: Reader::default(),
+        reader: Reader::new(budget),
         writer: Writer::default(),
         shared,
         config,
@@ -404,6 +415,8 @@ where
                             Poll::Pending => {}
                         }
                     }
+                    // After the flush, so echoed payloads have let go of the read buffer.
+                    self.reader.release_buffer(limits);
                     return Poll::Pending;
                 }
             })
@@ -448,7 +461,10 @@ where
     fn inbound<I>(&mut self, read: Result<Inbound, WireError>) -> Event<I> {
         let inbound = match read {
             Ok(inbound) => inbound,
-            Err(error) => return Event::End(Ending::from_wire(error)),
+            Err(error) => {
+                self.count_memory_refusal(&error);
+                return Event::End(Ending::from_wire(error));
+            }
         };
         match inbound {
             Inbound::Text(text) => Event::Message(Message::Text(text)),
@@ -480,6 +496,25 @@ where
                 Event::End(Ending::new(TerminateReason::Remote(Some(peer)), None))
             }
         }
+    }
+
+    /// Counts a connection closed because the server could not hold its message.
+    fn count_memory_refusal(&self, error: &WireError) {
+        let (Some(slot), WireError::OverBudget(_) | WireError::OutOfMemory(_)) =
+            (&self.slot, error)
+        else {
+            return;
+        };
+        tracing::warn!(
+            ?error,
+            "closing with 1009: no room for this client's message"
+        );
+        let counters = slot.server().counters();
+        let counter = match error {
+            WireError::OverBudget(_) => &counters.closed_over_inbound_buffer,
+            _ => &counters.allocation_failures,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Hands queued frames to the socket, within the write-buffer limit.
@@ -521,7 +556,7 @@ where
             );
             return Err(Ending::slow_reader());
         }
-        self.writer.push(&frame);
+        self.writer.push(frame);
         self.publish_buffered();
         self.dirty = true;
         Ok(())

@@ -83,6 +83,23 @@ impl Server {
         self
     }
 
+    /// The most bytes of partly received messages (frames whose payload is still arriving and
+    /// fragmented messages) held over all connections at once: 1 GiB by default, room for 16
+    /// messages of the default `max_message_size` (64 MiB) arriving at once.
+    ///
+    /// `max_message_size` bounds what one client can make the server hold; this bounds what
+    /// all of them hold together, so many clients that each send most of a large message and
+    /// stall cannot exhaust memory. Past it, the connection whose message would take the total
+    /// over is closed with 1009 (its message is too big for the server to hold now) and counted
+    /// in [`Metrics::closed_over_inbound_buffer`]; the other connections are served as before.
+    /// A connection's share counts once it holds more than one read buffer
+    /// ([`Config::read_buffer_size`](crate::Config::read_buffer_size), 4 KiB) of them, so the
+    /// small messages of ordinary traffic never touch the server-wide counter.
+    pub fn max_inbound_buffer(self, bytes: usize) -> Self {
+        self.handle.set_max_inbound_buffer(bytes);
+        self
+    }
+
     /// The close code sent on shutdown: 1012 (service restart) by default, or 1001.
     pub fn shutdown_code(self, code: CloseCode) -> Self {
         self.handle.set_shutdown_code(code);

@@ -1,7 +1,7 @@
 //! What all connections of one server share: the shutdown signal, the task tracker, the
 //! connection limit and the counters.
 
-use crate::CloseCode;
+use crate::{CloseCode, wire::InboundBudget};
 use std::{
     fmt,
     sync::{
@@ -31,6 +31,7 @@ struct Inner {
     active: AtomicUsize,
     max_connections: AtomicUsize,
     shutdown_code: AtomicU16,
+    inbound_budget: Arc<InboundBudget>,
     counters: Counters,
 }
 
@@ -43,6 +44,8 @@ pub(crate) struct Counters {
     pub(crate) unflushed_bytes: AtomicU64,
     pub(crate) unflushed_connections: AtomicU64,
     pub(crate) panics: AtomicU64,
+    pub(crate) closed_over_inbound_buffer: AtomicU64,
+    pub(crate) allocation_failures: AtomicU64,
 }
 
 /// A snapshot of a server's counters.
@@ -65,6 +68,17 @@ pub struct Metrics {
     pub unflushed_connections: u64,
     /// Callbacks that panicked.
     pub panics: u64,
+    /// Bytes of partly received messages (frames whose payload is still arriving, fragmented
+    /// messages) held now over all connections, counted once a connection holds more than one
+    /// read buffer of them, against
+    /// [`Server::max_inbound_buffer`](crate::Server::max_inbound_buffer).
+    pub inbound_buffered_bytes: usize,
+    /// Connections closed with 1009 because their message would have taken the server past
+    /// [`Server::max_inbound_buffer`](crate::Server::max_inbound_buffer).
+    pub closed_over_inbound_buffer: u64,
+    /// Connections closed with 1009 because memory for their message could not be allocated
+    /// (an address-space limit, `vm.overcommit_memory=2`): the process goes on.
+    pub allocation_failures: u64,
 }
 
 impl Default for ServerHandle {
@@ -96,6 +110,7 @@ impl ServerHandle {
                 active: AtomicUsize::new(0),
                 max_connections: AtomicUsize::new(DEFAULT_MAX_CONNECTIONS),
                 shutdown_code: AtomicU16::new(CloseCode::SERVICE_RESTART.as_u16()),
+                inbound_budget: Arc::default(),
                 counters: Counters::default(),
             }),
         }
@@ -104,6 +119,12 @@ impl ServerHandle {
     /// Sets the most WebSocket connections open at once; beyond it upgrades get 503.
     pub fn set_max_connections(&self, max: usize) {
         self.inner.max_connections.store(max, Ordering::Relaxed);
+    }
+
+    /// Sets the most bytes of partly received messages held over all connections; see
+    /// [`Server::max_inbound_buffer`](crate::Server::max_inbound_buffer).
+    pub fn set_max_inbound_buffer(&self, bytes: usize) {
+        self.inner.inbound_budget.set_limit(bytes);
     }
 
     /// Sets the close code sent on shutdown: 1012 (service restart, the default) or 1001.
@@ -159,6 +180,9 @@ impl ServerHandle {
             unflushed_bytes: c.unflushed_bytes.load(Ordering::Relaxed),
             unflushed_connections: c.unflushed_connections.load(Ordering::Relaxed),
             panics: c.panics.load(Ordering::Relaxed),
+            inbound_buffered_bytes: self.inner.inbound_budget.held(),
+            closed_over_inbound_buffer: c.closed_over_inbound_buffer.load(Ordering::Relaxed),
+            allocation_failures: c.allocation_failures.load(Ordering::Relaxed),
         }
     }
 
@@ -177,6 +201,10 @@ impl ServerHandle {
     pub(crate) fn shutdown_code(&self) -> CloseCode {
         CloseCode::new(self.inner.shutdown_code.load(Ordering::Relaxed))
             .unwrap_or(CloseCode::SERVICE_RESTART)
+    }
+
+    pub(crate) fn inbound_budget(&self) -> &Arc<InboundBudget> {
+        &self.inner.inbound_budget
     }
 
     pub(crate) fn counters(&self) -> &Counters {

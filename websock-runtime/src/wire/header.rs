@@ -1,6 +1,7 @@
 //! The frame header (RFC 6455 §5.2): parsing the client's, writing ours.
 
 use super::WireError;
+use bytes::BufMut;
 
 /// The opcodes RFC 6455 defines; the others are reserved and refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,16 +102,16 @@ pub(super) fn parse(buf: &[u8], max_frame: usize) -> Result<Option<(Header, usiz
 }
 
 /// Appends an unmasked, final frame's header (server frames are never masked or fragmented).
-pub(super) fn write(out: &mut Vec<u8>, opcode: OpCode, len: usize) {
-    out.push(0x80 | opcode as u8);
+pub(super) fn write(out: &mut impl BufMut, opcode: OpCode, len: usize) {
+    out.put_u8(0x80 | opcode as u8);
     if len < 126 {
-        out.push(len as u8);
+        out.put_u8(len as u8);
     } else if let Ok(len) = u16::try_from(len) {
-        out.push(126);
-        out.extend_from_slice(&len.to_be_bytes());
+        out.put_u8(126);
+        out.put_u16(len);
     } else {
-        out.push(127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
+        out.put_u8(127);
+        out.put_u64(len as u64);
     }
 }
 

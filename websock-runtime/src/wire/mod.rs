@@ -8,11 +8,13 @@
 //! buffer, as in tungstenite: a message costs no copy and, in steady traffic, no allocation.
 
 mod header;
+mod inbound_budget;
 mod mask;
 mod read_pool;
 mod reader;
 mod writer;
 
+pub(crate) use inbound_budget::InboundBudget;
 pub(crate) use reader::{Inbound, Limits, Reader};
 pub(crate) use writer::Writer;
 
@@ -27,6 +29,11 @@ pub(crate) enum WireError {
     InvalidUtf8,
     /// A frame or message over the configured limit (close 1009).
     TooBig(String),
+    /// Holding more of this message would pass the server-wide budget for unfinished messages
+    /// (close 1009).
+    OverBudget(String),
+    /// Memory for this message could not be allocated (close 1009); the bytes it needed.
+    OutOfMemory(usize),
     /// The client closed TCP.
     Eof,
     /// The socket failed.

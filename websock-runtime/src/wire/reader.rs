@@ -3,12 +3,14 @@
 use super::{
     WireError,
     header::{self, Header, OpCode},
+    inbound_budget::{Charge, InboundBudget},
     mask, read_pool,
 };
 use crate::Utf8Bytes;
 use bytes::{Buf, Bytes, BytesMut};
 use std::{
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
 };
 use tokio::io::AsyncRead;
@@ -52,9 +54,28 @@ pub(crate) struct Reader {
     header: Option<Header>,
     // Boxed: fragmented messages are rare, and the reader is inline in every idle connection.
     partial: Option<Box<Partial>>,
+    /// The bytes of unfinished messages held here, counted against the server-wide budget.
+    charge: Charge,
+    /// The length of this client's last data frame (up to `MAX_READ_AHEAD`): how far ahead of
+    /// the bytes here the buffer may grow for the next one (see `make_room`).
+    read_ahead: u32,
 }
 
+/// The most a client's earlier frames let the buffer grow ahead of the bytes that arrived.
+const MAX_READ_AHEAD: usize = 1 << 20;
+
 impl Reader {
+    /// A reader whose unfinished messages count against `budget`, when there is one.
+    pub(crate) fn new(budget: Option<Arc<InboundBudget>>) -> Self {
+        Self {
+            buffer: BytesMut::new(),
+            header: None,
+            partial: None,
+            charge: Charge::new(budget),
+            read_ahead: 0,
+        }
+    }
+
     /// The next message or control frame from `io`.
     pub(crate) fn poll_next<S>(
         &mut self,
@@ -67,23 +88,19 @@ impl Reader {
     {
         loop {
             if let Some(inbound) = self.next_buffered(limits)? {
+                // The message is the handler's now: its share goes back at once, even if the
+                // connection does not read again for a while (paused by backpressure).
+                self.charge.lower_to(self.counted(limits));
                 return Poll::Ready(Ok(inbound));
             }
-            let needed = match &self.header {
-                Some(header) => header.len - self.buffer.len(),
-                None => header::MAX_LEN,
-            };
-            if self.buffer.capacity() == 0 {
-                self.buffer = read_pool::take(limits.read_buffer.max(needed));
-            } else if self.buffer.capacity() - self.buffer.len() < needed {
-                self.buffer.reserve(limits.read_buffer.max(needed));
-            }
+            self.charge_held(limits)?;
+            self.make_room(limits)?;
             let read = tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, &mut self.buffer);
             match read {
-                Poll::Pending => {
-                    self.release_buffer(limits);
-                    return Poll::Pending;
-                }
+                // The buffer is kept until the connection has nothing else to do
+                // (`release_buffer`): by then the frames it wrote have usually let go of the
+                // payloads in it, and it can go back to the pool whole.
+                Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => {
                     self.release_buffer(limits);
                     return Poll::Ready(Err(WireError::Eof));
@@ -94,8 +111,65 @@ impl Reader {
         }
     }
 
-    /// Gives the read buffer back to the thread's pool once nothing is left in it.
-    fn release_buffer(&mut self, limits: Limits) {
+    /// Counts what is held of unfinished messages against the server-wide budget.
+    fn charge_held(&mut self, limits: Limits) -> Result<(), WireError> {
+        let counted = self.counted(limits);
+        self.charge.set(counted).map_err(|_| {
+            WireError::OverBudget(format!(
+                "over the server's budget for unfinished messages ({counted} bytes held here)"
+            ))
+        })
+    }
+
+    /// What counts against the budget: nothing while it fits in one read buffer, so the small
+    /// messages of ordinary traffic never touch the server-wide counter.
+    fn counted(&self, limits: Limits) -> usize {
+        let held = self.held();
+        if held <= limits.read_buffer { 0 } else { held }
+    }
+
+    /// The bytes read and not yet handed out: unfinished frames and fragmented messages.
+    fn held(&self) -> usize {
+        let partial = self
+            .partial
+            .as_ref()
+            .map_or(0, |partial| partial.data.len());
+        self.buffer.len() + partial
+    }
+
+    /// Room for the next read. Memory follows the bytes that arrived, never the length a header
+    /// announces (14 bytes would otherwise buy a 16 MiB reservation): while a frame's payload
+    /// arrives, the buffer grows by at most what is already here of it, so it doubles as the
+    /// bytes come and holds at most twice what was received (plus two read buffers, the room a
+    /// read needs), or by as much as this client's previous data frame brought (up to 1 MiB):
+    /// a client that sent 64 KiB messages gets its next one in one read, as before, while a
+    /// header alone buys nothing.
+    fn make_room(&mut self, limits: Limits) -> Result<(), WireError> {
+        let (needed, additional) = match &self.header {
+            Some(header) => {
+                let missing = header.len - self.buffer.len();
+                let earned = self.buffer.len().max(self.read_ahead as usize);
+                let step = missing.min(earned.max(limits.read_buffer));
+                (step, step.max(limits.read_buffer))
+            }
+            None => (header::MAX_LEN, limits.read_buffer),
+        };
+        if self.buffer.capacity() == 0 {
+            self.buffer = read_pool::take(limits.read_buffer);
+        }
+        let len = self.buffer.len();
+        if self.buffer.capacity() - len >= needed {
+            return Ok(());
+        }
+        // Once a read has filled a buffer, two read buffers' worth: what is left of the last
+        // frame plus a full read, so reads stay large in steady traffic.
+        let additional = additional.max((2 * limits.read_buffer).saturating_sub(len));
+        try_grow(&mut self.buffer, additional)
+    }
+
+    /// Gives the read buffer back to the thread's pool if nothing is left in it: call it when
+    /// the connection is about to wait, so an idle connection holds no read buffer.
+    pub(crate) fn release_buffer(&mut self, limits: Limits) {
         if self.buffer.is_empty() && self.buffer.capacity() != 0 {
             read_pool::give(std::mem::take(&mut self.buffer), limits.read_buffer);
         }
@@ -119,6 +193,9 @@ impl Reader {
                 return Ok(None);
             }
             self.header = None;
+            if !header.opcode.is_control() {
+                self.read_ahead = header.len.min(MAX_READ_AHEAD) as u32;
+            }
             let mut payload = self.buffer.split_to(header.len);
             mask::unmask(&mut payload, header.mask);
             if let Some(inbound) = self.frame(header, payload, limits)? {
@@ -173,6 +250,13 @@ impl Reader {
                 if len > limits.max_message {
                     return Err(too_big(len));
                 }
+                // Doubling, so many small fragments cost amortised O(1) per byte, and never
+                // past twice what arrived.
+                if partial.data.capacity() - partial.data.len() < payload.len() {
+                    let room = limits.max_message - partial.data.len();
+                    let additional = payload.len().max(partial.data.len().min(room));
+                    try_grow(&mut partial.data, additional)?;
+                }
                 partial.data.extend_from_slice(&payload);
                 partial.check_utf8(header.fin)?;
                 if !header.fin {
@@ -212,6 +296,23 @@ impl Partial {
         }
         Ok(())
     }
+}
+
+/// Makes room for `additional` more bytes in `buffer`. Through `try_reserve`: when memory runs
+/// out (an address-space limit, `vm.overcommit_memory=2`) this connection fails, not the process.
+fn try_grow(buffer: &mut BytesMut, additional: usize) -> Result<(), WireError> {
+    if buffer.try_reclaim(additional) {
+        return Ok(());
+    }
+    let len = buffer.len();
+    let mut grown = Vec::new();
+    grown
+        .try_reserve_exact(len + additional)
+        .map_err(|_| WireError::OutOfMemory(len + additional))?;
+    grown.extend_from_slice(buffer);
+    // No copy: the vector is the only owner of its memory.
+    *buffer = Bytes::from(grown).into();
+    Ok(())
 }
 
 fn message(text: bool, payload: BytesMut) -> Result<Inbound, WireError> {
@@ -282,16 +383,26 @@ mod tests {
     };
 
     fn read_all(pieces: Vec<Vec<u8>>) -> (Vec<Inbound>, Option<WireError>, Reader) {
+        read_all_with(pieces, LIMITS)
+    }
+
+    fn read_all_with(
+        pieces: Vec<Vec<u8>>,
+        limits: Limits,
+    ) -> (Vec<Inbound>, Option<WireError>, Reader) {
         let mut io = Pieces(pieces.into());
         let mut reader = Reader::default();
         let mut out = Vec::new();
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
         loop {
-            match reader.poll_next(&mut io, &mut cx, LIMITS) {
+            match reader.poll_next(&mut io, &mut cx, limits) {
                 Poll::Ready(Ok(inbound)) => out.push(inbound),
                 Poll::Ready(Err(error)) => return (out, Some(error), reader),
-                Poll::Pending => return (out, None, reader),
+                Poll::Pending => {
+                    reader.release_buffer(limits);
+                    return (out, None, reader);
+                }
             }
         }
     }
@@ -400,5 +511,105 @@ mod tests {
         let (out, error, _) = read_all(vec![bytes]);
         assert!(out.is_empty());
         assert!(matches!(error, Some(WireError::TooBig(_))));
+    }
+
+    /// A masked binary frame's header announcing `len` bytes (the 8-byte length form).
+    fn long_header(len: u64) -> Vec<u8> {
+        let mut out = vec![0x82, 0x80 | 127];
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0]);
+        out
+    }
+
+    const LARGE: Limits = Limits {
+        read_buffer: 4096,
+        max_frame: 16 << 20,
+        max_message: 64 << 20,
+    };
+
+    #[test]
+    fn an_announced_length_buys_no_memory() {
+        let mut bytes = long_header(16 << 20);
+        bytes.extend_from_slice(&[7; 100]);
+        let (out, error, reader) = read_all_with(vec![bytes], LARGE);
+        assert!(out.is_empty() && error.is_none(), "{error:?}");
+        let capacity = reader.buffer.capacity();
+        assert!(
+            capacity < 1 << 20,
+            "14 bytes of header bought {capacity} bytes"
+        );
+    }
+
+    #[test]
+    fn a_previous_frame_lets_the_next_one_read_ahead_as_far_and_no_further() {
+        let mut bytes = long_header(20_000);
+        bytes.extend_from_slice(&[1; 20_000]);
+        bytes.extend(long_header(16 << 20));
+        bytes.extend_from_slice(&[7; 100]);
+        let (out, error, reader) = read_all_with(vec![bytes], LARGE);
+        assert!(error.is_none() && out.len() == 1, "{error:?}");
+        assert_eq!(reader.read_ahead, 20_000);
+        let capacity = reader.buffer.capacity();
+        assert!(capacity < 64 << 10, "a header bought {capacity} bytes");
+    }
+
+    #[test]
+    fn a_large_frame_grows_its_buffer_with_what_arrived() {
+        let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut bytes = long_header(payload.len() as u64);
+        bytes.extend_from_slice(&payload);
+        for received in [1_000, 20_000, 150_000] {
+            let pieces = bytes[..14 + received]
+                .chunks(7_777)
+                .map(<[u8]>::to_vec)
+                .collect();
+            let (out, error, reader) = read_all_with(pieces, LARGE);
+            assert!(out.is_empty() && error.is_none(), "{error:?}");
+            let capacity = reader.buffer.capacity();
+            assert!(
+                capacity <= 2 * received + 2 * LARGE.read_buffer,
+                "{received} bytes received, {capacity} reserved"
+            );
+        }
+        let pieces = bytes.chunks(7_777).map(<[u8]>::to_vec).collect();
+        let (out, error, _) = read_all_with(pieces, LARGE);
+        assert!(error.is_none(), "{error:?}");
+        match &out[..] {
+            [Inbound::Binary(got)] => assert!(got[..] == payload[..]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reassembly_grows_by_doubling_and_counts_against_the_budget() {
+        let budget = Arc::new(InboundBudget::default());
+        budget.set_limit(700);
+        let chunk = vec![b'a'; 100];
+        let mut bytes = frame(0x01, &chunk);
+        for _ in 0..5 {
+            bytes.extend(frame(0x00, &chunk));
+        }
+        let mut io = Pieces(vec![bytes].into());
+        let mut reader = Reader::new(Some(budget.clone()));
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(reader.poll_next(&mut io, &mut cx, LIMITS).is_pending());
+        let partial = reader.partial.as_ref().unwrap();
+        assert_eq!(partial.data.len(), 600);
+        assert!(
+            partial.data.capacity() <= 1_200,
+            "{}",
+            partial.data.capacity()
+        );
+        assert_eq!(budget.held(), 600);
+
+        // 220 more would take the server past its budget of 700.
+        let mut io = Pieces(vec![[frame(0x00, &chunk), frame(0x00, &[b'a'; 120])].concat()].into());
+        assert!(matches!(
+            reader.poll_next(&mut io, &mut cx, LIMITS),
+            Poll::Ready(Err(WireError::OverBudget(_)))
+        ));
+        drop(reader);
+        assert_eq!(budget.held(), 0, "a dropped reader gives its share back");
     }
 }

@@ -1,26 +1,41 @@
-//! Writing our frames: gathered in one buffer, written with as few syscalls as the socket allows.
+//! Writing our frames: a queue of byte segments, written with as few syscalls as the socket
+//! allows and advanced in O(1) however slowly the client reads.
+//!
+//! Small frames are copied into one buffer (the tail), so the echo of a tiny message is one
+//! write. A large payload that is already [`Bytes`] is queued as it is, behind its header: no
+//! copy, and one encoded frame can be shared by many connections
+//! ([`push_encoded`](Writer::push_encoded)). A write that takes part of the queue drops the
+//! segments it finished and moves a pointer into the next one; nothing left is ever moved.
 
 use super::header::{self, OpCode};
 use crate::Frame;
+use bytes::{Buf, Bytes, BytesMut};
 use std::{
-    io,
+    collections::VecDeque,
+    io::{self, IoSlice},
     pin::Pin,
     task::{Context, Poll, ready},
 };
 use tokio::io::AsyncWrite;
 
-/// An emptied buffer larger than this is freed rather than kept for the next frames, so a
-/// connection that once sent a large message does not hold its size while idle.
+/// Payloads shorter than this are copied next to their header; longer ones are queued without
+/// a copy (a copy this small costs less than the extra segment).
+const COPY_BELOW: usize = 4 << 10;
+/// An emptied tail larger than this is freed rather than kept for the next frames, so a
+/// connection that once sent many frames at once does not hold that memory while idle.
 const KEEP_CAPACITY: usize = 16 << 10;
-/// Written bytes at the front of a buffer that is still being written are dropped past this.
-const COMPACT_AFTER: usize = 64 << 10;
+/// The most segments handed to one vectored write (Linux takes up to 1,024).
+const MAX_SLICES: usize = 64;
 
 /// The writing half of a connection.
 #[derive(Debug, Default)]
 pub(crate) struct Writer {
-    out: Vec<u8>,
-    /// How much of `out` the socket has taken.
-    written: usize,
+    /// Segments written before `tail`, oldest first.
+    queue: VecDeque<Bytes>,
+    /// Small frames and headers gathered after the queue.
+    tail: BytesMut,
+    /// Bytes queued and not yet taken by the socket: the queue's and the tail's.
+    buffered: usize,
     /// Our close frame is queued: nothing may follow it (RFC 6455 §5.5.1).
     closed: bool,
 }
@@ -28,18 +43,41 @@ pub(crate) struct Writer {
 impl Writer {
     /// Bytes queued and not yet taken by the socket.
     pub(crate) fn buffered(&self) -> usize {
-        self.out.len() - self.written
+        self.buffered
     }
 
     /// Queues a data or control frame.
-    pub(crate) fn push(&mut self, frame: &Frame) {
+    pub(crate) fn push(&mut self, frame: Frame) {
         let (opcode, payload) = match frame {
-            Frame::Text(text) => (OpCode::Text, text.as_bytes()),
-            Frame::Binary(bytes) => (OpCode::Binary, &bytes[..]),
-            Frame::Ping(payload) => (OpCode::Ping, payload.as_bytes()),
-            Frame::Pong(payload) => (OpCode::Pong, payload.as_bytes()),
+            Frame::Text(text) => (OpCode::Text, text.into_bytes()),
+            Frame::Binary(bytes) => (OpCode::Binary, bytes),
+            Frame::Ping(payload) => (OpCode::Ping, payload.into_bytes()),
+            Frame::Pong(payload) => (OpCode::Pong, payload.into_bytes()),
         };
-        self.push_raw(opcode, &[], payload);
+        if self.closed {
+            return;
+        }
+        if payload.len() < COPY_BELOW {
+            return self.push_raw(opcode, &[], &payload);
+        }
+        self.write_header(opcode, payload.len());
+        self.push_segment(payload);
+    }
+
+    /// Queues one already encoded frame (header and payload), shared with other connections
+    /// without a copy.
+    // Broadcast and compression build on it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn push_encoded(&mut self, frame: Bytes) {
+        if self.closed {
+            return;
+        }
+        if frame.len() < COPY_BELOW {
+            self.buffered += frame.len();
+            self.tail.extend_from_slice(&frame);
+        } else {
+            self.push_segment(frame);
+        }
     }
 
     /// Queues the reply to a client's ping.
@@ -68,10 +106,27 @@ impl Writer {
             !matches!(opcode, OpCode::Ping | OpCode::Pong | OpCode::Close) || len <= 125,
             "a {opcode:?} frame of {len} bytes"
         );
-        self.out.reserve(header::MAX_LEN + len);
-        header::write(&mut self.out, opcode, len);
-        self.out.extend_from_slice(prefix);
-        self.out.extend_from_slice(payload);
+        self.tail.reserve(header::MAX_LEN + len);
+        self.write_header(opcode, len);
+        self.tail.extend_from_slice(prefix);
+        self.tail.extend_from_slice(payload);
+        self.buffered += len;
+    }
+
+    fn write_header(&mut self, opcode: OpCode, len: usize) {
+        let before = self.tail.len();
+        header::write(&mut self.tail, opcode, len);
+        self.buffered += self.tail.len() - before;
+    }
+
+    /// Queues `segment` after everything gathered so far.
+    fn push_segment(&mut self, segment: Bytes) {
+        if !self.tail.is_empty() {
+            let gathered = self.tail.split().freeze();
+            self.queue.push_back(gathered);
+        }
+        self.buffered += segment.len();
+        self.queue.push_back(segment);
     }
 
     /// Writes everything queued, then flushes the stream (a TLS stream holds a record back
@@ -80,47 +135,242 @@ impl Writer {
     where
         S: AsyncWrite + Unpin,
     {
-        while self.written < self.out.len() {
-            match Pin::new(&mut *io).poll_write(cx, &self.out[self.written..]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => self.written += n,
-                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                Poll::Pending => {
-                    if self.written >= COMPACT_AFTER {
-                        self.out.drain(..self.written);
-                        self.written = 0;
-                    }
-                    return Poll::Pending;
+        while self.buffered > 0 {
+            // Small frames only (the usual case): one buffer, one plain write.
+            let written = if !self.queue.is_empty() && io.is_write_vectored() {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let mut count = 0;
+                let segments = self.queue.iter().map(|segment| &segment[..]);
+                for segment in segments.chain([&self.tail[..]]).take(MAX_SLICES) {
+                    slices[count] = IoSlice::new(segment);
+                    count += 1;
                 }
+                ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?
+            } else {
+                let first = self
+                    .queue
+                    .front()
+                    .map_or(&self.tail[..], |segment| &segment[..]);
+                ready!(Pin::new(&mut *io).poll_write(cx, first))?
+            };
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
+            self.advance(written);
         }
-        self.written = 0;
-        if self.out.capacity() > KEEP_CAPACITY {
-            self.out = Vec::new();
+        if self.tail.capacity() > KEEP_CAPACITY {
+            self.tail = BytesMut::new();
         } else {
-            self.out.clear();
+            self.tail.clear();
+        }
+        if self.queue.capacity() > MAX_SLICES {
+            self.queue = VecDeque::new();
         }
         ready!(Pin::new(io).poll_flush(cx))?;
         Poll::Ready(Ok(()))
+    }
+
+    /// Drops the `written` bytes the socket took: whole segments are popped, a partly written
+    /// one is advanced (a pointer moves; no byte is copied).
+    fn advance(&mut self, mut written: usize) {
+        self.buffered -= written;
+        while let Some(front) = self.queue.front_mut() {
+            if written < front.len() {
+                front.advance(written);
+                return;
+            }
+            written -= front.len();
+            self.queue.pop_front();
+        }
+        self.tail.advance(written);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
+
+    /// A socket that takes at most `per_write` bytes per write and refuses every other write
+    /// (as a full socket buffer does), keeping what it took.
+    struct Drip {
+        taken: Vec<u8>,
+        per_write: usize,
+        vectored: bool,
+        refuse_next: bool,
+    }
+
+    impl AsyncWrite for Drip {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            slices: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            self.refuse_next = !self.refuse_next;
+            if !self.refuse_next {
+                return Poll::Pending;
+            }
+            let mut budget = self.per_write;
+            for slice in slices {
+                let n = slice.len().min(budget);
+                self.taken.extend_from_slice(&slice[..n]);
+                budget -= n;
+            }
+            Poll::Ready(Ok(self.per_write - budget))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            self.vectored
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Flushes through a socket taking `per_write` bytes at a time; calls `between` after each
+    /// refused write.
+    fn drain(
+        writer: &mut Writer,
+        per_write: usize,
+        vectored: bool,
+        mut between: impl FnMut(&Writer),
+    ) -> Vec<u8> {
+        let mut io = Drip {
+            taken: Vec::new(),
+            per_write,
+            vectored,
+            refuse_next: false,
+        };
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        while writer.poll_flush(&mut io, &mut cx).is_pending() {
+            between(writer);
+        }
+        assert_eq!(writer.buffered(), 0);
+        io.taken
+    }
+
+    /// What the frames below look like on the wire, written one at a time into one buffer.
+    fn expected(frames: &[Frame]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for frame in frames {
+            let (opcode, payload) = match frame {
+                Frame::Text(text) => (OpCode::Text, text.as_bytes().to_vec()),
+                Frame::Binary(bytes) => (OpCode::Binary, bytes.to_vec()),
+                _ => unreachable!(),
+            };
+            header::write(&mut out, opcode, payload.len());
+            out.extend_from_slice(&payload);
+        }
+        out
+    }
+
+    fn frames() -> Vec<Frame> {
+        let large: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        vec![
+            Frame::text("hi"),
+            Frame::Binary(Bytes::from(large)),
+            Frame::Binary(Bytes::from(vec![7; 200])),
+            Frame::text("x".repeat(5_000)),
+            Frame::text("end"),
+        ]
+    }
 
     #[test]
     fn frames_follow_each_other_and_nothing_follows_a_close() {
         let mut writer = Writer::default();
-        writer.push(&Frame::text("hi"));
-        writer.push(&Frame::Binary(Bytes::from(vec![7; 200])));
+        writer.push(Frame::text("hi"));
+        writer.push(Frame::Binary(Bytes::from(vec![7; 200])));
         writer.push_close(Some((1000, "bye")));
-        writer.push(&Frame::text("late"));
-        let out = &writer.out;
+        writer.push(Frame::text("late"));
+        writer.push_encoded(Bytes::from_static(b"\x81\x04late"));
+        let buffered = writer.buffered();
+        let out = drain(&mut writer, usize::MAX, true, |_| {});
         assert_eq!(&out[..4], &[0x81, 2, b'h', b'i']);
         assert_eq!(&out[4..8], &[0x82, 126, 0, 200]);
         assert_eq!(&out[208..], &[0x88, 5, 0x03, 0xE8, b'b', b'y', b'e']);
-        assert_eq!(writer.buffered(), out.len());
+        assert_eq!(buffered, out.len());
+    }
+
+    #[test]
+    fn small_frames_are_gathered_into_one_segment() {
+        let mut writer = Writer::default();
+        for i in 0..100 {
+            writer.push(Frame::text(i.to_string()));
+        }
+        assert!(writer.queue.is_empty(), "one buffer, one write");
+    }
+
+    #[test]
+    fn bytes_arrive_in_order_however_the_socket_takes_them() {
+        let want = expected(&frames());
+        for per_write in [1, 3, 7, 1_001, 4_097, 65_537, usize::MAX] {
+            for vectored in [false, true] {
+                let mut writer = Writer::default();
+                for frame in frames() {
+                    writer.push(frame);
+                }
+                assert_eq!(writer.buffered(), want.len());
+                let out = drain(&mut writer, per_write, vectored, |_| {});
+                assert!(
+                    out == want,
+                    "{per_write} bytes per write, vectored {vectored}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_payload_is_written_from_where_it_is_without_a_copy() {
+        let payload = Bytes::from(vec![9u8; 50_000]);
+        let start = payload.as_ptr() as usize;
+        let range = start..start + payload.len();
+        for vectored in [false, true] {
+            let mut writer = Writer::default();
+            writer.push(Frame::text("before"));
+            writer.push(Frame::Binary(payload.clone()));
+            let mut advanced = 0;
+            drain(&mut writer, 999, vectored, |writer| {
+                // Every segment still queued that holds payload bytes points into the
+                // client's own buffer, further along at each write.
+                for segment in &writer.queue {
+                    let at = segment.as_ptr() as usize;
+                    if range.contains(&at) {
+                        assert!(at >= start + advanced);
+                        advanced = at - start;
+                    }
+                }
+            });
+            assert!(advanced > 40_000, "the payload was copied: {advanced}");
+        }
+    }
+
+    #[test]
+    fn an_encoded_frame_is_shared_not_copied() {
+        let mut encoded = Vec::new();
+        header::write(&mut encoded, OpCode::Binary, 10_000);
+        encoded.extend_from_slice(&[5; 10_000]);
+        let encoded = Bytes::from(encoded);
+        let mut writer = Writer::default();
+        writer.push(Frame::text("a"));
+        writer.push_encoded(encoded.clone());
+        writer.push(Frame::text("b"));
+        assert_eq!(writer.queue.len(), 2);
+        assert_eq!(writer.queue[1].as_ptr(), encoded.as_ptr());
+        let out = drain(&mut writer, 5_001, true, |_| {});
+        assert_eq!(&out[..3], &[0x81, 1, b'a']);
+        assert!(out[3..3 + encoded.len()] == encoded[..]);
+        assert_eq!(&out[3 + encoded.len()..], &[0x81, 1, b'b']);
     }
 }
