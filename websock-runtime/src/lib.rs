@@ -43,6 +43,7 @@ mod handle;
 mod handler;
 mod handshake;
 mod message;
+mod origin;
 mod refuse;
 mod reply;
 mod request;
@@ -63,6 +64,7 @@ pub use handshake::{HandshakeError, validate_upgrade};
 /// The `http` crate the runtime's request and response types come from.
 pub use http;
 pub use message::{Control, ControlFrameTooLong, ControlPayload, Frame, Message, Utf8Bytes};
+pub use origin::CheckOrigin;
 pub use refuse::Refuse;
 pub use reply::{IntoReply, Reply};
 pub use request::{FromRequest, PathParams, PeerAddr, RequestInfo};
