@@ -462,7 +462,8 @@ impl<S: Socket> SocketRoute<S> {
             None => Config::default()
                 .max_message_size(self.limits.max_payload.saturating_mul(2).max(64 << 10)),
         };
-        config.protocols(["phoenix"])
+        // Phoenix drains channel sockets on shutdown; see `websock_runtime::Drain`.
+        config.protocols(["phoenix"]).drain(true)
     }
 }
 

@@ -1,7 +1,7 @@
 //! What all connections of one server share: the shutdown signal, the task tracker, the
 //! connection limit and the counters.
 
-use crate::CloseCode;
+use crate::{CloseCode, Drain, drain::Drainer};
 use std::{
     fmt,
     sync::{
@@ -32,6 +32,9 @@ struct Inner {
     max_connections: AtomicUsize,
     shutdown_code: AtomicU16,
     counters: Counters,
+    drainer: Drainer,
+    /// The graceful shutdown's deadline in milliseconds: the drain ends well before it.
+    shutdown_timeout_ms: AtomicU64,
 }
 
 #[derive(Default)]
@@ -97,6 +100,8 @@ impl ServerHandle {
                 max_connections: AtomicUsize::new(DEFAULT_MAX_CONNECTIONS),
                 shutdown_code: AtomicU16::new(CloseCode::SERVICE_RESTART.as_u16()),
                 counters: Counters::default(),
+                drainer: Drainer::default(),
+                shutdown_timeout_ms: AtomicU64::new(10_000),
             }),
         }
     }
@@ -113,6 +118,12 @@ impl ServerHandle {
             .store(code.as_u16(), Ordering::Relaxed);
     }
 
+    /// Sets how a graceful shutdown drains connections of routes that drain (channel sockets):
+    /// in batches spread over 5 s by default; see [`Drain`].
+    pub fn set_drain(&self, drain: Drain) {
+        self.inner.drainer.set(drain);
+    }
+
     /// Starts a graceful shutdown: stop accepting, close every connection after its queued
     /// frames with the shutdown code, call `terminate(Shutdown)`.
     pub fn shutdown(&self) {
@@ -127,6 +138,7 @@ impl ServerHandle {
     /// Shuts down and waits up to `deadline` for every connection to finish; connections still
     /// flushing then are cut, and what they could not send is counted in the metrics.
     pub async fn shutdown_and_wait(&self, deadline: Duration) -> Metrics {
+        self.set_shutdown_timeout(deadline);
         self.shutdown();
         self.inner.tracker.close();
         if tokio::time::timeout(deadline, self.inner.tracker.wait())
@@ -160,6 +172,19 @@ impl ServerHandle {
             unflushed_connections: c.unflushed_connections.load(Ordering::Relaxed),
             panics: c.panics.load(Ordering::Relaxed),
         }
+    }
+
+    pub(crate) fn set_shutdown_timeout(&self, timeout: Duration) {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.inner.shutdown_timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// When a draining connection should close, counted from when it saw the shutdown: its
+    /// turn in the drain, which ends within three quarters of the shutdown timeout.
+    pub(crate) fn drain_delay(&self) -> Duration {
+        let timeout = Duration::from_millis(self.inner.shutdown_timeout_ms.load(Ordering::Relaxed));
+        let active = self.inner.active.load(Ordering::Relaxed);
+        self.inner.drainer.next_delay(active, timeout * 3 / 4)
     }
 
     pub(crate) fn shutdown_token(&self) -> &CancellationToken {
