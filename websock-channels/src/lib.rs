@@ -67,6 +67,7 @@ mod payload;
 mod presence;
 mod protocol;
 mod pubsub;
+mod route_service;
 mod socket;
 mod telemetry;
 pub mod testing;

@@ -51,6 +51,7 @@ mod request;
 mod router;
 mod server;
 mod server_handle;
+mod service;
 mod timer;
 mod upgrade;
 mod wire;
@@ -73,6 +74,7 @@ pub use request::{FromRequest, PathParams, PeerAddr, RequestInfo};
 pub use router::{Endpoint, Router, WebSocketRoute, websocket};
 pub use server::{Listener, Server, serve, shutdown_signal};
 pub use server_handle::{DEFAULT_MAX_CONNECTIONS, Metrics, ServerHandle};
+pub use service::RouterService;
 pub use timer::Timer;
 pub use upgrade::{Body, upgrade};
 
