@@ -154,14 +154,14 @@ pub(crate) struct Drainer {
 
 impl Drainer {
     pub(crate) fn set(&self, drain: Drain) {
-        *self.config.lock().unwrap_or_else(|e| e.into_inner()) = drain;
+        *self.config.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = drain;
     }
 
     /// How long after shutdown began the next connection should close: the first caller fixes
     /// the schedule for the `connections` open then, ending within `bound`.
     pub(crate) fn next_delay(&self, connections: usize, bound: Duration) -> Duration {
         let plan = self.plan.get_or_init(|| {
-            let config = self.config.lock().unwrap_or_else(|e| e.into_inner());
+            let config = self.config.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let plan = config.plan(connections, bound);
             tracing::info!(
                 connections,
