@@ -17,7 +17,9 @@ use std::{
 /// random moment within its batch's interval. Phoenix's drainer closes 10,000 sockets per
 /// batch every 2 s with no jitter — so up to 10,000 clients reconnect in the same millisecond;
 /// [`Drain::phoenix`] does that. Either way the drain ends within three quarters of the
-/// server's shutdown timeout, leaving the rest for the closing handshakes.
+/// server's shutdown timeout ([`Server::shutdown_timeout`](crate::Server::shutdown_timeout),
+/// the counterpart of the drainer's `shutdown` option), leaving the rest for the closing
+/// handshakes.
 ///
 /// ```
 /// use std::time::Duration;
@@ -154,14 +156,20 @@ pub(crate) struct Drainer {
 
 impl Drainer {
     pub(crate) fn set(&self, drain: Drain) {
-        *self.config.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = drain;
+        *self
+            .config
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = drain;
     }
 
     /// How long after shutdown began the next connection should close: the first caller fixes
     /// the schedule for the `connections` open then, ending within `bound`.
     pub(crate) fn next_delay(&self, connections: usize, bound: Duration) -> Duration {
         let plan = self.plan.get_or_init(|| {
-            let config = self.config.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let config = self
+                .config
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let plan = config.plan(connections, bound);
             tracing::info!(
                 connections,

@@ -116,8 +116,10 @@ impl CheckOrigin {
         Self(Policy::Custom(Arc::new(check)))
     }
 
-    /// Ok, or the 403 for a request whose `Origin` is not allowed.
-    pub(crate) fn check(&self, request: &RequestInfo) -> Result<(), Refuse> {
+    /// Ok, or the 403 (with the reason) for a request whose `Origin` is not allowed. The
+    /// `Router` runs it before every upgrade; call it yourself before [`upgrade`](crate::upgrade)
+    /// in an axum handler, which checks no origin.
+    pub fn check(&self, request: &RequestInfo) -> Result<(), Refuse> {
         let Some(origin) = request.headers().get(header::ORIGIN) else {
             return Ok(());
         };
