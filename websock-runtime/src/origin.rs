@@ -326,6 +326,19 @@ mod tests {
     }
 
     #[test]
+    fn the_request_host_comes_from_the_uri_authority_first() {
+        // HTTP/2 puts `:authority` in the URI and may send no `Host`.
+        let request = http::Request::builder()
+            .uri("https://chat.test:8443/ws")
+            .header(header::ORIGIN, "https://chat.test")
+            .body(())
+            .unwrap();
+        let request = RequestInfo::from_request(&request);
+        assert!(CheckOrigin::same_host().check(&request).is_ok());
+        assert!(CheckOrigin::strict().check(&request).is_err());
+    }
+
+    #[test]
     #[should_panic(expected = "invalid check_origin entry")]
     fn an_entry_without_a_host_panics() {
         let _ = CheckOrigin::list(["https://"]);
