@@ -1,5 +1,9 @@
-//! A websock handler mounted in an axum `Router`, beside ordinary HTTP routes: axum routes and
-//! extracts, `websock::upgrade` upgrades (as `WebSockAdapter.upgrade/4` does in Plug).
+//! websock mounted in an axum `Router`, beside ordinary HTTP routes, three ways:
+//!
+//! - an axum handler that calls `websock::upgrade` (as `WebSockAdapter.upgrade/4` in Plug):
+//!   `/ws/greet/{name}`;
+//! - a Phoenix `SocketRoute` as a tower service (`route_service`): `/socket/websocket`;
+//! - a websock `Router` as a tower service (`nest_service`): `/rt/greet/{name}`.
 //!
 //! ```sh
 //! cargo run --example axum_mount      # http://127.0.0.1:4000/health, ws://127.0.0.1:4000/ws/greet/{name}
@@ -7,7 +11,11 @@
 
 use axum::{Extension, extract::Path, extract::Request, response::IntoResponse, routing::get};
 use std::time::Duration;
-use websock::{Config, ServerHandle, websock_handler};
+use websock::{
+    Config, PathParams, ServerHandle, channel,
+    channels::{AnonymousSocket, ChannelSocket, JoinError, SocketRoute, socket},
+    websock_handler,
+};
 
 /// Greets every text message with the name from the path.
 pub(crate) struct Greeter {
@@ -30,12 +38,54 @@ async fn greet(Path(name): Path<String>, request: Request) -> impl IntoResponse 
     websock::upgrade::<Greeter, _>(request, name, &Config::default())
 }
 
-/// The axum app: `/health` is plain HTTP, `/ws/greet/{name}` a WebSocket. The `ServerHandle`
-/// extension gives the WebSocket connections graceful shutdown and the connection limit.
+/// The same greeter behind websock's own router, which reads the name from its path.
+pub(crate) struct PathGreeter(Greeter);
+
+#[websock_handler]
+impl PathGreeter {
+    fn init(params: PathParams) -> Self {
+        let name = params.get("name").unwrap_or("stranger").to_owned();
+        PathGreeter(Greeter { name })
+    }
+
+    #[on_text]
+    fn greet(&mut self, text: &str) -> String {
+        self.0.greet(text)
+    }
+}
+
+/// A Phoenix channel: `ping` replies `{"pong": <the payload>}`.
+pub(crate) struct Lobby;
+
+#[channel("lobby")]
+impl Lobby {
+    #[on_join]
+    fn join(_socket: &mut ChannelSocket) -> Result<Self, JoinError> {
+        Ok(Lobby)
+    }
+
+    #[on_event("ping")]
+    fn ping(&mut self, payload: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({ "pong": payload })
+    }
+}
+
+/// The Phoenix socket endpoint mounted with `route_service`.
+pub(crate) fn socket_route() -> SocketRoute<AnonymousSocket> {
+    socket(AnonymousSocket).channel::<Lobby>()
+}
+
+/// The axum app: `/health` is plain HTTP; `/ws/greet/{name}` upgrades in an axum handler;
+/// `/socket/websocket` is a Phoenix socket and `/rt/...` a websock `Router`, both mounted as
+/// tower services. The `ServerHandle` extension gives every WebSocket connection graceful
+/// shutdown (channel sockets drain), and the connection limit.
 pub(crate) fn app(handle: ServerHandle) -> axum::Router {
+    let router = websock::Router::new().route("/greet/{name}", websock::websocket::<PathGreeter>());
     axum::Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ws/greet/{name}", get(greet))
+        .route_service("/socket/websocket", socket_route())
+        .nest_service("/rt", router.into_service())
         .layer(Extension(handle))
 }
 

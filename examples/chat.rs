@@ -29,7 +29,10 @@
 //! `redis://127.0.0.1:6379/`) shares broadcasts with every other chat server using the same
 //! Redis; without it, broadcasts stay in this process. `PHOENIX_JS` overrides the path of
 //! `phoenix.min.js`. `CHAT_TRANSPORTS=longpoll` makes the page use phoenix.js's LongPoll
-//! transport only (served at `/socket/longpoll`; by default the page uses WebSockets). Ctrl-C or SIGTERM stops it gracefully (clients get 1012 and reconnect).
+//! transport only (served at `/socket/longpoll`; by default the page uses WebSockets). Ctrl-C
+//! or SIGTERM stops it gracefully: the sockets are drained over 5 s, each client gets 1012 and
+//! reconnects. `GET /metrics` answers the server's and the channels' counters as text, one
+//! `name value` per line (Prometheus's text format).
 //!
 //! ```text
 //! cargo run --example chat                                          # one node
@@ -39,11 +42,12 @@
 
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::{Arc, OnceLock};
 use websock::{
-    Body, Router, channel,
+    Body, Metrics, Router, Server, ServerHandle, channel,
     channels::{
-        Assigns, Binary, ChannelReply, ChannelSocket, ConnectInfo, JoinError, Params, PubSub,
-        PubSubError, Refused, Socket, SocketRoute, socket,
+        Assigns, Binary, ChannelMetrics, ChannelReply, ChannelSocket, ConnectInfo, JoinError,
+        Params, PubSub, PubSubError, Refused, Socket, SocketRoute, socket,
     },
     http::{Response, StatusCode, header},
 };
@@ -140,6 +144,56 @@ pub fn router(route: SocketRoute<UserSocket>) -> Router {
         .route("/socket/websocket", route)
         .get("/", |_| async { page() })
         .get("/phoenix.min.js", |_| async { phoenix_js() })
+}
+
+/// The example's server: [`router`] plus `GET /metrics`, which reads the server's counters
+/// through its handle.
+pub fn server(route: SocketRoute<UserSocket>) -> Server {
+    let handle: Arc<OnceLock<ServerHandle>> = Arc::default();
+    let server_handle = handle.clone();
+    let channels = route.clone();
+    let router = router(route).get("/metrics", move |_| {
+        let server = server_handle
+            .get()
+            .map(ServerHandle::metrics)
+            .unwrap_or_default();
+        let text = metrics_text(&server, &channels.metrics());
+        async move { respond(StatusCode::OK, "text/plain; version=0.0.4", text) }
+    });
+    let server = Server::new(router);
+    let _ = handle.set(server.handle());
+    server
+}
+
+/// The counters, one `websock_<name> <value>` line each.
+pub fn metrics_text(server: &Metrics, channels: &ChannelMetrics) -> String {
+    let lines = [
+        ("active_connections", server.active_connections as u64),
+        ("accepted_connections", server.accepted_connections),
+        ("refused_over_limit", server.refused_over_limit),
+        ("dropped_frames", server.dropped_frames),
+        ("dropped_infos", server.dropped_infos),
+        ("unflushed_bytes", server.unflushed_bytes),
+        ("unflushed_connections", server.unflushed_connections),
+        ("panics", server.panics),
+        ("channel_sockets", channels.sockets),
+        ("channel_sockets_total", channels.sockets_total),
+        ("channel_refused_connects", channels.refused_connects),
+        ("channels", channels.channels),
+        ("channel_joins", channels.joins),
+        ("channel_refused_joins", channels.refused_joins),
+        ("channel_crashes", channels.crashes),
+        ("channel_messages_in", channels.messages_in),
+        ("channel_messages_out", channels.messages_out),
+        ("channel_rate_limited", channels.rate_limited),
+        ("channel_presence_resyncs", channels.presence_resyncs),
+        ("channel_slow_consumers", channels.slow_consumers),
+        ("channel_unencodable", channels.unencodable),
+    ];
+    lines
+        .iter()
+        .map(|(name, value)| format!("websock_{name} {value}\n"))
+        .collect()
 }
 
 /// The chat page.
@@ -239,6 +293,8 @@ async fn main() -> std::io::Result<()> {
     println!(
         "chat listening on {local} (page: http://{local}/, phoenix.js: new Socket(\"ws://{local}/socket\"))"
     );
-    websock::serve(listener, router(socket_route().with_pubsub(pubsub))).await?;
+    server(socket_route().with_pubsub(pubsub))
+        .serve_with_shutdown(listener, websock::shutdown_signal())
+        .await?;
     Ok(())
 }

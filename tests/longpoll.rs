@@ -579,7 +579,21 @@ async fn an_unread_buffer_ends_its_session() {
 
 #[tokio::test]
 async fn preflight_and_other_methods() {
-    let (addr, _, _) = serve(|lp| lp).await;
+    // A cross-origin page's preflight: its origin must be allowed, as for the WebSocket
+    // (Phoenix checks the origin before it answers any LongPoll request).
+    let route = chat::socket_route();
+    let router = Router::new()
+        .check_origin(["https://app.example"])
+        .route("/socket/longpoll", route.longpoll());
+    let addr = listen(router).await;
+    let refused = http(
+        addr,
+        "OPTIONS",
+        PATH,
+        &[("origin", "https://evil.example")],
+        b"",
+    );
+    assert_eq!(refused.await.json()["status"], 403);
     let answer = http(
         addr,
         "OPTIONS",

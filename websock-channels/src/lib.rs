@@ -69,6 +69,7 @@ mod payload;
 mod presence;
 mod protocol;
 mod pubsub;
+mod route_service;
 mod serializer;
 mod socket;
 mod telemetry;

@@ -18,7 +18,7 @@ use std::{
     pin::Pin,
     sync::{Arc, OnceLock},
 };
-use websock_runtime::{Body, Config, Endpoint, Refuse, RequestInfo, WebSocketRoute};
+use websock_runtime::{Body, CheckOrigin, Config, Endpoint, Refuse, RequestInfo, WebSocketRoute};
 
 /// What a socket's `connect` hands to its channels: any values, one per type (the user, the
 /// tenant, ..), read with [`get`](Self::get).
@@ -307,7 +307,7 @@ pub struct SocketRoute<S> {
     presence: Presence,
     limits: Limits,
     config: Option<Config>,
-    origins: Option<Vec<String>>,
+    origins: Option<CheckOrigin>,
     counters: Arc<Counters>,
     hub: OnceLock<Arc<Hub>>,
 }
@@ -408,14 +408,10 @@ impl<S: Socket> SocketRoute<S> {
         self.rebuilt()
     }
 
-    /// Refuses upgrades whose `Origin` is not one of `origins` with 403 (Phoenix's
-    /// `check_origin` with a list).
-    pub fn check_origin<I, T>(mut self, origins: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<String>,
-    {
-        self.origins = Some(origins.into_iter().map(Into::into).collect());
+    /// Which `Origin`s may connect, as Phoenix's `check_origin` (default: the request's own
+    /// host; see [`CheckOrigin`]); refused upgrades get 403.
+    pub fn check_origin(mut self, check: impl Into<CheckOrigin>) -> Self {
+        self.origins = Some(check.into());
         self.rebuilt()
     }
 
@@ -481,7 +477,8 @@ impl<S: Socket> SocketRoute<S> {
             None => Config::default()
                 .max_message_size(self.limits.max_payload.saturating_mul(2).max(64 << 10)),
         };
-        config.protocols(["phoenix"])
+        // Phoenix drains channel sockets on shutdown; see `websock_runtime::Drain`.
+        config.protocols(["phoenix"]).drain(true)
     }
 }
 
@@ -489,7 +486,7 @@ impl<S: Socket> Endpoint for SocketRoute<S> {
     fn call(
         &self,
         request: websock_runtime::http::Request<()>,
-        origins: Option<Arc<[String]>>,
+        origins: Option<CheckOrigin>,
     ) -> Pin<Box<dyn Future<Output = websock_runtime::http::Response<Body>> + Send>> {
         let hub = self.hub().clone();
         let socket = self.socket.clone();
@@ -498,7 +495,7 @@ impl<S: Socket> Endpoint for SocketRoute<S> {
         })
         .config(self.runtime_config());
         if let Some(origins) = &self.origins {
-            route = route.check_origin(origins.iter().cloned());
+            route = route.check_origin(origins.clone());
         }
         route.call(request, origins)
     }

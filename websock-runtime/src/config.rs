@@ -50,6 +50,7 @@ pub struct Config {
     pub(crate) read_buffer_size: usize,
     pub(crate) write_buffer_size: usize,
     pub(crate) protocols: Arc<[String]>,
+    pub(crate) drain: bool,
 }
 
 impl Default for Config {
@@ -66,6 +67,7 @@ impl Default for Config {
             read_buffer_size: 4 << 10,
             write_buffer_size: 64 << 10,
             protocols: Arc::from([]),
+            drain: false,
         }
     }
 }
@@ -156,6 +158,15 @@ impl Config {
     }
 
     /// While this many bytes wait to be written, the connection stops reading.
+    /// Whether a graceful shutdown closes this route's connections in the server's drain
+    /// batches ([`Drain`](crate::Drain)) rather than at once. Off by default (a plain
+    /// WebSocket closes at once, as Bandit's); channel sockets turn it on, as Phoenix drains
+    /// them.
+    pub fn drain(mut self, drain: bool) -> Self {
+        self.drain = drain;
+        self
+    }
+
     pub(crate) fn read_pause_threshold(&self) -> usize {
         (self.max_write_buffer / 4).max(self.write_buffer_size)
     }

@@ -258,6 +258,21 @@ where
         }
     }
 
+    /// Ready when this connection should close for the shutdown: at once, or at its turn in
+    /// the server's drain when its route drains.
+    fn drain_turn(
+        &self,
+        turn: &mut Option<Pin<Box<Sleep>>>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<()> {
+        let Some(slot) = self.slot.as_ref().filter(|_| self.config.drain) else {
+            return Poll::Ready(());
+        };
+        turn.get_or_insert_with(|| Box::pin(tokio::time::sleep(slot.server().drain_delay())))
+            .as_mut()
+            .poll(cx)
+    }
+
     fn count_panic(&self, message: &str) {
         tracing::error!(panic = message, "handler panicked");
         if let Some(slot) = &self.slot {
@@ -285,6 +300,8 @@ where
         // instead: polling a registered `Notified` takes the server-wide token's lock, on every
         // pass of every connection's loop.
         let mut shutdown_registered = false;
+        // Armed when a draining connection sees the shutdown: its turn to close.
+        let mut drain: Option<Pin<Box<Sleep>>> = None;
         let idle_timeout = self.config.idle_timeout;
         let mut last_activity = Instant::now();
         let mut idle = pin!(tokio::time::sleep_until(deadline_after(
@@ -320,7 +337,7 @@ where
                         shutdown_registered = true;
                         shutdown.as_mut().poll(cx).is_ready()
                     };
-                    if shutting_down {
+                    if shutting_down && self.drain_turn(&mut drain, cx).is_ready() {
                         let code = self
                             .slot
                             .as_ref()

@@ -2,7 +2,7 @@
 //! pre-upgrade checks.
 
 use crate::{
-    Body, Config, FromRequest, Handler, PathParams, Refuse, RequestInfo,
+    Body, CheckOrigin, Config, FromRequest, Handler, PathParams, Refuse, RequestInfo,
     callback::{catch_panic, catch_panic_sync},
     upgrade::Upgrade,
 };
@@ -34,7 +34,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 pub struct Router {
     paths: matchit::Router<usize>,
     routes: Vec<Box<dyn Endpoint>>,
-    origins: Option<Arc<[String]>>,
+    origins: Option<CheckOrigin>,
 }
 
 impl fmt::Debug for Router {
@@ -85,16 +85,13 @@ impl Router {
         self.route(path, Page(page))
     }
 
-    /// Refuses upgrades whose `Origin` header is not one of `origins` with 403, as Phoenix's
-    /// `check_origin`. Origins are compared whole (`scheme://host[:port]`), ignoring case;
-    /// requests without an `Origin` header (non-browser clients) pass. A route's own
-    /// [`WebSocketRoute::check_origin`] takes precedence.
-    pub fn check_origin<I, S>(mut self, origins: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.origins = Some(origins.into_iter().map(Into::into).collect());
+    /// Which `Origin`s may open a WebSocket, as Phoenix's `check_origin`: by default
+    /// ([`CheckOrigin::same_host`]) the Origin's host must equal the request's host. Pass a list
+    /// (Phoenix's format, `"//*.example.com"`), `false` or a [`CheckOrigin`]; refused upgrades
+    /// get 403 with the reason, requests without an `Origin` header (non-browser clients)
+    /// pass. A route's own `check_origin` takes precedence.
+    pub fn check_origin(mut self, check: impl Into<CheckOrigin>) -> Self {
+        self.origins = Some(check.into());
         self
     }
 
@@ -134,11 +131,8 @@ impl Router {
 pub trait Endpoint: Send + Sync + 'static {
     /// Answers a request routed here.
     #[doc(hidden)]
-    fn call(
-        &self,
-        request: Request<()>,
-        origins: Option<Arc<[String]>>,
-    ) -> BoxFuture<Response<Body>>;
+    fn call(&self, request: Request<()>, origins: Option<CheckOrigin>)
+    -> BoxFuture<Response<Body>>;
 }
 
 /// A user's pre-upgrade check, boxed.
@@ -163,7 +157,7 @@ impl<H: Handler> Clone for InitFn<H> {
 pub struct WebSocketRoute<H: Handler> {
     init: InitFn<H>,
     config: Config,
-    origins: Option<Arc<[String]>>,
+    origins: Option<CheckOrigin>,
     _handler: PhantomData<fn() -> H>,
 }
 
@@ -214,13 +208,9 @@ impl<H: Handler> WebSocketRoute<H> {
         self
     }
 
-    /// The allowed origins for this route (see [`Router::check_origin`]).
-    pub fn check_origin<I, S>(mut self, origins: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.origins = Some(origins.into_iter().map(Into::into).collect());
+    /// Which `Origin`s may open this route (see [`Router::check_origin`]).
+    pub fn check_origin(mut self, check: impl Into<CheckOrigin>) -> Self {
+        self.origins = Some(check.into());
         self
     }
 }
@@ -229,9 +219,9 @@ impl<H: Handler> Endpoint for WebSocketRoute<H> {
     fn call(
         &self,
         request: Request<()>,
-        origins: Option<Arc<[String]>>,
+        origins: Option<CheckOrigin>,
     ) -> BoxFuture<Response<Body>> {
-        let origins = self.origins.clone().or(origins);
+        let origins = self.origins.clone().or(origins).unwrap_or_default();
         let init = self.init.clone();
         let config = self.config.clone();
         Box::pin(async move {
@@ -239,10 +229,8 @@ impl<H: Handler> Endpoint for WebSocketRoute<H> {
                 Ok(upgrade) => upgrade,
                 Err(refuse) => return refuse.into_response(),
             };
-            if let Some(origins) = origins {
-                if let Err(refuse) = check_origin(upgrade.request(), &origins) {
-                    return refuse.into_response();
-                }
+            if let Err(refuse) = origins.check(upgrade.request()) {
+                return refuse.into_response();
             }
             // A panicking check answers 500 instead of killing the HTTP connection's task
             // without a word.
@@ -279,7 +267,7 @@ where
     fn call(
         &self,
         request: Request<()>,
-        _origins: Option<Arc<[String]>>,
+        _origins: Option<CheckOrigin>,
     ) -> BoxFuture<Response<Body>> {
         if request.method() != http::Method::GET && request.method() != http::Method::HEAD {
             let refuse = Refuse::new(StatusCode::METHOD_NOT_ALLOWED, "only GET is served here\n")
@@ -287,19 +275,5 @@ where
             return Box::pin(std::future::ready(refuse.into_response()));
         }
         Box::pin((self.0)(RequestInfo::from_request(&request)))
-    }
-}
-
-fn check_origin(request: &RequestInfo, allowed: &[String]) -> Result<(), Refuse> {
-    let Some(origin) = request.headers().get(header::ORIGIN) else {
-        return Ok(());
-    };
-    let origin = origin.to_str().unwrap_or("");
-    if allowed.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
-        Ok(())
-    } else {
-        Err(Refuse::forbidden(format!(
-            "origin {origin:?} is not allowed\n"
-        )))
     }
 }

@@ -1,7 +1,7 @@
 //! Serving a [`Router`] over any listener: HTTP/1.1 with keep-alive and upgrades, a connection
 //! limit, accept-error backoff and graceful shutdown.
 
-use crate::{CloseCode, Metrics, PeerAddr, Router, ServerHandle};
+use crate::{CloseCode, Drain, Metrics, PeerAddr, Router, ServerHandle};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::{
@@ -106,9 +106,19 @@ impl Server {
         self
     }
 
-    /// How long a graceful shutdown waits for connections to flush and close.
+    /// How long a graceful shutdown waits for connections to flush and close; the drain ends
+    /// within three quarters of it.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self.handle.set_shutdown_timeout(timeout);
+        self
+    }
+
+    /// How a graceful shutdown drains the connections of routes that drain (channel sockets,
+    /// [`Config::drain`](crate::Config::drain)): by default in batches spread over 5 s with
+    /// jitter, where Phoenix closes 10,000 at once every 2 s ([`Drain::phoenix`]).
+    pub fn drain(self, drain: Drain) -> Self {
+        self.handle.set_drain(drain);
         self
     }
 
@@ -138,7 +148,8 @@ impl Server {
 
     /// Serves until `signal` completes (or [`ServerHandle::shutdown`] is called), then shuts
     /// down gracefully: stop accepting, close every connection with the shutdown code after its
-    /// queued frames, wait up to the shutdown timeout.
+    /// queued frames (connections of draining routes in batches, see [`Drain`]), wait up to
+    /// the shutdown timeout.
     pub async fn serve_with_shutdown<L, F>(self, mut listener: L, signal: F) -> io::Result<Metrics>
     where
         L: Listener,

@@ -1,7 +1,7 @@
 //! What all connections of one server share: the shutdown signal, the task tracker, the
 //! connection limit and the counters.
 
-use crate::{CloseCode, wire::InboundBudget};
+use crate::{CloseCode, Drain, drain::Drainer, wire::InboundBudget};
 use std::{
     fmt,
     sync::{
@@ -33,6 +33,9 @@ struct Inner {
     shutdown_code: AtomicU16,
     inbound_budget: Arc<InboundBudget>,
     counters: Counters,
+    drainer: Drainer,
+    /// The graceful shutdown's deadline in milliseconds: the drain ends well before it.
+    shutdown_timeout_ms: AtomicU64,
 }
 
 #[derive(Default)]
@@ -112,6 +115,8 @@ impl ServerHandle {
                 shutdown_code: AtomicU16::new(CloseCode::SERVICE_RESTART.as_u16()),
                 inbound_budget: Arc::default(),
                 counters: Counters::default(),
+                drainer: Drainer::default(),
+                shutdown_timeout_ms: AtomicU64::new(10_000),
             }),
         }
     }
@@ -134,6 +139,12 @@ impl ServerHandle {
             .store(code.as_u16(), Ordering::Relaxed);
     }
 
+    /// Sets how a graceful shutdown drains connections of routes that drain (channel sockets):
+    /// in batches spread over 5 s by default; see [`Drain`].
+    pub fn set_drain(&self, drain: Drain) {
+        self.inner.drainer.set(drain);
+    }
+
     /// Starts a graceful shutdown: stop accepting, close every connection after its queued
     /// frames with the shutdown code, call `terminate(Shutdown)`.
     pub fn shutdown(&self) {
@@ -148,6 +159,7 @@ impl ServerHandle {
     /// Shuts down and waits up to `deadline` for every connection to finish; connections still
     /// flushing then are cut, and what they could not send is counted in the metrics.
     pub async fn shutdown_and_wait(&self, deadline: Duration) -> Metrics {
+        self.set_shutdown_timeout(deadline);
         self.shutdown();
         self.inner.tracker.close();
         if tokio::time::timeout(deadline, self.inner.tracker.wait())
@@ -184,6 +196,19 @@ impl ServerHandle {
             closed_over_inbound_buffer: c.closed_over_inbound_buffer.load(Ordering::Relaxed),
             allocation_failures: c.allocation_failures.load(Ordering::Relaxed),
         }
+    }
+
+    pub(crate) fn set_shutdown_timeout(&self, timeout: Duration) {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.inner.shutdown_timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// When a draining connection should close, counted from when it saw the shutdown: its
+    /// turn in the drain, which ends within three quarters of the shutdown timeout.
+    pub(crate) fn drain_delay(&self) -> Duration {
+        let timeout = Duration::from_millis(self.inner.shutdown_timeout_ms.load(Ordering::Relaxed));
+        let active = self.inner.active.load(Ordering::Relaxed);
+        self.inner.drainer.next_delay(active, timeout * 3 / 4)
     }
 
     pub(crate) fn shutdown_token(&self) -> &CancellationToken {

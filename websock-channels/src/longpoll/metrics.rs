@@ -14,6 +14,7 @@ pub(super) struct Counters {
     pub(super) lines_dropped: AtomicU64,
     pub(super) bodies_refused: AtomicU64,
     pub(super) gone: AtomicU64,
+    pub(super) refused_origins: AtomicU64,
 }
 
 /// A snapshot of a LongPoll endpoint's counters.
@@ -42,6 +43,8 @@ pub struct LongPollMetrics {
     pub bodies_refused: u64,
     /// Requests whose token named a session that has ended (410).
     pub gone: u64,
+    /// Requests refused by the origin check (status 403 in the body).
+    pub refused_origins: u64,
 }
 
 impl Counters {
@@ -58,6 +61,7 @@ impl Counters {
             lines_dropped: self.lines_dropped.load(Relaxed),
             bodies_refused: self.bodies_refused.load(Relaxed),
             gone: self.gone.load(Relaxed),
+            refused_origins: self.refused_origins.load(Relaxed),
         }
     }
 }

@@ -76,7 +76,7 @@ use std::{
 };
 use websock_runtime::{
     __private::{RequestBody, run_on_stream},
-    Body, Config, Endpoint, RequestInfo, ServerHandle,
+    Body, CheckOrigin, Config, Endpoint, RequestInfo, ServerHandle,
     http::{self, HeaderValue, Request, Response, StatusCode, header},
 };
 
@@ -93,7 +93,7 @@ pub struct LongPoll<S> {
     hub: Arc<Hub>,
     socket: Arc<S>,
     config: Config,
-    origins: Option<Arc<[String]>>,
+    origins: Option<CheckOrigin>,
     signer: Signer,
     sessions: Arc<Sessions>,
     counters: Arc<Counters>,
@@ -136,7 +136,7 @@ impl<S: Socket> LongPoll<S> {
         hub: Arc<Hub>,
         socket: Arc<S>,
         config: Config,
-        origins: Option<Vec<String>>,
+        origins: Option<CheckOrigin>,
     ) -> Self {
         Self {
             hub,
@@ -144,7 +144,7 @@ impl<S: Socket> LongPoll<S> {
             // No heartbeats over LongPoll (phoenix.js skips them): the session's own expiry
             // replaces the idle timeout, and nobody would answer a ping.
             config: config.idle_timeout(None).ping_interval(None),
-            origins: origins.map(Into::into),
+            origins,
             signer: Signer::new(&random_secret(), SALT),
             sessions: Arc::default(),
             counters: Arc::default(),
@@ -193,12 +193,20 @@ impl<S: Socket> LongPoll<S> {
         self.counters.snapshot(self.sessions.len())
     }
 
-    async fn answer(self, request: Request<()>, origins: Option<Arc<[String]>>) -> Response<Body> {
+    async fn answer(self, request: Request<()>, origins: Option<CheckOrigin>) -> Response<Body> {
         let info = RequestInfo::from_request(&request);
-        if let Some(origins) = self.origins.clone().or(origins) {
-            if !origin_allowed(&info, &origins) {
-                return status_json(403);
-            }
+        // The same check as the WebSocket transport's (Phoenix checks both): the route's, else
+        // the router's, else the same-host default.
+        let check = self
+            .origins
+            .clone()
+            .or(origins)
+            .unwrap_or_else(CheckOrigin::same_host);
+        if check.check(&info).is_err() {
+            self.counters
+                .refused_origins
+                .fetch_add(1, Ordering::Relaxed);
+            return status_json(403);
         }
         match *request.method() {
             http::Method::OPTIONS => preflight(&info),
@@ -458,21 +466,13 @@ impl<S: Socket> Endpoint for LongPoll<S> {
     fn call(
         &self,
         request: Request<()>,
-        origins: Option<Arc<[String]>>,
+        origins: Option<CheckOrigin>,
     ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
         Box::pin(self.clone().answer(request, origins))
     }
 }
 
 /// Phoenix's check: only when the request has an `Origin` (browsers), compared whole.
-fn origin_allowed(info: &RequestInfo, allowed: &[String]) -> bool {
-    let Some(origin) = info.headers().get(header::ORIGIN) else {
-        return true;
-    };
-    let origin = origin.to_str().unwrap_or("");
-    allowed.iter().any(|o| o.eq_ignore_ascii_case(origin))
-}
-
 /// Phoenix's preflight answer: the requested headers echoed, GET/POST/OPTIONS, an hour.
 fn preflight(info: &RequestInfo) -> Response<Body> {
     let requested: Vec<&str> = info
