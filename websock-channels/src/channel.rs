@@ -1,10 +1,11 @@
 //! The channel contract (Phoenix's `Phoenix.Channel`) and what its callbacks can do.
 
 use crate::{
-    Assigns, Broadcast, Payload, Presence, PubSub, Topic,
+    AlreadyTracked, Assigns, Broadcast, Payload, Presence, PubSub, Topic,
+    broadcast::SubscriberId,
+    mailbox::{Info, Mailbox},
     presence::Owner,
-    pubsub::SubscriberId,
-    socket::{Hub, Info, Mailbox},
+    shared::Shared,
 };
 use serde_json::Value;
 use std::{
@@ -280,35 +281,6 @@ impl fmt::Display for NotDelivered {
 
 impl std::error::Error for NotDelivered {}
 
-/// [`ChannelSocket::track`] of a key the channel already tracks in its topic. Its
-/// `Display` is `already_tracked`, as Phoenix's error, so
-/// `ChannelReply::error(Payload::reason(error))` answers `{"reason":"already_tracked"}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlreadyTracked {
-    pub(crate) topic: String,
-    pub(crate) key: String,
-}
-
-impl AlreadyTracked {
-    /// The topic.
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-
-    /// The key already tracked.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-}
-
-impl fmt::Display for AlreadyTracked {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("already_tracked")
-    }
-}
-
-impl std::error::Error for AlreadyTracked {}
-
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
 /// A number for a new channel instance, unique within the process.
@@ -373,7 +345,7 @@ pub struct ChannelSocket {
     pub(crate) timers: OnceLock<CancellationToken>,
     pub(crate) assigns: Arc<Assigns>,
     pub(crate) socket_id: Option<Arc<str>>,
-    pub(crate) hub: Arc<Hub>,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) subscriber: SubscriberId,
     pub(crate) mailbox: Mailbox,
     pub(crate) pushes: Vec<(String, Payload)>,
@@ -420,12 +392,12 @@ impl ChannelSocket {
 
     /// The endpoint's pubsub, to broadcast to other topics or from spawned tasks.
     pub fn pubsub(&self) -> &PubSub {
-        &self.hub.pubsub
+        &self.shared.pubsub
     }
 
     /// The endpoint's presence, to read other topics.
     pub fn presence(&self) -> &Presence {
-        &self.hub.presence
+        &self.shared.presence
     }
 
     /// Pushes `event` to this client only: `[join_ref, null, topic, event, payload]`. With a
@@ -502,10 +474,10 @@ impl ChannelSocket {
     /// Phoenix.Presence answers `{:error, {:already_tracked, pid, topic, key}}`: nothing
     /// changes (use [`update`](Self::update) to change the meta).
     pub fn track(&mut self, key: impl AsRef<str>, meta: Value) -> Result<(), AlreadyTracked> {
-        let (_, diff) = self
-            .hub
-            .presence
-            .track(self.owner(), &self.topic, key.as_ref(), meta)?;
+        let (_, diff) =
+            self.shared
+                .presence
+                .track(self.owner(), &self.topic, key.as_ref(), meta)?;
         self.tracked = true;
         self.broadcasts.push(diff);
         Ok(())
@@ -515,7 +487,7 @@ impl ChannelSocket {
     /// `phx_ref_prev`); `false` if it tracked nothing under `key`.
     pub fn update(&mut self, key: impl AsRef<str>, meta: Value) -> bool {
         match self
-            .hub
+            .shared
             .presence
             .update(self.owner(), &self.topic, key.as_ref(), meta)
         {
@@ -529,10 +501,10 @@ impl ChannelSocket {
 
     /// Stops tracking `key`.
     pub fn untrack(&mut self, key: impl AsRef<str>) {
-        if let Some(diff) = self
-            .hub
-            .presence
-            .untrack(self.owner(), &self.topic, Some(key.as_ref()))
+        if let Some(diff) =
+            self.shared
+                .presence
+                .untrack(self.owner(), &self.topic, Some(key.as_ref()))
         {
             self.broadcasts.push(diff);
         }
@@ -540,7 +512,7 @@ impl ChannelSocket {
 
     /// This topic's presences, in the `presence_state` shape.
     pub fn presence_list(&self) -> Value {
-        self.hub.presence.list(&self.topic)
+        self.shared.presence.list(&self.topic)
     }
 
     /// Pushes `presence_state` to this client (do it after `track`, on every join).
@@ -699,4 +671,13 @@ impl<C, R: Into<Payload>> IntoJoin<C> for Result<(C, R), JoinError> {
 pub fn unhandled_event(event: &str) -> ChannelReply {
     tracing::debug!(event, "no #[on_event] method for this event");
     ChannelReply::error(Payload::reason("unhandled event"))
+}
+
+/// Parses a topic capture into a method's parameter type.
+#[doc(hidden)]
+pub fn parse_capture<T: std::str::FromStr>(topic: &Topic, name: &str) -> Result<T, JoinError> {
+    topic
+        .get(name)
+        .and_then(|value| value.parse().ok())
+        .ok_or_else(JoinError::unmatched_topic)
 }

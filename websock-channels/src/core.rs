@@ -3,11 +3,11 @@
 
 use crate::{
     Payload,
+    broadcast::SubscriberId,
     channel::{ChannelReply, ChannelSocket, DynChannel, LeaveReason},
-    handler::Connected,
+    hub::{Connected, Hub},
+    mailbox::{Info, Mailbox},
     protocol::{self, Header, Inbound},
-    pubsub::SubscriberId,
-    socket::{Hub, Info, Mailbox},
 };
 use serde_json::json;
 use std::{any::Any, collections::HashMap, future::Future, sync::Arc};
@@ -48,12 +48,14 @@ impl Core {
         let subscriber = SubscriberId::next();
         let socket_id: Option<Arc<str>> = id.map(Into::into);
         if let Some(id) = &socket_id {
-            hub.pubsub.subscribe_socket(id, subscriber, mailbox.clone());
+            hub.shared
+                .pubsub
+                .subscribe_socket(id, subscriber, mailbox.clone());
         }
-        hub.counters.socket_opened();
+        hub.shared.counters.socket_opened();
         let span = tracing::info_span!("phoenix_socket", id = socket_id.as_deref().unwrap_or(""));
         Self {
-            bucket: Bucket::new(hub.limits.rate),
+            bucket: Bucket::new(hub.shared.limits.rate),
             hub,
             assigns: Arc::new(assigns),
             socket_id,
@@ -82,7 +84,7 @@ impl Core {
         match frame {
             Some(frame) => self.send(frame),
             None => {
-                self.hub.counters.unencodable();
+                self.hub.shared.counters.unencodable();
                 tracing::error!(
                     topic,
                     event,
@@ -106,7 +108,7 @@ impl Core {
     /// A message from the client. The limits are checked on its header, before its payload is
     /// decoded: a frame over them costs no JSON tree.
     pub(crate) async fn handle_message(&mut self, message: Message) {
-        self.hub.counters.message_in();
+        self.hub.shared.counters.message_in();
         let header = match protocol::decode_header(&message) {
             Ok(header) => header,
             Err(error) => {
@@ -123,7 +125,7 @@ impl Core {
         }
         let refused = if !self.take_token() {
             Some("rate_limited")
-        } else if message.len() > self.hub.limits.max_payload {
+        } else if message.len() > self.hub.shared.limits.max_payload {
             Some("payload too large")
         } else {
             header.too_long()
@@ -155,7 +157,7 @@ impl Core {
         if self.bucket.take() {
             return true;
         }
-        self.hub.counters.rate_limited();
+        self.hub.shared.counters.rate_limited();
         if self.bucket.refused_in_a_row >= self.bucket.close_after {
             tracing::info!("rate limit exceeded again and again: closing the socket");
             self.close = Some(Close::new(CloseCode::POLICY_VIOLATION, "rate limited"));
@@ -194,18 +196,19 @@ impl Core {
     async fn join_new(&mut self, msg: &mut Inbound, join_ref: Arc<str>) {
         let hub = self.hub.clone();
         let Some((route, topic)) = hub.route(&msg.topic) else {
-            hub.counters.refused_join();
+            hub.shared.counters.refused_join();
             return self.unmatched(msg);
         };
-        if self.channels.len() >= hub.limits.max_channels {
-            hub.counters.refused_join();
+        if self.channels.len() >= hub.shared.limits.max_channels {
+            hub.shared.counters.refused_join();
             let reason = Payload::reason("too many channels joined");
             return self.reply(Some(&join_ref), msg, "error", &reason);
         }
         let topic_name: Arc<str> = msg.topic.as_str().into();
         // Subscribed before `join` runs: a broadcast sent meanwhile waits in the mailbox and
         // is pushed after the join reply, never lost.
-        hub.pubsub
+        hub.shared
+            .pubsub
             .subscribe_socket(&topic_name, self.subscriber, self.mailbox.clone());
         let mut socket = ChannelSocket {
             topic: topic_name.clone(),
@@ -214,7 +217,7 @@ impl Core {
             timers: std::sync::OnceLock::new(),
             assigns: self.assigns.clone(),
             socket_id: self.socket_id.clone(),
-            hub: hub.clone(),
+            shared: hub.shared.clone(),
             subscriber: self.subscriber,
             mailbox: self.mailbox.clone(),
             pushes: Vec::new(),
@@ -229,7 +232,7 @@ impl Core {
             .await;
         match outcome {
             Ok(Ok((channel, response))) => {
-                hub.counters.joined();
+                hub.shared.counters.joined();
                 span.in_scope(|| tracing::debug!("joined"));
                 self.reply(Some(&join_ref), msg, "ok", &response);
                 self.flush(&mut socket).await;
@@ -243,15 +246,15 @@ impl Core {
                 );
             }
             Ok(Err(error)) => {
-                hub.counters.refused_join();
+                hub.shared.counters.refused_join();
                 span.in_scope(|| tracing::debug!(%error, "join refused"));
                 let join_ref = (!error.unmatched).then_some(&*join_ref);
                 self.reply(join_ref, msg, "error", &error.payload);
                 self.cleanup(&mut socket).await;
             }
             Err(panic) => {
-                hub.counters.crashed();
-                hub.counters.refused_join();
+                hub.shared.counters.crashed();
+                hub.shared.counters.refused_join();
                 span.in_scope(|| tracing::error!(panic, "join crashed"));
                 self.reply(
                     Some(&join_ref),
@@ -426,10 +429,10 @@ impl Core {
                 continue;
             };
             let join_ref = joined.socket.join_ref.clone();
-            let state = Payload::Json(self.hub.presence.list(&topic));
+            let state = Payload::Json(self.hub.shared.presence.list(&topic));
             let frame = protocol::encode_push(Some(&join_ref), &topic, "presence_state", &state);
             self.send_encoded(frame, &topic, "presence_state");
-            self.hub.counters.presence_resynced();
+            self.hub.shared.counters.presence_resynced();
             tracing::info!(%topic, "mailbox was full: presence_diffs dropped, presence_state pushed");
             self.stale_diffs.insert(topic, last_stale);
         }
@@ -470,7 +473,7 @@ impl Core {
         let pushes = std::mem::take(&mut socket.pushes);
         self.push_all(socket, pushes);
         for broadcast in std::mem::take(&mut socket.broadcasts) {
-            if let Err(error) = self.hub.pubsub.send(broadcast).await {
+            if let Err(error) = self.hub.shared.pubsub.send(broadcast).await {
                 tracing::warn!(%error, "broadcast failed");
             }
         }
@@ -478,7 +481,7 @@ impl Core {
 
     /// A callback panicked: `phx_error` (the client rejoins), and only this channel goes.
     async fn crashed(&mut self, mut joined: Joined, panic: String) {
-        self.hub.counters.crashed();
+        self.hub.shared.counters.crashed();
         joined
             .span
             .in_scope(|| tracing::error!(panic, "channel crashed"));
@@ -492,7 +495,7 @@ impl Core {
         // Pushes queued before the panic are dropped with the state they came from.
         joined.socket.pushes.clear();
         joined.socket.broadcasts.clear();
-        self.hub.counters.channel_closed();
+        self.hub.shared.counters.channel_closed();
         self.cleanup(&mut joined.socket).await;
     }
 
@@ -503,14 +506,14 @@ impl Core {
             .instrument(span)
             .await;
         if let Err(panic) = outcome {
-            self.hub.counters.crashed();
+            self.hub.shared.counters.crashed();
             joined
                 .span
                 .in_scope(|| tracing::error!(panic, "terminate panicked"));
         }
         // Pushes from `terminate` are not sent (the channel is gone); broadcasts are.
         joined.socket.pushes.clear();
-        self.hub.counters.channel_closed();
+        self.hub.shared.counters.channel_closed();
         self.cleanup(&mut joined.socket).await;
         if close {
             let frame = protocol::encode_lifecycle(
@@ -528,17 +531,21 @@ impl Core {
     async fn cleanup(&mut self, socket: &mut ChannelSocket) {
         socket.end_timers();
         if socket.tracked {
-            if let Some(diff) = self
-                .hub
-                .presence
-                .untrack(socket.owner(), &socket.topic, None)
+            if let Some(diff) =
+                self.hub
+                    .shared
+                    .presence
+                    .untrack(socket.owner(), &socket.topic, None)
             {
                 socket.broadcasts.push(diff);
             }
         }
         socket.pushes.clear();
         self.flush(socket).await;
-        self.hub.pubsub.unsubscribe(&socket.topic, self.subscriber);
+        self.hub
+            .shared
+            .pubsub
+            .unsubscribe(&socket.topic, self.subscriber);
     }
 
     /// The socket is closing: every channel ends.
@@ -550,14 +557,14 @@ impl Core {
             }
         }
         if let Some(id) = &self.socket_id {
-            self.hub.pubsub.unsubscribe(id, self.subscriber);
+            self.hub.shared.pubsub.unsubscribe(id, self.subscriber);
         }
-        self.hub.counters.socket_closed();
+        self.hub.shared.counters.socket_closed();
         self.out.clear();
     }
 
     pub(crate) fn take_out(&mut self) -> Vec<Frame> {
-        self.hub.counters.messages_out(self.out.len());
+        self.hub.shared.counters.messages_out(self.out.len());
         std::mem::take(&mut self.out)
     }
 }

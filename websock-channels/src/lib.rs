@@ -59,40 +59,56 @@
 //! phoenix.js reconnects after. Nothing here closes with 1000, which stops phoenix.js up
 //! to 1.8.12 for good.
 
+// The modules in layers, each using only those above it (no import circles):
+//
+// 1. `topic`, `payload`, `protocol`, `telemetry`: names, values, the wire format, counters.
+// 2. `broadcast`: one broadcast (encoded once), its sender id, what its delivery did.
+// 3. `mailbox`: a socket's mailbox and its overflow policy.
+// 4. `pubsub`: topics to subscribers, adapters.
+// 5. `presence`: who is in a topic, its diffs published through pubsub.
+// 6. `connect`: the user's `Socket` (connect, id), its params, assigns, limits.
+// 7. `shared`: what an endpoint's channels share (pubsub, presence, limits, counters).
+// 8. `channel`: the `Channel` contract and `ChannelSocket`.
+// 9. `hub`: the channel routes, and a connection that passed `connect`.
+// 10. `core`: one socket's state machine (frames in, frames out), transport-free.
+// 11. `handler` (the WebSocket transport), `socket` (the route builder), `testing`.
+mod broadcast;
 mod channel;
+mod connect;
 mod core;
 mod handler;
+mod hub;
 mod mailbox;
 mod payload;
 mod presence;
 mod protocol;
 mod pubsub;
+mod shared;
 mod socket;
 mod telemetry;
 pub mod testing;
 mod topic;
 
+pub use broadcast::{BoxFuture, Broadcast, Delivery, SubscriberId};
 pub use channel::{
-    AlreadyTracked, AnyInfo, Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer,
-    IntoChannelReply, JoinError, LeaveReason, NotDelivered,
+    AnyInfo, Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer, IntoChannelReply,
+    JoinError, LeaveReason, NotDelivered,
 };
-pub use handler::{Connected, SocketHandler, SocketInfo};
+pub use connect::{AnonymousSocket, Assigns, ConnectInfo, Params, RateLimit, Refused, Socket};
 pub use payload::{Binary, Payload, PayloadError};
-pub use presence::Presence;
+pub use presence::{AlreadyTracked, Presence};
 pub use pubsub::{
-    Adapter, BoxFuture, Broadcast, Delivery, LocalAdapter, PresenceDiff, PresenceMeta, PubSub,
-    PubSubError, Subscriber, SubscriberId, Subscription,
+    Adapter, LocalAdapter, PresenceDiff, PresenceMeta, PubSub, PubSubError, Subscriber,
+    Subscription,
 };
-pub use socket::{
-    AnonymousSocket, Assigns, ConnectInfo, Params, RateLimit, Refused, Socket, SocketRoute, socket,
-};
+pub use socket::{SocketRoute, socket};
 pub use telemetry::ChannelMetrics;
 pub use topic::Topic;
 
 /// What `#[channel]` expands to refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::channel::{IntoJoin, into_reply, unhandled_event};
-    pub use crate::payload::{parse_capture, parse_param};
+    pub use crate::channel::{IntoJoin, into_reply, parse_capture, unhandled_event};
+    pub use crate::payload::parse_param;
     pub use serde_json;
 }
