@@ -1,11 +1,8 @@
 //! The channel contract (Phoenix's `Phoenix.Channel`) and what its callbacks can do.
 
 use crate::{
-    AlreadyTracked, Assigns, Broadcast, Payload, Presence, PubSub, Topic,
-    broadcast::SubscriberId,
-    mailbox::{Info, Mailbox},
-    presence::Owner,
-    shared::Shared,
+    AlreadyTracked, Assigns, Broadcast, Payload, Presence, PubSub, Topic, broadcast::SubscriberId,
+    presence::Owner, protocol::Inbound, shared::Shared,
 };
 use serde_json::Value;
 use std::{
@@ -18,6 +15,7 @@ use std::{
     },
     time::Duration,
 };
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// A channel: the state of one joined topic on one socket, as Phoenix's `Phoenix.Channel`.
@@ -254,10 +252,25 @@ impl<T: Into<Payload>, E: Into<Payload>> IntoChannelReply for Result<T, E> {
 /// [`ChannelSocket::handle`].
 #[derive(Clone)]
 pub struct ChannelHandle {
-    mailbox: Mailbox,
+    /// Weak: a handle kept somewhere does not keep an ended channel's task alive.
+    mail: mpsc::WeakSender<Mail>,
     topic: Arc<str>,
     join_ref: Arc<str>,
-    instance: u64,
+}
+
+/// What a channel's task receives, in order: the socket routes the client's messages and
+/// intercepted broadcasts, handles and timers send infos.
+pub(crate) enum Mail {
+    /// A client event for `handle_in`.
+    In(Box<Inbound>),
+    /// A broadcast the channel intercepts, for `handle_out`.
+    Out(Arc<Broadcast>),
+    /// An info for `handle_info`.
+    Info(Box<dyn Any + Send>),
+    /// The client's `phx_leave`: reply ok, `terminate`, `phx_close`.
+    Leave(Box<Inbound>),
+    /// The socket has ended the channel (a duplicate join, the socket closing).
+    End(LeaveReason),
 }
 
 impl fmt::Debug for ChannelHandle {
@@ -269,13 +282,14 @@ impl fmt::Debug for ChannelHandle {
     }
 }
 
-/// A message did not reach its channel: the socket's mailbox is full or the socket has ended.
+/// A message did not reach its channel: the channel's mailbox is full, or the channel has
+/// ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotDelivered;
 
 impl fmt::Display for NotDelivered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the socket's mailbox is full or the socket has ended")
+        f.write_str("the channel's mailbox is full or the channel has ended")
     }
 }
 
@@ -292,16 +306,16 @@ impl ChannelHandle {
     /// Sends `info` to the channel's `handle_info` (`#[on_info]`). A channel that has left or
     /// been rejoined since drops it; so does one whose `Info` is another type (logged).
     pub fn send<I: Send + 'static>(&self, info: I) -> Result<(), NotDelivered> {
-        self.mailbox
-            .send_info(self.info(info))
+        let mail = self.mail.upgrade().ok_or(NotDelivered)?;
+        mail.try_send(Mail::Info(Box::new(info)))
             .map_err(|_| NotDelivered)
     }
 
-    fn info<I: Send + 'static>(&self, info: I) -> Info {
-        Info::Channel {
-            topic: self.topic.clone(),
-            instance: self.instance,
-            message: Box::new(info),
+    /// Sends `info`, waiting for room in the channel's mailbox; `false` once it has ended.
+    async fn send_waiting<I: Send + 'static>(&self, info: I) -> bool {
+        match self.mail.upgrade() {
+            Some(mail) => mail.send(Mail::Info(Box::new(info))).await.is_ok(),
+            None => false,
         }
     }
 
@@ -347,7 +361,8 @@ pub struct ChannelSocket {
     pub(crate) socket_id: Option<Arc<str>>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) subscriber: SubscriberId,
-    pub(crate) mailbox: Mailbox,
+    /// The channel's own mailbox (its task holds the receiver).
+    pub(crate) mail: mpsc::WeakSender<Mail>,
     pub(crate) pushes: Vec<(String, Payload)>,
     pub(crate) broadcasts: Vec<Broadcast>,
     pub(crate) tracked: bool,
@@ -361,6 +376,12 @@ impl fmt::Debug for ChannelSocket {
             .field("join_ref", &self.join_ref)
             .field("socket_id", &self.socket_id)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ChannelSocket {
+    fn drop(&mut self) {
+        self.end_timers();
     }
 }
 
@@ -429,10 +450,9 @@ impl ChannelSocket {
     /// A handle that sends infos to this channel instance from any task.
     pub fn handle(&self) -> ChannelHandle {
         ChannelHandle {
-            mailbox: self.mailbox.clone(),
+            mail: self.mail.clone(),
             topic: self.topic.clone(),
             join_ref: self.join_ref.clone(),
-            instance: self.instance,
         }
     }
 
@@ -448,10 +468,9 @@ impl ChannelSocket {
             tokio::select! {
                 () = ended.cancelled() => {}
                 () = tokio::time::sleep(delay) => {
-                    let info = handle.info(info);
                     tokio::select! {
                         () = ended.cancelled() => {}
-                        _ = handle.mailbox.send_info_waiting(info) => {}
+                        _ = handle.send_waiting(info) => {}
                     }
                 }
             }
@@ -459,7 +478,8 @@ impl ChannelSocket {
         ChannelTimer(task.abort_handle())
     }
 
-    /// Stops this channel's timers; the socket calls it when the channel ends.
+    /// Stops this channel's timers; called when the channel ends, and when its state is
+    /// dropped (an aborted task).
     pub(crate) fn end_timers(&self) {
         if let Some(ended) = self.timers.get() {
             ended.cancel();
@@ -541,7 +561,8 @@ pub(crate) trait DynChannel: Send {
         socket: &'a mut ChannelSocket,
     ) -> crate::BoxFuture<'a, ChannelReply>;
 
-    fn intercepts(&self, event: &str) -> bool;
+    /// The events `handle_out` intercepts.
+    fn intercept(&self) -> &'static [&'static str];
 
     fn handle_out<'a>(
         &'a mut self,
@@ -593,8 +614,8 @@ impl<C: Channel> DynChannel for C {
         }
     }
 
-    fn intercepts(&self, event: &str) -> bool {
-        C::INTERCEPT.contains(&event)
+    fn intercept(&self) -> &'static [&'static str] {
+        C::INTERCEPT
     }
 
     fn handle_out<'a>(

@@ -6,6 +6,7 @@ use std::{
     collections::HashMap,
     fmt,
     future::Future,
+    time::Duration,
 };
 use websock_runtime::RequestInfo;
 
@@ -222,6 +223,8 @@ pub(crate) struct Limits {
     pub(crate) max_channels: usize,
     pub(crate) max_payload: usize,
     pub(crate) rate: Option<RateLimit>,
+    /// How long one channel callback may run before its channel crashes.
+    pub(crate) callback_timeout: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -230,6 +233,7 @@ impl Default for Limits {
             max_channels: 100,
             max_payload: 1 << 20,
             rate: Some(RateLimit::new(500, 1000)),
+            callback_timeout: Some(Duration::from_secs(30)),
         }
     }
 }

@@ -19,7 +19,8 @@ impl fmt::Debug for SocketInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Info::Broadcast(message) => f.debug_tuple("Broadcast").field(message).finish(),
-            Info::Channel { topic, .. } => f.debug_struct("Channel").field("topic", topic).finish(),
+            Info::Frames(frames) => f.debug_tuple("Frames").field(&frames.len()).finish(),
+            Info::Down { topic, .. } => f.debug_struct("Down").field("topic", topic).finish(),
             Info::Wake => f.write_str("Wake"),
         }
     }

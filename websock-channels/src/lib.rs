@@ -68,12 +68,14 @@
 // 5. `presence`: who is in a topic, its diffs published through pubsub.
 // 6. `connect`: the user's `Socket` (connect, id), its params, assigns, limits.
 // 7. `shared`: what an endpoint's channels share (pubsub, presence, limits, counters).
-// 8. `channel`: the `Channel` contract and `ChannelSocket`.
+// 8. `channel`: the `Channel` contract and `ChannelSocket`; `channel_task`: a joined
+//    channel's own task (Phoenix's channel process).
 // 9. `hub`: the channel routes, and a connection that passed `connect`.
 // 10. `core`: one socket's state machine (frames in, frames out), transport-free.
 // 11. `handler` (the WebSocket transport), `socket` (the route builder), `testing`.
 mod broadcast;
 mod channel;
+mod channel_task;
 mod connect;
 mod core;
 mod handler;

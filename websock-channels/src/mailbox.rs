@@ -6,14 +6,12 @@ use crate::{
     broadcast::{BoxFuture, Broadcast, Delivery},
     telemetry::Counters,
 };
-use std::{
-    any::Any,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
 };
 use tokio::sync::mpsc;
+use websock_runtime::Frame;
 
 /// The event phoenix.js's `Presence` syncs from. Recognised by name, as phoenix.js does: a
 /// lost one leaves the client's list wrong whoever sent it, and a `presence_state` mends it.
@@ -22,12 +20,14 @@ const PRESENCE_DIFF: &str = "presence_diff";
 /// What a socket's mailbox receives.
 pub(crate) enum Info {
     Broadcast(Arc<Broadcast>),
-    Channel {
+    /// Frames a channel's task sends its client, in order.
+    Frames(Vec<Frame>),
+    /// A channel's task has ended by itself (a stop, a crash, a timeout): the socket forgets
+    /// that instance and sends `frame` (its `phx_close` or `phx_error`).
+    Down {
         topic: Arc<str>,
-        /// The channel instance it is for: one that has left, or been replaced by a rejoin
-        /// (even with the same join_ref), drops it.
         instance: u64,
-        message: Box<dyn Any + Send>,
+        frame: Option<Frame>,
     },
     /// A broadcast found the mailbox full: read the socket's backlog.
     Wake,

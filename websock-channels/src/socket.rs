@@ -16,6 +16,7 @@ use std::{
     future::Future,
     pin::Pin,
     sync::{Arc, OnceLock},
+    time::Duration,
 };
 use websock_runtime::{Body, Config, Endpoint, Refuse, RequestInfo, WebSocketRoute};
 
@@ -129,6 +130,17 @@ impl<S: Socket> SocketRoute<S> {
     /// turns it off. Heartbeats are not counted.
     pub fn rate_limit(mut self, limit: impl Into<Option<RateLimit>>) -> Self {
         self.limits.rate = limit.into();
+        self.rebuilt()
+    }
+
+    /// How long one channel callback (`join`, `handle_in`, `handle_info`, `handle_out`,
+    /// `terminate`) may run (default 30 s; `None`: for ever). A callback still running then
+    /// crashes its channel only: the client gets `phx_error` `{"reason":"timeout"}` for that
+    /// topic (phoenix.js rejoins; a join answers `{"reason":"join crashed"}`), and the socket
+    /// and its other channels go on. Each joined channel runs in its own task, so a slow
+    /// callback never delays the socket's other channels or its heartbeats meanwhile.
+    pub fn callback_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.limits.callback_timeout = timeout.into();
         self.rebuilt()
     }
 
