@@ -16,11 +16,12 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 use websock_runtime::Frame;
 
-/// How many messages may wait for one channel's task. Beyond that the channel is stuck or
-/// flooded: the socket answers an event itself (`{"reason":"channel busy"}`) rather than wait.
-/// tokio allocates a bounded channel's slots in blocks as they fill, so an idle channel does
+/// How many messages may wait for one channel's task: past the rate limit's default burst, so
+/// a client within its limits never meets it. Beyond it the channel is stuck or flooded: the
+/// socket answers an event itself (`{"reason":"channel busy"}`) rather than wait. tokio
+/// allocates a bounded channel's slots in blocks of 32 as they fill, so an idle channel does
 /// not pay for this capacity.
-pub(crate) const CAPACITY: usize = 64;
+pub(crate) const CAPACITY: usize = 1024;
 
 /// Why a callback did not return.
 pub(crate) enum Failure {
