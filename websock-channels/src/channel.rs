@@ -21,7 +21,9 @@ use tokio_util::sync::CancellationToken;
 /// A channel: the state of one joined topic on one socket, as Phoenix's `Phoenix.Channel`.
 ///
 /// Most users write this through `#[channel("room:{id}")]`; implementing it by hand is just as
-/// supported. Callbacks run in the socket's task, one at a time; a panic in one ends only its
+/// supported. Each joined channel runs its callbacks in its own task, one at a time (Phoenix's
+/// channel process): a slow one delays only its channel, and a panic or a callback past
+/// [`SocketRoute::callback_timeout`](crate::SocketRoute::callback_timeout) ends only its
 /// channel (the client gets `phx_error` and rejoins), never the socket or the other channels.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a channel",

@@ -48,10 +48,15 @@
 //! | `Presence.track/update/list` | [`ChannelSocket::track`], [`ChannelSocket::update`], [`Presence::list`] |
 //! | `Phoenix.ChannelTest` | [`testing`] |
 //!
-//! Each connection is one task (the runtime's), and its channels run inside it, one callback
-//! at a time: a slow `await` in one channel delays the others on that socket. A panic in a
-//! channel callback is caught: the client gets `phx_error` `{"reason":"channel_crash"}` (or
-//! the join reply `{"reason":"join crashed"}`) and the socket and its other channels go on.
+//! Each connection is one task (the runtime's), and each channel it joins runs in a task of
+//! its own, as a Phoenix channel is a process: the socket's task reads frames, answers
+//! heartbeats, routes events to their channel and writes what the channels send back, so a
+//! slow `await` in one channel delays only that channel; within a channel, pushes and replies
+//! keep their order. Broadcasts a channel does not intercept go straight from the socket to
+//! the client, encoded once for every subscriber (Phoenix's fastlane). A panic in a channel
+//! callback, or one still running after [`SocketRoute::callback_timeout`] (30 s), is caught:
+//! the client gets `phx_error` `{"reason":"channel_crash"}` (or `{"reason":"timeout"}`; a
+//! join answers `{"reason":"join crashed"}`) and the socket and its other channels go on.
 //!
 //! Close codes: the idle timeout (60 s without a frame from the client) and `disconnect`
 //! close with 1001, a server shutdown with 1012, sustained rate-limit abuse with 1008, a slow
