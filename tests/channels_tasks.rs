@@ -1,7 +1,8 @@
 //! A task per channel (issue 12), over real sockets with tokio-tungstenite: a slow or stuck
 //! callback delays only its own channel, a callback past the callback timeout crashes only
 //! its channel, one channel's replies and pushes keep their order, `#[on_out]` still
-//! intercepts while other broadcasts go straight to the client.
+//! intercepts while other broadcasts go straight to the client, and a slow adapter does not
+//! hold the channel that broadcasts.
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/chat.rs"]
@@ -9,11 +10,14 @@ mod chat;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
 use websock::channel;
-use websock::channels::{AnonymousSocket, ChannelReply, ChannelSocket, socket};
+use websock::channels::{
+    Adapter, AnonymousSocket, BoxFuture, Broadcast, ChannelReply, ChannelSocket, LocalAdapter,
+    PubSub, PubSubError, Subscriber, SubscriberId, socket,
+};
 use websock::{Router, Server, ServerHandle};
 
 type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -306,4 +310,91 @@ async fn on_out_still_intercepts_and_other_broadcasts_go_straight_out() {
             json!(["1", null, "lab:a", "secret", {"seen_by_on_out": 1}]),
         ]
     );
+}
+
+/// An adapter whose broadcasts take `delay` (a slow Redis): it delivers locally only after.
+struct SlowAdapter {
+    local: LocalAdapter,
+    delay: Duration,
+}
+
+impl Adapter for SlowAdapter {
+    fn subscribe(&self, topic: &str, subscriber: Subscriber) {
+        self.local.subscribe(topic, subscriber);
+    }
+
+    fn unsubscribe(&self, topic: &str, id: SubscriberId) {
+        self.local.unsubscribe(topic, id);
+    }
+
+    fn broadcast(&self, message: Arc<Broadcast>) -> BoxFuture<'_, Result<(), PubSubError>> {
+        Box::pin(async move {
+            tokio::time::sleep(self.delay).await;
+            self.local.broadcast(message).await
+        })
+    }
+}
+
+struct Shouts;
+
+#[channel("shouts:{id}")]
+impl Shouts {
+    #[on_join]
+    fn join(id: String) -> Self {
+        let _ = id;
+        Shouts
+    }
+
+    /// Broadcasts `n` then replies `n`.
+    #[on_event("shout")]
+    fn shout(&mut self, n: Value, socket: &mut ChannelSocket) -> ChannelReply {
+        socket.broadcast("shouted", n.clone());
+        ChannelReply::ok(n)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_adapter_does_not_hold_the_channel_and_keeps_the_order() {
+    let adapter = SlowAdapter {
+        local: LocalAdapter::new(),
+        delay: Duration::from_millis(1_500),
+    };
+    let route = socket(AnonymousSocket)
+        .channel::<Shouts>()
+        .with_pubsub(PubSub::new(adapter));
+    let (addr, _server) = serve(Router::new().route("/socket/websocket", route)).await;
+    let mut client = connect(addr).await;
+    join(&mut client, "shouts:1", "1").await;
+    for n in 0..3 {
+        send(
+            &mut client,
+            json!(["1", format!("s{n}"), "shouts:1", "shout", n]),
+        )
+        .await;
+    }
+    // Every reply comes before the first broadcast is back from the adapter (which awaits
+    // 1.5 s per broadcast): the channel never waited for it.
+    let frames: Vec<Value> = {
+        let mut frames = Vec::new();
+        for _ in 0..6 {
+            frames.push(next(&mut client).await);
+        }
+        frames
+    };
+    let events: Vec<&str> = frames.iter().map(|f| f[3].as_str().unwrap()).collect();
+    assert_eq!(
+        events,
+        [
+            "phx_reply",
+            "phx_reply",
+            "phx_reply",
+            "shouted",
+            "shouted",
+            "shouted"
+        ],
+        "{frames:?}"
+    );
+    // One publisher's broadcasts keep their order.
+    let shouted: Vec<&Value> = frames[3..].iter().map(|f| &f[4]).collect();
+    assert_eq!(shouted, [&json!(0), &json!(1), &json!(2)]);
 }

@@ -2,7 +2,7 @@
 
 use crate::{
     AlreadyTracked, Assigns, Broadcast, Payload, Presence, PubSub, Topic, broadcast::SubscriberId,
-    presence::Owner, protocol::Inbound, shared::Shared,
+    presence::Owner, protocol::Inbound, publisher::Publisher, shared::Shared,
 };
 use serde_json::Value;
 use std::{
@@ -365,6 +365,8 @@ pub struct ChannelSocket {
     pub(crate) subscriber: SubscriberId,
     /// The channel's own mailbox (its task holds the receiver).
     pub(crate) mail: mpsc::WeakSender<Mail>,
+    /// The socket's publish queue: broadcasts never wait for the adapter in a callback.
+    pub(crate) publisher: Publisher,
     pub(crate) pushes: Vec<(String, Payload)>,
     pub(crate) broadcasts: Vec<Broadcast>,
     pub(crate) tracked: bool,

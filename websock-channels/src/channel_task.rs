@@ -184,12 +184,11 @@ impl ChannelTask {
         }
     }
 
-    /// Publishes the broadcasts a callback queued, in order.
+    /// Queues the broadcasts a callback made, in order, on the socket's publisher: the next
+    /// callback does not wait for the adapter.
     async fn publish(&mut self) {
         for broadcast in std::mem::take(&mut self.socket.broadcasts) {
-            if let Err(error) = self.socket.shared.pubsub.send(broadcast).await {
-                tracing::warn!(%error, "broadcast failed");
-            }
+            self.socket.publisher.publish(broadcast).await;
         }
     }
 

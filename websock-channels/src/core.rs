@@ -10,6 +10,7 @@ use crate::{
     mailbox::{Info, Mailbox},
     presence::Owner,
     protocol::{self, Header, Inbound},
+    publisher::Publisher,
 };
 use serde_json::json;
 use std::{collections::HashMap, sync::Arc};
@@ -33,6 +34,7 @@ pub(crate) struct Core {
     socket_id: Option<Arc<str>>,
     subscriber: SubscriberId,
     mailbox: Mailbox,
+    publisher: Publisher,
     channels: HashMap<Arc<str>, Joined>,
     bucket: Bucket,
     /// Mailbox messages handled so far.
@@ -60,6 +62,7 @@ impl Core {
         }
         hub.shared.counters.socket_opened();
         let span = tracing::info_span!("phoenix_socket", id = socket_id.as_deref().unwrap_or(""));
+        let publisher = Publisher::new(hub.shared.pubsub.clone());
         Self {
             bucket: Bucket::new(hub.shared.limits.rate),
             hub,
@@ -67,6 +70,7 @@ impl Core {
             socket_id,
             subscriber,
             mailbox,
+            publisher,
             channels: HashMap::new(),
             received: 0,
             resync_due: None,
@@ -227,6 +231,7 @@ impl Core {
             shared: hub.shared.clone(),
             subscriber: self.subscriber,
             mail: mail.downgrade(),
+            publisher: self.publisher.clone(),
             pushes: Vec::new(),
             broadcasts: Vec::new(),
             tracked: false,
@@ -487,9 +492,7 @@ impl Core {
         let pushes = std::mem::take(&mut socket.pushes);
         self.push_all(socket, pushes);
         for broadcast in std::mem::take(&mut socket.broadcasts) {
-            if let Err(error) = self.hub.shared.pubsub.send(broadcast).await {
-                tracing::warn!(%error, "broadcast failed");
-            }
+            self.publisher.publish(broadcast).await;
         }
     }
 
@@ -518,9 +521,7 @@ impl Core {
     async fn release(&mut self, topic: &str) {
         let owner = Owner(self.subscriber);
         if let Some(diff) = self.hub.shared.presence.untrack(owner, topic, None) {
-            if let Err(error) = self.hub.shared.pubsub.send(diff).await {
-                tracing::warn!(%error, "presence_diff failed");
-            }
+            self.publisher.publish(diff).await;
         }
         self.hub.shared.pubsub.unsubscribe(topic, self.subscriber);
     }

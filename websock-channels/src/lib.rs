@@ -70,7 +70,8 @@
 // 2. `broadcast`: one broadcast (encoded once), its sender id, what its delivery did.
 // 3. `mailbox`: a socket's mailbox and its overflow policy.
 // 4. `pubsub`: topics to subscribers, adapters.
-// 5. `presence`: who is in a topic, its diffs published through pubsub.
+// 5. `presence`: who is in a topic, its diffs published through pubsub; `publisher`: a
+//    socket's publish queue, drained in order by one task.
 // 6. `connect`: the user's `Socket` (connect, id), its params, assigns, limits.
 // 7. `shared`: what an endpoint's channels share (pubsub, presence, limits, counters).
 // 8. `channel`: the `Channel` contract and `ChannelSocket`; `channel_task`: a joined
@@ -89,6 +90,7 @@ mod mailbox;
 mod payload;
 mod presence;
 mod protocol;
+mod publisher;
 mod pubsub;
 mod shared;
 mod socket;
