@@ -398,3 +398,24 @@ async fn a_slow_adapter_does_not_hold_the_channel_and_keeps_the_order() {
     let shouted: Vec<&Value> = frames[3..].iter().map(|f| &f[4]).collect();
     assert_eq!(shouted, [&json!(0), &json!(1), &json!(2)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_reach_the_client_while_its_channel_is_busy() {
+    let (router, route) = lab_router(Duration::from_secs(60));
+    let (addr, _server) = serve(router).await;
+    let mut client = connect(addr).await;
+    join(&mut client, "lab:a", "1").await;
+    send(&mut client, json!(["1", "s", "lab:a", "stuck", {}])).await;
+    // Only once the event is in the channel's hands: the ping after it is still queued.
+    send(&mut client, json!(["1", "p", "lab:a", "ping", {}])).await;
+    route
+        .pubsub()
+        .broadcast("lab:a", "plain", json!({"x": 1}))
+        .await
+        .unwrap();
+    // The fastlane: the socket writes it, not the (stuck) channel's task.
+    assert_eq!(
+        next(&mut client).await,
+        json!([null, null, "lab:a", "plain", {"x": 1}])
+    );
+}

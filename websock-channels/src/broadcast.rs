@@ -147,3 +147,22 @@ pub enum Delivery {
     /// The subscriber has gone: unsubscribe it.
     Gone,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Phoenix's fastlane encodes a broadcast once for every subscriber: each socket that
+    /// pushes it unchanged writes the same buffer.
+    #[test]
+    fn the_frame_is_encoded_once_and_shared() {
+        let broadcast = Broadcast::new("room:1", "news", serde_json::json!({"a": 1}));
+        let (Some(Frame::Text(one)), Some(Frame::Text(two))) =
+            (broadcast.frame(), broadcast.frame())
+        else {
+            panic!("a JSON broadcast is a text frame");
+        };
+        assert_eq!(one.as_str(), r#"[null,null,"room:1","news",{"a":1}]"#);
+        assert_eq!(one.as_str().as_ptr(), two.as_str().as_ptr());
+    }
+}
