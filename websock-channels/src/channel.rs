@@ -267,8 +267,9 @@ pub(crate) enum Mail {
     In(Box<Inbound>),
     /// A broadcast the channel intercepts, for `handle_out`.
     Out(Arc<Broadcast>),
-    /// An info for `handle_info`.
-    Info(Box<dyn Any + Send>),
+    /// An info for `handle_info`. Boxed twice so that every variant is one pointer: the
+    /// mailbox's slots (allocated 32 at a time) stay small.
+    Info(Box<Box<dyn Any + Send>>),
     /// The client's `phx_leave`: reply ok, `terminate`, `phx_close`.
     Leave(Box<Inbound>),
     /// The socket has ended the channel (a duplicate join, the socket closing).
@@ -309,14 +310,17 @@ impl ChannelHandle {
     /// been rejoined since drops it; so does one whose `Info` is another type (logged).
     pub fn send<I: Send + 'static>(&self, info: I) -> Result<(), NotDelivered> {
         let mail = self.mail.upgrade().ok_or(NotDelivered)?;
-        mail.try_send(Mail::Info(Box::new(info)))
+        mail.try_send(Mail::Info(Box::new(Box::new(info))))
             .map_err(|_| NotDelivered)
     }
 
     /// Sends `info`, waiting for room in the channel's mailbox; `false` once it has ended.
     async fn send_waiting<I: Send + 'static>(&self, info: I) -> bool {
         match self.mail.upgrade() {
-            Some(mail) => mail.send(Mail::Info(Box::new(info))).await.is_ok(),
+            Some(mail) => mail
+                .send(Mail::Info(Box::new(Box::new(info))))
+                .await
+                .is_ok(),
             None => false,
         }
     }

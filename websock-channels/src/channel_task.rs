@@ -65,38 +65,50 @@ pub(crate) struct ChannelTask {
 }
 
 impl ChannelTask {
-    /// Handles the channel's mail until it ends.
-    pub(crate) async fn run(mut self, span: tracing::Span) {
+    /// Handles the channel's mail until it ends. Not an `async fn`: that would hold `self`
+    /// and `span` once more beside the instrumented future, in every idle channel's task.
+    pub(crate) fn run(mut self, span: tracing::Span) -> impl Future<Output = ()> + Send {
         async move {
             while let Some(mail) = self.mail.recv().await {
-                let ended = match mail {
-                    Mail::In(msg) => self.event(*msg).await,
-                    Mail::Out(message) => {
-                        let callback = self.channel.handle_out(
-                            message.event(),
-                            message.payload().clone(),
-                            &mut self.socket,
-                        );
-                        let outcome = guard(self.timeout, callback).await;
-                        self.after(outcome, None).await
-                    }
-                    Mail::Info(info) => {
-                        let callback = self.channel.handle_info(info, &mut self.socket);
-                        let outcome = guard(self.timeout, callback).await;
-                        self.after(outcome, None).await
-                    }
-                    Mail::Leave(msg) => return self.leave(&msg).await,
-                    Mail::End(reason) => return self.terminate(reason).await,
-                };
-                if ended {
+                // Boxed: an idle channel's task holds only this loop waiting on its mailbox,
+                // not the (larger) state of a callback in progress.
+                if Box::pin(self.handle(mail)).await {
                     return;
                 }
             }
             // Every sender has gone: the socket was dropped without ending its channels.
-            self.terminate(LeaveReason::SocketClosed).await;
+            Box::pin(self.terminate(LeaveReason::SocketClosed)).await;
         }
         .instrument(span)
-        .await;
+    }
+
+    /// Handles one message; `true` when the channel has ended.
+    async fn handle(&mut self, mail: Mail) -> bool {
+        match mail {
+            Mail::In(msg) => self.event(*msg).await,
+            Mail::Out(message) => {
+                let callback = self.channel.handle_out(
+                    message.event(),
+                    message.payload().clone(),
+                    &mut self.socket,
+                );
+                let outcome = guard(self.timeout, callback).await;
+                self.after(outcome, None).await
+            }
+            Mail::Info(info) => {
+                let callback = self.channel.handle_info(*info, &mut self.socket);
+                let outcome = guard(self.timeout, callback).await;
+                self.after(outcome, None).await
+            }
+            Mail::Leave(msg) => {
+                self.leave(&msg).await;
+                true
+            }
+            Mail::End(reason) => {
+                self.terminate(reason).await;
+                true
+            }
+        }
     }
 
     async fn event(&mut self, msg: Inbound) -> bool {
@@ -249,5 +261,19 @@ impl ChannelTask {
         self.socket.pushes.clear();
         self.socket.end_timers();
         self.publish().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What BENCHMARKS.md itemises: run with `--nocapture`.
+    #[test]
+    fn sizes() {
+        println!("ChannelTask: {} B", std::mem::size_of::<ChannelTask>());
+        println!("ChannelSocket: {} B", std::mem::size_of::<ChannelSocket>());
+        println!("Mail: {} B", std::mem::size_of::<Mail>());
+        assert_eq!(std::mem::size_of::<Mail>(), 16);
     }
 }

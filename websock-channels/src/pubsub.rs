@@ -253,6 +253,9 @@ impl Adapter for LocalAdapter {
         if let Ok(mut topics) = self.topics.lock() {
             let list = topics.entry(topic.to_owned()).or_default();
             list.retain(|s| s.id != subscriber.id);
+            // Room for exactly one at first (a `Vec` would make four): most topics of a
+            // channel app have one subscriber on a node, and this is held per joined channel.
+            list.reserve_exact(1);
             list.push(subscriber);
         }
     }
