@@ -132,6 +132,7 @@ impl Room {
     }
 }
 
+/// The `slow` event's payload.
 #[derive(Deserialize)]
 pub struct Slow {
     ms: u64,

@@ -41,7 +41,9 @@ impl Channel for Relay {
             .and_then(|p| p["user_id"].as_str())
             .unwrap_or("anonymous")
             .to_owned();
-        socket.track(&user, json!({ "user": user }));
+        socket
+            .track(&user, json!({ "user": user }))
+            .map_err(JoinError::reason)?;
         socket.push_presence_state();
         Ok((Relay, Payload::empty()))
     }

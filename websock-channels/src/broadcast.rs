@@ -13,7 +13,7 @@ use std::{
 };
 use websock_runtime::Frame;
 
-/// A boxed future, as adapters return from [`Adapter::broadcast`].
+/// A boxed future, as adapters return from [`Adapter::broadcast`](crate::Adapter::broadcast).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 static NEXT_SUBSCRIBER: AtomicU64 = AtomicU64::new(1);

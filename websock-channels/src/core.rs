@@ -280,10 +280,10 @@ impl Core {
                 hub.shared.counters.refused_join();
                 match failure {
                     Failure::Panicked(panic) => {
-                        span.in_scope(|| tracing::error!(panic, "join crashed"))
+                        span.in_scope(|| tracing::error!(panic, "join crashed"));
                     }
                     Failure::TimedOut(limit) => {
-                        span.in_scope(|| tracing::error!(?limit, "join timed out"))
+                        span.in_scope(|| tracing::error!(?limit, "join timed out"));
                     }
                 }
                 self.reply(
