@@ -102,14 +102,27 @@ struct Snapshot {
     large: i64,
 }
 
+/// Freed uncounted, as it was made.
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        let counting = COUNTED.with(|c| c.replace(false));
+        drop(std::mem::take(&mut self.by_size));
+        COUNTED.with(|c| c.set(counting));
+    }
+}
+
+/// The live counts now. Not counted itself: its own 512 KiB table would be.
 fn snapshot() -> Snapshot {
-    Snapshot {
+    let counting = COUNTED.with(|c| c.replace(false));
+    let snapshot = Snapshot {
         by_size: LIVE_BY_SIZE
             .iter()
             .map(|n| n.load(Ordering::Relaxed))
             .collect(),
         large: LIVE_LARGE_BYTES.load(Ordering::Relaxed),
-    }
+    };
+    COUNTED.with(|c| c.set(counting));
+    snapshot
 }
 
 /// Prints the live heap grown since `before`, per `per` units, by allocation size; returns
