@@ -17,6 +17,7 @@
 //! | a binary push `binary` | replies ok with the same bytes, broadcasts them to the room |
 //! | `whoami` | replies `{"user_id": .., "token": <the authToken, if any>}` |
 //! | `no_reply` | does not reply (the client's push times out) |
+//! | `slow` `{"ms": N}` | awaits N ms (N ≤ 10,000, else an error reply), then replies ok `{}`; the socket's other channels and heartbeats are answered meanwhile |
 //!
 //! The socket is at `/socket` (phoenix.js appends `/websocket`, or `/longpoll` for its LongPoll
 //! transport); `connect` accepts any params.
@@ -124,6 +125,23 @@ impl Room {
 
     #[on_event("no_reply")]
     fn no_reply(&mut self) {}
+
+    /// Awaits `ms` milliseconds (at most 10,000) before replying: this channel waits, the
+    /// socket's other channels and its heartbeats do not (each channel has its own task).
+    #[on_event("slow")]
+    async fn slow(&mut self, params: Slow) -> ChannelReply {
+        if params.ms > 10_000 {
+            return ChannelReply::error(json!({ "reason": "ms must be at most 10000" }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(params.ms)).await;
+        ChannelReply::ok(json!({}))
+    }
+}
+
+/// The `slow` event's payload.
+#[derive(Deserialize)]
+pub struct Slow {
+    ms: u64,
 }
 
 fn unix_time() -> u64 {

@@ -1,10 +1,8 @@
 //! The channel contract (Phoenix's `Phoenix.Channel`) and what its callbacks can do.
 
 use crate::{
-    Assigns, Broadcast, Payload, Presence, PubSub, Topic,
-    presence::Owner,
-    pubsub::SubscriberId,
-    socket::{Hub, Info, Mailbox},
+    AlreadyTracked, Assigns, Broadcast, Payload, Presence, PubSub, Topic, broadcast::SubscriberId,
+    presence::Owner, protocol::Inbound, publisher::Publisher, shared::Shared,
 };
 use serde_json::Value;
 use std::{
@@ -17,12 +15,15 @@ use std::{
     },
     time::Duration,
 };
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// A channel: the state of one joined topic on one socket, as Phoenix's `Phoenix.Channel`.
 ///
 /// Most users write this through `#[channel("room:{id}")]`; implementing it by hand is just as
-/// supported. Callbacks run in the socket's task, one at a time; a panic in one ends only its
+/// supported. Each joined channel runs its callbacks in its own task, one at a time (Phoenix's
+/// channel process): a slow one delays only its channel, and a panic or a callback past
+/// [`SocketRoute::callback_timeout`](crate::SocketRoute::callback_timeout) ends only its
 /// channel (the client gets `phx_error` and rejoins), never the socket or the other channels.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a channel",
@@ -253,10 +254,26 @@ impl<T: Into<Payload>, E: Into<Payload>> IntoChannelReply for Result<T, E> {
 /// [`ChannelSocket::handle`].
 #[derive(Clone)]
 pub struct ChannelHandle {
-    mailbox: Mailbox,
+    /// Weak: a handle kept somewhere does not keep an ended channel's task alive.
+    mail: mpsc::WeakSender<Mail>,
     topic: Arc<str>,
     join_ref: Arc<str>,
-    instance: u64,
+}
+
+/// What a channel's task receives, in order: the socket routes the client's messages and
+/// intercepted broadcasts, handles and timers send infos.
+pub(crate) enum Mail {
+    /// A client event for `handle_in`.
+    In(Box<Inbound>),
+    /// A broadcast the channel intercepts, for `handle_out`.
+    Out(Arc<Broadcast>),
+    /// An info for `handle_info`. Boxed twice so that every variant is one pointer: the
+    /// mailbox's slots (allocated 32 at a time) stay small.
+    Info(Box<Box<dyn Any + Send>>),
+    /// The client's `phx_leave`: reply ok, `terminate`, `phx_close`.
+    Leave(Box<Inbound>),
+    /// The socket has ended the channel (a duplicate join, the socket closing).
+    End(LeaveReason),
 }
 
 impl fmt::Debug for ChannelHandle {
@@ -268,46 +285,18 @@ impl fmt::Debug for ChannelHandle {
     }
 }
 
-/// A message did not reach its channel: the socket's mailbox is full or the socket has ended.
+/// A message did not reach its channel: the channel's mailbox is full, or the channel has
+/// ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotDelivered;
 
 impl fmt::Display for NotDelivered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the socket's mailbox is full or the socket has ended")
+        f.write_str("the channel's mailbox is full or the channel has ended")
     }
 }
 
 impl std::error::Error for NotDelivered {}
-
-/// [`ChannelSocket::track`] of a key the channel already tracks in its topic. Its
-/// `Display` is `already_tracked`, as Phoenix's error, so
-/// `ChannelReply::error(Payload::reason(error))` answers `{"reason":"already_tracked"}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlreadyTracked {
-    pub(crate) topic: String,
-    pub(crate) key: String,
-}
-
-impl AlreadyTracked {
-    /// The topic.
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-
-    /// The key already tracked.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-}
-
-impl fmt::Display for AlreadyTracked {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("already_tracked")
-    }
-}
-
-impl std::error::Error for AlreadyTracked {}
 
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
@@ -320,16 +309,19 @@ impl ChannelHandle {
     /// Sends `info` to the channel's `handle_info` (`#[on_info]`). A channel that has left or
     /// been rejoined since drops it; so does one whose `Info` is another type (logged).
     pub fn send<I: Send + 'static>(&self, info: I) -> Result<(), NotDelivered> {
-        self.mailbox
-            .send_info(self.info(info))
+        let mail = self.mail.upgrade().ok_or(NotDelivered)?;
+        mail.try_send(Mail::Info(Box::new(Box::new(info))))
             .map_err(|_| NotDelivered)
     }
 
-    fn info<I: Send + 'static>(&self, info: I) -> Info {
-        Info::Channel {
-            topic: self.topic.clone(),
-            instance: self.instance,
-            message: Box::new(info),
+    /// Sends `info`, waiting for room in the channel's mailbox; `false` once it has ended.
+    async fn send_waiting<I: Send + 'static>(&self, info: I) -> bool {
+        match self.mail.upgrade() {
+            Some(mail) => mail
+                .send(Mail::Info(Box::new(Box::new(info))))
+                .await
+                .is_ok(),
+            None => false,
         }
     }
 
@@ -373,9 +365,12 @@ pub struct ChannelSocket {
     pub(crate) timers: OnceLock<CancellationToken>,
     pub(crate) assigns: Arc<Assigns>,
     pub(crate) socket_id: Option<Arc<str>>,
-    pub(crate) hub: Arc<Hub>,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) subscriber: SubscriberId,
-    pub(crate) mailbox: Mailbox,
+    /// The channel's own mailbox (its task holds the receiver).
+    pub(crate) mail: mpsc::WeakSender<Mail>,
+    /// The socket's publish queue: broadcasts never wait for the adapter in a callback.
+    pub(crate) publisher: Publisher,
     pub(crate) pushes: Vec<(String, Payload)>,
     pub(crate) broadcasts: Vec<Broadcast>,
     pub(crate) tracked: bool,
@@ -389,6 +384,12 @@ impl fmt::Debug for ChannelSocket {
             .field("join_ref", &self.join_ref)
             .field("socket_id", &self.socket_id)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ChannelSocket {
+    fn drop(&mut self) {
+        self.end_timers();
     }
 }
 
@@ -420,12 +421,12 @@ impl ChannelSocket {
 
     /// The endpoint's pubsub, to broadcast to other topics or from spawned tasks.
     pub fn pubsub(&self) -> &PubSub {
-        &self.hub.pubsub
+        &self.shared.pubsub
     }
 
     /// The endpoint's presence, to read other topics.
     pub fn presence(&self) -> &Presence {
-        &self.hub.presence
+        &self.shared.presence
     }
 
     /// Pushes `event` to this client only: `[join_ref, null, topic, event, payload]`. With a
@@ -457,10 +458,9 @@ impl ChannelSocket {
     /// A handle that sends infos to this channel instance from any task.
     pub fn handle(&self) -> ChannelHandle {
         ChannelHandle {
-            mailbox: self.mailbox.clone(),
+            mail: self.mail.clone(),
             topic: self.topic.clone(),
             join_ref: self.join_ref.clone(),
-            instance: self.instance,
         }
     }
 
@@ -476,10 +476,9 @@ impl ChannelSocket {
             tokio::select! {
                 () = ended.cancelled() => {}
                 () = tokio::time::sleep(delay) => {
-                    let info = handle.info(info);
                     tokio::select! {
                         () = ended.cancelled() => {}
-                        _ = handle.mailbox.send_info_waiting(info) => {}
+                        _ = handle.send_waiting(info) => {}
                     }
                 }
             }
@@ -487,7 +486,8 @@ impl ChannelSocket {
         ChannelTimer(task.abort_handle())
     }
 
-    /// Stops this channel's timers; the socket calls it when the channel ends.
+    /// Stops this channel's timers; called when the channel ends, and when its state is
+    /// dropped (an aborted task).
     pub(crate) fn end_timers(&self) {
         if let Some(ended) = self.timers.get() {
             ended.cancel();
@@ -502,10 +502,10 @@ impl ChannelSocket {
     /// Phoenix.Presence answers `{:error, {:already_tracked, pid, topic, key}}`: nothing
     /// changes (use [`update`](Self::update) to change the meta).
     pub fn track(&mut self, key: impl AsRef<str>, meta: Value) -> Result<(), AlreadyTracked> {
-        let (_, diff) = self
-            .hub
-            .presence
-            .track(self.owner(), &self.topic, key.as_ref(), meta)?;
+        let (_, diff) =
+            self.shared
+                .presence
+                .track(self.owner(), &self.topic, key.as_ref(), meta)?;
         self.tracked = true;
         self.broadcasts.push(diff);
         Ok(())
@@ -515,7 +515,7 @@ impl ChannelSocket {
     /// `phx_ref_prev`); `false` if it tracked nothing under `key`.
     pub fn update(&mut self, key: impl AsRef<str>, meta: Value) -> bool {
         match self
-            .hub
+            .shared
             .presence
             .update(self.owner(), &self.topic, key.as_ref(), meta)
         {
@@ -529,10 +529,10 @@ impl ChannelSocket {
 
     /// Stops tracking `key`.
     pub fn untrack(&mut self, key: impl AsRef<str>) {
-        if let Some(diff) = self
-            .hub
-            .presence
-            .untrack(self.owner(), &self.topic, Some(key.as_ref()))
+        if let Some(diff) =
+            self.shared
+                .presence
+                .untrack(self.owner(), &self.topic, Some(key.as_ref()))
         {
             self.broadcasts.push(diff);
         }
@@ -540,7 +540,7 @@ impl ChannelSocket {
 
     /// This topic's presences, in the `presence_state` shape.
     pub fn presence_list(&self) -> Value {
-        self.hub.presence.list(&self.topic)
+        self.shared.presence.list(&self.topic)
     }
 
     /// Pushes `presence_state` to this client (do it after `track`, on every join).
@@ -569,7 +569,8 @@ pub(crate) trait DynChannel: Send {
         socket: &'a mut ChannelSocket,
     ) -> crate::BoxFuture<'a, ChannelReply>;
 
-    fn intercepts(&self, event: &str) -> bool;
+    /// The events `handle_out` intercepts.
+    fn intercept(&self) -> &'static [&'static str];
 
     fn handle_out<'a>(
         &'a mut self,
@@ -621,8 +622,8 @@ impl<C: Channel> DynChannel for C {
         }
     }
 
-    fn intercepts(&self, event: &str) -> bool {
-        C::INTERCEPT.contains(&event)
+    fn intercept(&self) -> &'static [&'static str] {
+        C::INTERCEPT
     }
 
     fn handle_out<'a>(
@@ -699,4 +700,13 @@ impl<C, R: Into<Payload>> IntoJoin<C> for Result<(C, R), JoinError> {
 pub fn unhandled_event(event: &str) -> ChannelReply {
     tracing::debug!(event, "no #[on_event] method for this event");
     ChannelReply::error(Payload::reason("unhandled event"))
+}
+
+/// Parses a topic capture into a method's parameter type.
+#[doc(hidden)]
+pub fn parse_capture<T: std::str::FromStr>(topic: &Topic, name: &str) -> Result<T, JoinError> {
+    topic
+        .get(name)
+        .and_then(|value| value.parse().ok())
+        .ok_or_else(JoinError::unmatched_topic)
 }

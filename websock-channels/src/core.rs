@@ -3,23 +3,30 @@
 
 use crate::{
     Payload,
-    channel::{ChannelReply, ChannelSocket, DynChannel, LeaveReason},
-    handler::Connected,
+    broadcast::SubscriberId,
+    channel::{ChannelSocket, LeaveReason, Mail},
+    channel_task::{self, ChannelTask, Failure, guard},
+    hub::{Connected, Hub},
+    mailbox::{Info, Mailbox},
+    presence::Owner,
     protocol::{Header, Inbound},
-    pubsub::SubscriberId,
+    publisher::Publisher,
     serializer::Serializer,
-    socket::{Hub, Info, Mailbox},
 };
 use serde_json::json;
-use std::{any::Any, collections::HashMap, future::Future, sync::Arc};
-use tokio::time::Instant;
+use std::{collections::HashMap, sync::Arc};
+use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
 use tracing::Instrument;
 use websock_runtime::{Close, CloseCode, Frame, Message};
 
+/// A joined channel as its socket sees it: the channel itself runs in its own task.
 struct Joined {
-    channel: Box<dyn DynChannel>,
-    socket: ChannelSocket,
-    span: tracing::Span,
+    join_ref: Arc<str>,
+    instance: u64,
+    /// The events its `handle_out` intercepts: the others go straight to the client.
+    intercept: &'static [&'static str],
+    mail: mpsc::Sender<Mail>,
+    task: AbortHandle,
 }
 
 pub(crate) struct Core {
@@ -29,6 +36,7 @@ pub(crate) struct Core {
     subscriber: SubscriberId,
     mailbox: Mailbox,
     serializer: Serializer,
+    publisher: Publisher,
     channels: HashMap<Arc<str>, Joined>,
     bucket: Bucket,
     /// Mailbox messages handled so far.
@@ -55,18 +63,22 @@ impl Core {
         let subscriber = SubscriberId::next();
         let socket_id: Option<Arc<str>> = id.map(Into::into);
         if let Some(id) = &socket_id {
-            hub.pubsub.subscribe_socket(id, subscriber, mailbox.clone());
+            hub.shared
+                .pubsub
+                .subscribe_socket(id, subscriber, mailbox.clone());
         }
-        hub.counters.socket_opened();
+        hub.shared.counters.socket_opened();
         let span = tracing::info_span!("phoenix_socket", id = socket_id.as_deref().unwrap_or(""));
+        let publisher = Publisher::new(hub.shared.pubsub.clone());
         Self {
-            bucket: Bucket::new(hub.limits.rate),
+            bucket: Bucket::new(hub.shared.limits.rate),
             hub,
             assigns: Arc::new(assigns),
             socket_id,
             subscriber,
             mailbox,
             serializer,
+            publisher,
             channels: HashMap::new(),
             received: 0,
             resync_due: None,
@@ -90,7 +102,7 @@ impl Core {
         match frame {
             Some(frame) => self.send(frame),
             None => {
-                self.hub.counters.unencodable();
+                self.hub.shared.counters.unencodable();
                 let reason = self.serializer.unencodable_reason();
                 tracing::error!(topic, event, reason, "frame not sent");
             }
@@ -111,7 +123,7 @@ impl Core {
     /// A message from the client. The limits are checked on its header, before its payload is
     /// decoded: a frame over them costs no JSON tree.
     pub(crate) async fn handle_message(&mut self, message: Message) {
-        self.hub.counters.message_in();
+        self.hub.shared.counters.message_in();
         let header = match self.serializer.decode_header(&message) {
             Ok(header) => header,
             Err(error) => {
@@ -128,7 +140,7 @@ impl Core {
         }
         let refused = if !self.take_token() {
             Some("rate_limited")
-        } else if message.len() > self.hub.limits.max_payload {
+        } else if message.len() > self.hub.shared.limits.max_payload {
             Some("payload too large")
         } else {
             header.too_long()
@@ -160,7 +172,7 @@ impl Core {
         if self.bucket.take() {
             return true;
         }
-        self.hub.counters.rate_limited();
+        self.hub.shared.counters.rate_limited();
         if self.bucket.refused_in_a_row >= self.bucket.close_after {
             tracing::info!("rate limit exceeded again and again: closing the socket");
             self.close = Some(Close::new(CloseCode::POLICY_VIOLATION, "rate limited"));
@@ -183,8 +195,8 @@ impl Core {
         // after the new join's reply (the reference, §4).
         let replaced = match self.channels.remove(msg.topic.as_str()) {
             Some(old) => {
-                let old_ref = old.socket.join_ref.clone();
-                self.end(old, LeaveReason::Duplicate, false).await;
+                let old_ref = old.join_ref.clone();
+                self.end(&msg.topic, old, LeaveReason::Duplicate).await;
                 Some(old_ref)
             }
             None => None,
@@ -201,19 +213,21 @@ impl Core {
     async fn join_new(&mut self, msg: &mut Inbound, join_ref: Arc<str>) {
         let hub = self.hub.clone();
         let Some((route, topic)) = hub.route(&msg.topic) else {
-            hub.counters.refused_join();
+            hub.shared.counters.refused_join();
             return self.unmatched(msg);
         };
-        if self.channels.len() >= hub.limits.max_channels {
-            hub.counters.refused_join();
+        if self.channels.len() >= hub.shared.limits.max_channels {
+            hub.shared.counters.refused_join();
             let reason = Payload::reason("too many channels joined");
             return self.reply(Some(&join_ref), msg, "error", &reason);
         }
         let topic_name: Arc<str> = msg.topic.as_str().into();
         // Subscribed before `join` runs: a broadcast sent meanwhile waits in the mailbox and
         // is pushed after the join reply, never lost.
-        hub.pubsub
+        hub.shared
+            .pubsub
             .subscribe_socket(&topic_name, self.subscriber, self.mailbox.clone());
+        let (mail, mailbox) = mpsc::channel(channel_task::CAPACITY);
         let mut socket = ChannelSocket {
             topic: topic_name.clone(),
             join_ref: join_ref.clone(),
@@ -221,9 +235,10 @@ impl Core {
             timers: std::sync::OnceLock::new(),
             assigns: self.assigns.clone(),
             socket_id: self.socket_id.clone(),
-            hub: hub.clone(),
+            shared: hub.shared.clone(),
             subscriber: self.subscriber,
-            mailbox: self.mailbox.clone(),
+            mail: mail.downgrade(),
+            publisher: self.publisher.clone(),
             pushes: Vec::new(),
             broadcasts: Vec::new(),
             tracked: false,
@@ -231,35 +246,54 @@ impl Core {
         };
         let span = tracing::info_span!(parent: &self.span, "channel", topic = %topic_name, channel = route.name, join_ref = %join_ref);
         let params = std::mem::take(&mut msg.payload);
-        let outcome = guard((route.join)(topic, params, &mut socket))
+        let timeout = hub.shared.limits.callback_timeout;
+        let outcome = guard(timeout, (route.join)(topic, params, &mut socket))
             .instrument(span.clone())
             .await;
         match outcome {
             Ok(Ok((channel, response))) => {
-                hub.counters.joined();
+                hub.shared.counters.joined();
                 span.in_scope(|| tracing::debug!("joined"));
                 self.reply(Some(&join_ref), msg, "ok", &response);
                 self.flush(&mut socket).await;
-                self.channels.insert(
-                    topic_name,
-                    Joined {
-                        channel,
-                        socket,
-                        span,
-                    },
-                );
+                let instance = socket.instance;
+                let intercept = channel.intercept();
+                let task = ChannelTask {
+                    channel,
+                    socket,
+                    mail: mailbox,
+                    out: self.mailbox.clone(),
+                    timeout,
+                    serializer: self.serializer,
+                };
+                let task = tokio::spawn(task.run(span)).abort_handle();
+                let joined = Joined {
+                    join_ref,
+                    instance,
+                    intercept,
+                    mail,
+                    task,
+                };
+                self.channels.insert(topic_name, joined);
             }
             Ok(Err(error)) => {
-                hub.counters.refused_join();
+                hub.shared.counters.refused_join();
                 span.in_scope(|| tracing::debug!(%error, "join refused"));
                 let join_ref = (!error.unmatched).then_some(&*join_ref);
                 self.reply(join_ref, msg, "error", &error.payload);
                 self.cleanup(&mut socket).await;
             }
-            Err(panic) => {
-                hub.counters.crashed();
-                hub.counters.refused_join();
-                span.in_scope(|| tracing::error!(panic, "join crashed"));
+            Err(failure) => {
+                hub.shared.counters.crashed();
+                hub.shared.counters.refused_join();
+                match failure {
+                    Failure::Panicked(panic) => {
+                        span.in_scope(|| tracing::error!(panic, "join crashed"));
+                    }
+                    Failure::TimedOut(limit) => {
+                        span.in_scope(|| tracing::error!(?limit, "join timed out"));
+                    }
+                }
                 self.reply(
                     Some(&join_ref),
                     msg,
@@ -271,11 +305,13 @@ impl Core {
         }
     }
 
+    /// The channel's task replies, runs `terminate` and sends `phx_close`; the socket forgets
+    /// the channel at once (a new join of the topic is a new instance).
     async fn leave(&mut self, msg: Inbound) {
         let current = self
             .channels
             .get(msg.topic.as_str())
-            .map(|joined| joined.socket.join_ref.clone());
+            .map(|joined| joined.join_ref.clone());
         match current {
             // The reference, §4: a leave for a topic not joined still gets an ok reply.
             None => self.reply(msg.join_ref.as_deref(), &msg, "ok", &Payload::empty()),
@@ -283,45 +319,54 @@ impl Core {
                 tracing::debug!(topic = %msg.topic, "leave with a stale join_ref ignored");
             }
             Some(join_ref) => {
-                self.reply(Some(&join_ref), &msg, "ok", &Payload::empty());
-                if let Some(joined) = self.channels.remove(msg.topic.as_str()) {
-                    self.end(joined, LeaveReason::Leave, true).await;
+                let Some(joined) = self.channels.remove(msg.topic.as_str()) else {
+                    return;
+                };
+                self.release(&msg.topic).await;
+                let refused = match joined.mail.try_send(Mail::Leave(Box::new(msg))) {
+                    Ok(()) => return,
+                    Err(mpsc::error::TrySendError::Full(mail)) => mail,
+                    Err(mpsc::error::TrySendError::Closed(mail)) => mail,
+                };
+                // Stuck or flooded: it is ended without its `terminate`, and the socket
+                // answers for it.
+                joined.task.abort();
+                if let Mail::Leave(msg) = refused {
+                    self.reply(Some(&join_ref), &msg, "ok", &Payload::empty());
+                    let frame = self.serializer.encode_lifecycle(
+                        &join_ref,
+                        &msg.topic,
+                        "phx_close",
+                        &json!({}),
+                    );
+                    self.send(frame);
                 }
             }
         }
     }
 
     async fn event(&mut self, msg: Inbound) {
-        let Some(mut joined) = self.channels.remove(msg.topic.as_str()) else {
+        let Some(joined) = self.channels.get(msg.topic.as_str()) else {
             return self.unmatched(&msg);
         };
-        if is_stale(&msg, &joined.socket.join_ref) {
+        if is_stale(&msg, &joined.join_ref) {
             tracing::debug!(topic = %msg.topic, "message with a stale join_ref ignored");
-            self.channels.insert(joined.socket.topic.clone(), joined);
             return;
         }
-        let span = joined.span.clone();
-        let outcome = guard(joined.channel.handle_in(
-            &msg.event,
-            msg.payload.clone(),
-            &mut joined.socket,
-        ))
-        .instrument(span)
-        .await;
-        match outcome {
-            Ok(reply) => {
-                // Pushes made while handling the event go first, then its reply: Phoenix
-                // sends a push as it happens and the reply when the callback returns.
-                let ChannelReply { status, stop } = reply;
-                let pushes = std::mem::take(&mut joined.socket.pushes);
-                self.push_all(&joined.socket, pushes);
-                if let (Some((status, payload)), Some(_)) = (status, &msg.msg_ref) {
-                    let join_ref = joined.socket.join_ref.clone();
-                    self.reply(Some(&join_ref), &msg, &status, &payload);
+        let join_ref = joined.join_ref.clone();
+        match joined.mail.try_send(Mail::In(Box::new(msg))) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(Mail::In(msg))) => {
+                // The channel is stuck or flooded: answer now rather than hold the socket.
+                self.hub.shared.counters.rate_limited();
+                tracing::warn!(topic = %msg.topic, "channel mailbox full: event refused");
+                if msg.msg_ref.is_some() {
+                    let reason = Payload::reason("channel busy");
+                    self.reply(Some(&join_ref), &msg, "error", &reason);
                 }
-                self.after(joined, stop).await;
             }
-            Err(panic) => self.crashed(joined, panic).await,
+            // Ended by itself: its `phx_error` or `phx_close` is on its way.
+            Err(_) => {}
         }
     }
 
@@ -354,43 +399,50 @@ impl Core {
                 if message.event() == "presence_diff" && self.stale_diff(message.topic()) {
                     return;
                 }
-                let Some(mut joined) = self.channels.remove(message.topic()) else {
+                let Some(joined) = self.channels.get(message.topic()) else {
                     return;
                 };
-                if !joined.channel.intercepts(message.event()) {
-                    let frame = message.frame(self.serializer);
-                    self.send_encoded(frame, message.topic(), message.event());
-                    self.channels.insert(joined.socket.topic.clone(), joined);
+                // Phoenix's fastlane: the frame, encoded once for every subscriber, goes
+                // straight to the client unless the channel intercepts the event.
+                if !joined.intercept.contains(&message.event()) {
+                    self.send_encoded(
+                        message.frame(self.serializer),
+                        message.topic(),
+                        message.event(),
+                    );
                     return;
                 }
-                let span = joined.span.clone();
-                let outcome = guard(joined.channel.handle_out(
-                    message.event(),
-                    message.payload().clone(),
-                    &mut joined.socket,
-                ))
-                .instrument(span)
-                .await;
-                self.after_callback(joined, outcome).await;
+                if let Err(mpsc::error::TrySendError::Full(_)) =
+                    joined.mail.try_send(Mail::Out(message))
+                {
+                    // As a full socket mailbox (see `Delivery`): never a silent drop.
+                    self.hub.shared.counters.slow_consumer();
+                    tracing::warn!("channel mailbox full: slow consumer, closing with 1013");
+                    self.close = Some(Close::new(
+                        CloseCode::TRY_AGAIN_LATER,
+                        "slow consumer: channel mailbox full",
+                    ));
+                }
             }
-            Info::Channel {
+            Info::Frames(frames) => self.out.extend(frames),
+            Info::Down {
                 topic,
                 instance,
-                message,
+                frame,
             } => {
-                let Some(mut joined) = self.channels.remove(&*topic) else {
-                    return;
-                };
-                if joined.socket.instance != instance {
-                    self.channels.insert(topic, joined);
-                    return;
+                // A channel that has been left or rejoined since is already forgotten.
+                if self
+                    .channels
+                    .get(&topic)
+                    .is_some_and(|j| j.instance == instance)
+                {
+                    self.channels.remove(&topic);
+                    self.hub.shared.counters.channel_closed();
+                    self.release(&topic).await;
+                    if let Some(frame) = frame {
+                        self.send(frame);
+                    }
                 }
-                let span = joined.span.clone();
-                let info: Box<dyn Any + Send> = message;
-                let outcome = guard(joined.channel.handle_info(info, &mut joined.socket))
-                    .instrument(span)
-                    .await;
-                self.after_callback(joined, outcome).await;
             }
             // What it woke the socket for is read in `resync_presence` and `handle_info`.
             Info::Wake => {}
@@ -433,27 +485,15 @@ impl Core {
             let Some(joined) = self.channels.get(topic.as_str()) else {
                 continue;
             };
-            let join_ref = joined.socket.join_ref.clone();
-            let state = Payload::Json(self.hub.presence.list(&topic));
+            let join_ref = joined.join_ref.clone();
+            let state = Payload::Json(self.hub.shared.presence.list(&topic));
             let frame =
                 self.serializer
                     .encode_push(Some(&join_ref), &topic, "presence_state", &state);
             self.send_encoded(frame, &topic, "presence_state");
-            self.hub.counters.presence_resynced();
+            self.hub.shared.counters.presence_resynced();
             tracing::info!(%topic, "mailbox was full: presence_diffs dropped, presence_state pushed");
             self.stale_diffs.insert(topic, last_stale);
-        }
-    }
-
-    async fn after_callback(&mut self, mut joined: Joined, outcome: Result<ChannelReply, String>) {
-        match outcome {
-            // Without a client ref there is nothing to reply to: only the stop counts.
-            Ok(reply) => {
-                let pushes = std::mem::take(&mut joined.socket.pushes);
-                self.push_all(&joined.socket, pushes);
-                self.after(joined, reply.stop).await;
-            }
-            Err(panic) => self.crashed(joined, panic).await,
         }
     }
 
@@ -469,109 +509,59 @@ impl Core {
         }
     }
 
-    /// Sends what a callback queued, then keeps the channel or ends it.
-    async fn after(&mut self, mut joined: Joined, stop: bool) {
-        self.flush(&mut joined.socket).await;
-        if stop || joined.socket.stop {
-            self.end(joined, LeaveReason::Stop, true).await;
-        } else {
-            self.channels.insert(joined.socket.topic.clone(), joined);
-        }
-    }
-
-    /// Pushes and broadcasts a callback queued.
+    /// Pushes and broadcasts a join queued.
     async fn flush(&mut self, socket: &mut ChannelSocket) {
         let pushes = std::mem::take(&mut socket.pushes);
         self.push_all(socket, pushes);
         for broadcast in std::mem::take(&mut socket.broadcasts) {
-            if let Err(error) = self.hub.pubsub.send(broadcast).await {
-                tracing::warn!(%error, "broadcast failed");
-            }
+            self.publisher.publish(broadcast).await;
         }
     }
 
-    /// A callback panicked: `phx_error` (the client rejoins), and only this channel goes.
-    async fn crashed(&mut self, mut joined: Joined, panic: String) {
-        self.hub.counters.crashed();
-        joined
-            .span
-            .in_scope(|| tracing::error!(panic, "channel crashed"));
-        let frame = self.serializer.encode_lifecycle(
-            &joined.socket.join_ref,
-            &joined.socket.topic,
-            "phx_error",
-            &json!({ "reason": "channel_crash" }),
-        );
-        self.send(frame);
-        // Pushes queued before the panic are dropped with the state they came from.
-        joined.socket.pushes.clear();
-        joined.socket.broadcasts.clear();
-        self.hub.counters.channel_closed();
-        self.cleanup(&mut joined.socket).await;
-    }
-
-    /// Ends a channel: `terminate`, untrack, unsubscribe, and `phx_close` when asked.
-    async fn end(&mut self, mut joined: Joined, reason: LeaveReason, close: bool) {
-        let span = joined.span.clone();
-        let outcome = guard(joined.channel.terminate(reason, &mut joined.socket))
-            .instrument(span)
-            .await;
-        if let Err(panic) = outcome {
-            self.hub.counters.crashed();
-            joined
-                .span
-                .in_scope(|| tracing::error!(panic, "terminate panicked"));
-        }
-        // Pushes from `terminate` are not sent (the channel is gone); broadcasts are.
-        joined.socket.pushes.clear();
-        self.hub.counters.channel_closed();
-        self.cleanup(&mut joined.socket).await;
-        if close {
-            let frame = self.serializer.encode_lifecycle(
-                &joined.socket.join_ref,
-                &joined.socket.topic,
-                "phx_close",
-                &json!({}),
-            );
-            self.send(frame);
+    /// The socket ends a channel (a duplicate join, the socket closing): it forgets it at
+    /// once, and its task runs `terminate` on its own time.
+    async fn end(&mut self, topic: &str, joined: Joined, reason: LeaveReason) {
+        self.hub.shared.counters.channel_closed();
+        self.release(topic).await;
+        if joined.mail.try_send(Mail::End(reason)).is_err() {
+            // Stuck or flooded: ended without its `terminate`.
+            joined.task.abort();
         }
     }
 
-    /// Stops the channel's timers, untracks its presences, sends its last broadcasts and
-    /// unsubscribes.
+    /// What a refused join leaves behind: its timers, presences, broadcasts, subscription.
     async fn cleanup(&mut self, socket: &mut ChannelSocket) {
         socket.end_timers();
-        if socket.tracked {
-            if let Some(diff) = self
-                .hub
-                .presence
-                .untrack(socket.owner(), &socket.topic, None)
-            {
-                socket.broadcasts.push(diff);
-            }
-        }
         socket.pushes.clear();
         self.flush(socket).await;
-        self.hub.pubsub.unsubscribe(&socket.topic, self.subscriber);
+        self.release(&socket.topic).await;
+    }
+
+    /// Untracks what the socket tracked in `topic` and unsubscribes it: done by the socket,
+    /// in order with its joins, so a rejoin's subscription is never undone by the old
+    /// instance's late end.
+    async fn release(&mut self, topic: &str) {
+        let owner = Owner(self.subscriber);
+        if let Some(diff) = self.hub.shared.presence.untrack(owner, topic, None) {
+            self.publisher.publish(diff).await;
+        }
+        self.hub.shared.pubsub.unsubscribe(topic, self.subscriber);
     }
 
     /// The socket is closing: every channel ends.
     pub(crate) async fn terminate(&mut self) {
-        let topics: Vec<Arc<str>> = self.channels.keys().cloned().collect();
-        for topic in topics {
-            if let Some(joined) = self.channels.remove(&topic) {
-                self.end(joined, LeaveReason::SocketClosed, false).await;
-            }
+        for (topic, joined) in std::mem::take(&mut self.channels) {
+            self.end(&topic, joined, LeaveReason::SocketClosed).await;
         }
         if let Some(id) = &self.socket_id {
-            self.hub.pubsub.unsubscribe(id, self.subscriber);
+            self.hub.shared.pubsub.unsubscribe(id, self.subscriber);
         }
-        self.hub.counters.socket_closed();
+        self.hub.shared.counters.socket_closed();
         self.out.clear();
     }
 
     pub(crate) fn take_out(&mut self) -> Vec<Frame> {
-        self.hub.counters.messages_out(self.out.len());
+        self.hub.shared.counters.messages_out(self.out.len());
         std::mem::take(&mut self.out)
     }
 }
@@ -583,12 +573,6 @@ fn is_stale(msg: &Header, current: &str) -> bool {
     msg.join_ref
         .as_deref()
         .is_some_and(|join_ref| join_ref != current)
-}
-
-/// Polls `future`, catching a panic: one channel's bug must not take the socket down (the
-/// runtime's callback guard does the same for a whole connection).
-async fn guard<F: Future>(future: F) -> Result<F::Output, String> {
-    websock_runtime::__private::catch_panic(future).await
 }
 
 /// The per-socket token bucket.

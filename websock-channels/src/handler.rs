@@ -1,40 +1,26 @@
 //! The runtime handler: one per WebSocket connection, driving the socket's [`Core`].
 
 use crate::{
-    Assigns,
+    broadcast::{BoxFuture, Delivery},
     core::Core,
-    serializer::Serializer,
-    socket::{Hub, Info, Mailbox},
+    hub::Connected,
+    mailbox::{Inbox, Info, Mailbox},
 };
-use std::{fmt, sync::Arc};
+use std::fmt;
 use tracing::Instrument;
-use websock_runtime::{Close, Context, Handler, Message, Reply, TerminateReason};
-
-/// A connection that passed `connect`: the `Init` of [`SocketHandler`].
-pub struct Connected {
-    pub(crate) hub: Arc<Hub>,
-    pub(crate) assigns: Assigns,
-    pub(crate) id: Option<String>,
-    /// The wire format its `vsn` chose.
-    pub(crate) serializer: Serializer,
-}
-
-impl fmt::Debug for Connected {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connected")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
+use websock_runtime::{
+    Close, Context, Handle, Handler, Message, Reply, SendError, TerminateReason,
+};
 
 /// A message in a socket's mailbox (a broadcast, or an info for one of its channels).
-pub struct SocketInfo(pub(crate) Info);
+pub(crate) struct SocketInfo(pub(crate) Info);
 
 impl fmt::Debug for SocketInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Info::Broadcast(message) => f.debug_tuple("Broadcast").field(message).finish(),
-            Info::Channel { topic, .. } => f.debug_struct("Channel").field("topic", topic).finish(),
+            Info::Frames(frames) => f.debug_tuple("Frames").field(&frames.len()).finish(),
+            Info::Down { topic, .. } => f.debug_struct("Down").field("topic", topic).finish(),
             Info::Wake => f.write_str("Wake"),
         }
     }
@@ -42,7 +28,7 @@ impl fmt::Debug for SocketInfo {
 
 /// The runtime handler behind a [`SocketRoute`](crate::SocketRoute): the Phoenix socket of one
 /// connection, multiplexing its channels.
-pub struct SocketHandler {
+pub(crate) struct SocketHandler {
     core: Core,
 }
 
@@ -71,7 +57,7 @@ impl Handler for SocketHandler {
     type Info = SocketInfo;
 
     async fn init(init: Connected, ctx: &mut Context<Self>) -> Result<Self, Close> {
-        let mailbox = Mailbox::socket(ctx.handle().clone(), init.hub.counters.clone());
+        let mailbox = Mailbox::new(ctx.handle().clone(), init.hub.shared.counters.clone());
         Ok(Self {
             core: Core::new(init, mailbox),
         })
@@ -93,5 +79,23 @@ impl Handler for SocketHandler {
         let span = self.core.span.clone();
         span.in_scope(|| tracing::debug!(?reason, "socket closing"));
         self.core.terminate().instrument(span).await;
+    }
+}
+
+/// A runtime connection's mailbox is where its socket's mailbox messages go.
+impl Inbox for Handle<SocketHandler> {
+    fn try_send(&self, info: Info) -> Result<(), Delivery> {
+        Handle::try_send(self, SocketInfo(info)).map_err(|e| match e {
+            SendError::Full(_) => Delivery::Full,
+            SendError::Closed(_) => Delivery::Gone,
+        })
+    }
+
+    fn send(&self, info: Info) -> BoxFuture<'_, bool> {
+        Box::pin(async move { Handle::send(self, SocketInfo(info)).await.is_ok() })
+    }
+
+    fn len(&self) -> usize {
+        self.stats().mailbox_len
     }
 }

@@ -49,10 +49,15 @@
 //! | `Phoenix.ChannelTest` | [`testing`] |
 //! | `serializer: [{V1.JSONSerializer, "~> 1.0.0"}, {V2.JSONSerializer, "~> 2.0.0"}]` | chosen by `vsn` at connect: no `vsn` or `~> 1.0.0` is V1 (`{"topic","event","payload","ref"}` objects, no binary: a binary payload is not sent to a V1 socket, counted in [`ChannelMetrics::unencodable`]), `~> 2.0.0` is V2, others get 403 |
 //!
-//! Each connection is one task (the runtime's), and its channels run inside it, one callback
-//! at a time: a slow `await` in one channel delays the others on that socket. A panic in a
-//! channel callback is caught: the client gets `phx_error` `{"reason":"channel_crash"}` (or
-//! the join reply `{"reason":"join crashed"}`) and the socket and its other channels go on.
+//! Each connection is one task (the runtime's), and each channel it joins runs in a task of
+//! its own, as a Phoenix channel is a process: the socket's task reads frames, answers
+//! heartbeats, routes events to their channel and writes what the channels send back, so a
+//! slow `await` in one channel delays only that channel; within a channel, pushes and replies
+//! keep their order. Broadcasts a channel does not intercept go straight from the socket to
+//! the client, encoded once for every subscriber (Phoenix's fastlane). A panic in a channel
+//! callback, or one still running after [`SocketRoute::callback_timeout`] (30 s), is caught:
+//! the client gets `phx_error` `{"reason":"channel_crash"}` (or `{"reason":"timeout"}`; a
+//! join answers `{"reason":"join crashed"}`) and the socket and its other channels go on.
 //!
 //! Close codes: the idle timeout (60 s without a frame from the client) and `disconnect`
 //! close with 1001, a server shutdown with 1012, sustained rate-limit abuse with 1008, a slow
@@ -60,17 +65,38 @@
 //! phoenix.js reconnects after. Nothing here closes with 1000, which stops phoenix.js up
 //! to 1.8.12 for good.
 
+// The modules in layers, each using only those above it (no import circles):
+//
+// 1. `topic`, `payload`, `protocol`, `telemetry`: names, values, the wire format, counters.
+// 2. `broadcast`: one broadcast (encoded once), its sender id, what its delivery did.
+// 3. `mailbox`: a socket's mailbox and its overflow policy.
+// 4. `pubsub`: topics to subscribers, adapters.
+// 5. `presence`: who is in a topic, its diffs published through pubsub; `publisher`: a
+//    socket's publish queue, drained in order by one task.
+// 6. `connect`: the user's `Socket` (connect, id), its params, assigns, limits.
+// 7. `shared`: what an endpoint's channels share (pubsub, presence, limits, counters).
+// 8. `channel`: the `Channel` contract and `ChannelSocket`; `channel_task`: a joined
+//    channel's own task (Phoenix's channel process).
+// 9. `hub`: the channel routes, and a connection that passed `connect`.
+// 10. `core`: one socket's state machine (frames in, frames out), transport-free.
+// 11. `handler` (the WebSocket transport), `socket` (the route builder), `testing`.
+mod broadcast;
 mod channel;
+mod channel_task;
+mod connect;
 mod core;
 mod handler;
+mod hub;
 pub mod longpoll;
 mod mailbox;
 mod payload;
 mod presence;
 mod protocol;
+mod publisher;
 mod pubsub;
 mod route_service;
 mod serializer;
+mod shared;
 mod socket;
 mod telemetry;
 pub mod testing;
@@ -78,27 +104,26 @@ pub mod token;
 mod topic;
 mod v1;
 
+pub use broadcast::{BoxFuture, Broadcast, Delivery, SubscriberId};
 pub use channel::{
-    AlreadyTracked, AnyInfo, Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer,
-    IntoChannelReply, JoinError, LeaveReason, NotDelivered,
+    AnyInfo, Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer, IntoChannelReply,
+    JoinError, LeaveReason, NotDelivered,
 };
-pub use handler::{Connected, SocketHandler, SocketInfo};
+pub use connect::{AnonymousSocket, Assigns, ConnectInfo, Params, RateLimit, Refused, Socket};
 pub use payload::{Binary, Payload, PayloadError};
-pub use presence::Presence;
+pub use presence::{AlreadyTracked, Presence};
 pub use pubsub::{
-    Adapter, BoxFuture, Broadcast, Delivery, LocalAdapter, PresenceDiff, PresenceMeta, PubSub,
-    PubSubError, Subscriber, SubscriberId, Subscription,
+    Adapter, LocalAdapter, PresenceDiff, PresenceMeta, PubSub, PubSubError, Subscriber,
+    Subscription,
 };
-pub use socket::{
-    AnonymousSocket, Assigns, ConnectInfo, Params, RateLimit, Refused, Socket, SocketRoute, socket,
-};
+pub use socket::{SocketRoute, socket};
 pub use telemetry::ChannelMetrics;
 pub use topic::Topic;
 
 /// What `#[channel]` expands to refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::channel::{IntoJoin, into_reply, unhandled_event};
-    pub use crate::payload::{parse_capture, parse_param};
+    pub use crate::channel::{IntoJoin, into_reply, parse_capture, unhandled_event};
+    pub use crate::payload::parse_param;
     pub use serde_json;
 }

@@ -3,9 +3,7 @@
 //! else marks the socket as a slow consumer to close with 1013.
 
 use crate::{
-    handler::{SocketHandler, SocketInfo},
-    pubsub::{Broadcast, Delivery},
-    socket::Info,
+    broadcast::{BoxFuture, Broadcast, Delivery},
     telemetry::Counters,
 };
 use std::sync::{
@@ -13,37 +11,67 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 use tokio::sync::mpsc;
-use websock_runtime::{Handle, SendError};
+use websock_runtime::Frame;
 
 /// The event phoenix.js's `Presence` syncs from. Recognised by name, as phoenix.js does: a
 /// lost one leaves the client's list wrong whoever sent it, and a `presence_state` mends it.
 const PRESENCE_DIFF: &str = "presence_diff";
 
+/// What a socket's mailbox receives.
+pub(crate) enum Info {
+    Broadcast(Arc<Broadcast>),
+    /// Frames a channel's task sends its client, in order.
+    Frames(Vec<Frame>),
+    /// A channel's task has ended by itself (a stop, a crash, a timeout): the socket forgets
+    /// that instance and sends `frame` (its `phx_close` or `phx_error`).
+    Down {
+        topic: Arc<str>,
+        instance: u64,
+        frame: Option<Frame>,
+    },
+    /// A broadcast found the mailbox full: read the socket's backlog.
+    Wake,
+}
+
+/// Where a socket's mailbox messages go: the runtime connection's mailbox (implemented by the
+/// transport, above this layer) or a test socket's queue.
+pub(crate) trait Inbox: Send + Sync + 'static {
+    /// Queues `info` if there is room.
+    fn try_send(&self, info: Info) -> Result<(), Delivery>;
+    /// Queues `info`, waiting for room; `false` once the socket has ended.
+    fn send(&self, info: Info) -> BoxFuture<'_, bool>;
+    /// Messages waiting now.
+    fn len(&self) -> usize;
+}
+
+impl Inbox for mpsc::Sender<Info> {
+    fn try_send(&self, info: Info) -> Result<(), Delivery> {
+        mpsc::Sender::try_send(self, info).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Delivery::Full,
+            mpsc::error::TrySendError::Closed(_) => Delivery::Gone,
+        })
+    }
+
+    fn send(&self, info: Info) -> BoxFuture<'_, bool> {
+        Box::pin(async move { mpsc::Sender::send(self, info).await.is_ok() })
+    }
+
+    fn len(&self) -> usize {
+        self.max_capacity() - self.capacity()
+    }
+}
+
 /// A socket's mailbox: the runtime connection's, or a test socket's queue.
 #[derive(Clone)]
 pub(crate) struct Mailbox {
-    inbox: Inbox,
+    inbox: Arc<dyn Inbox>,
     backlog: Arc<Backlog>,
 }
 
-#[derive(Clone)]
-enum Inbox {
-    Socket(Handle<SocketHandler>),
-    Queue(mpsc::Sender<Info>),
-}
-
 impl Mailbox {
-    /// The mailbox of a runtime connection.
-    pub(crate) fn socket(handle: Handle<SocketHandler>, counters: Arc<Counters>) -> Self {
-        Self::new(Inbox::Socket(handle), counters)
-    }
-
-    /// A test socket's queue.
-    pub(crate) fn queue(tx: mpsc::Sender<Info>, counters: Arc<Counters>) -> Self {
-        Self::new(Inbox::Queue(tx), counters)
-    }
-
-    fn new(inbox: Inbox, counters: Arc<Counters>) -> Self {
+    /// A mailbox that queues into `inbox`.
+    pub(crate) fn new(inbox: impl Inbox, counters: Arc<Counters>) -> Self {
+        let inbox = Arc::new(inbox);
         Self {
             inbox,
             backlog: Arc::new(Backlog {
@@ -61,32 +89,17 @@ impl Mailbox {
 
     /// Queues `info` if there is room.
     pub(crate) fn send_info(&self, info: Info) -> Result<(), Delivery> {
-        match &self.inbox {
-            Inbox::Socket(handle) => handle.try_send(SocketInfo(info)).map_err(|e| match e {
-                SendError::Full(_) => Delivery::Full,
-                SendError::Closed(_) => Delivery::Gone,
-            }),
-            Inbox::Queue(tx) => tx.try_send(info).map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => Delivery::Full,
-                mpsc::error::TrySendError::Closed(_) => Delivery::Gone,
-            }),
-        }
+        self.inbox.try_send(info)
     }
 
     /// Queues `info`, waiting for room; `false` once the socket has ended.
     pub(crate) async fn send_info_waiting(&self, info: Info) -> bool {
-        match &self.inbox {
-            Inbox::Socket(handle) => handle.send(SocketInfo(info)).await.is_ok(),
-            Inbox::Queue(tx) => tx.send(info).await.is_ok(),
-        }
+        self.inbox.send(info).await
     }
 
     /// Messages waiting now.
     pub(crate) fn len(&self) -> usize {
-        match &self.inbox {
-            Inbox::Socket(handle) => handle.stats().mailbox_len,
-            Inbox::Queue(tx) => tx.max_capacity() - tx.capacity(),
-        }
+        self.inbox.len()
     }
 
     /// Queues a broadcast, or, when the mailbox is full, records what the socket owes its

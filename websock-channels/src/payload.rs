@@ -235,18 +235,6 @@ pub fn parse_param<T: DeserializeOwned + 'static>(payload: Payload) -> Result<T,
     payload.parse()
 }
 
-/// Parses a topic capture into a method's parameter type.
-#[doc(hidden)]
-pub fn parse_capture<T: std::str::FromStr>(
-    topic: &crate::Topic,
-    name: &str,
-) -> Result<T, crate::JoinError> {
-    topic
-        .get(name)
-        .and_then(|value| value.parse().ok())
-        .ok_or_else(crate::JoinError::unmatched_topic)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,6 @@
 //! Presence: who is in a topic, in exactly the shape phoenix.js's `Presence` consumes.
 
-use crate::{
-    AlreadyTracked, Broadcast, PubSub,
-    pubsub::{PresenceDiff, SubscriberId},
-};
+use crate::{Broadcast, PubSub, broadcast::SubscriberId, pubsub::PresenceDiff};
 use serde_json::{Map, Value, json};
 use std::{
     collections::{BTreeMap, HashMap},
@@ -14,6 +11,35 @@ use std::{
     },
     time::{SystemTime, UNIX_EPOCH},
 };
+
+/// [`ChannelSocket::track`](crate::ChannelSocket::track) of a key the channel already tracks
+/// in its topic. Its `Display` is `already_tracked`, as Phoenix's error, so
+/// `ChannelReply::error(Payload::reason(error))` answers `{"reason":"already_tracked"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlreadyTracked {
+    pub(crate) topic: String,
+    pub(crate) key: String,
+}
+
+impl AlreadyTracked {
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The key already tracked.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl fmt::Display for AlreadyTracked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("already_tracked")
+    }
+}
+
+impl std::error::Error for AlreadyTracked {}
 
 /// Who tracked a presence: one channel (a socket and a topic).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

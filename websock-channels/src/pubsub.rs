@@ -1,121 +1,20 @@
 //! Publish/subscribe between sockets: broadcast to a topic from anywhere (a channel, another
 //! task, an HTTP handler), delivered to every socket that joined it.
 
-use crate::{Payload, protocol, serializer::Serializer, socket::Mailbox};
+use crate::{
+    Payload,
+    broadcast::{BoxFuture, Broadcast, Delivery, SubscriberId},
+    mailbox::Mailbox,
+};
 use std::{
     collections::HashMap,
     fmt,
-    future::Future,
-    pin::Pin,
     sync::{
-        Arc, Mutex, OnceLock,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
 use tokio::sync::mpsc;
-use websock_runtime::Frame;
-
-/// A boxed future, as adapters return from [`Adapter::broadcast`].
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-static NEXT_SUBSCRIBER: AtomicU64 = AtomicU64::new(1);
-
-/// Identifies one subscriber (one socket) within the process; `broadcast_from` skips it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SubscriberId(u64);
-
-impl SubscriberId {
-    pub(crate) fn next() -> Self {
-        Self(NEXT_SUBSCRIBER.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// The number, for logs (and for a networked adapter's envelope).
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-/// One message for a topic. The frame phoenix.js receives (`[null,null,topic,event,payload]`)
-/// is encoded once per serializer (V1, V2), on first use, and shared by every socket that
-/// pushes it unchanged.
-pub struct Broadcast {
-    topic: String,
-    event: String,
-    payload: Payload,
-    from: Option<SubscriberId>,
-    frames: [OnceLock<Option<Frame>>; Serializer::COUNT],
-}
-
-impl fmt::Debug for Broadcast {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Broadcast")
-            .field("topic", &self.topic)
-            .field("event", &self.event)
-            .field("payload", &self.payload)
-            .field("from", &self.from)
-            .finish()
-    }
-}
-
-impl Broadcast {
-    /// A broadcast of `event` with `payload` to `topic`.
-    pub fn new(
-        topic: impl Into<String>,
-        event: impl Into<String>,
-        payload: impl Into<Payload>,
-    ) -> Self {
-        Self {
-            topic: topic.into(),
-            event: event.into(),
-            payload: payload.into(),
-            from: None,
-            frames: Default::default(),
-        }
-    }
-
-    /// The same broadcast, not delivered to `sender` (Phoenix's `broadcast_from`).
-    pub fn from(mut self, sender: SubscriberId) -> Self {
-        self.from = Some(sender);
-        self
-    }
-
-    /// The topic.
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-
-    /// The event.
-    pub fn event(&self) -> &str {
-        &self.event
-    }
-
-    /// The payload.
-    pub fn payload(&self) -> &Payload {
-        &self.payload
-    }
-
-    /// The subscriber it is not delivered to, if any.
-    pub fn sender(&self) -> Option<SubscriberId> {
-        self.from
-    }
-
-    /// The wire frame in `serializer`'s format, encoded once; `None` for a binary payload
-    /// whose topic or event is over 255 bytes (the binary layout cannot carry it;
-    /// [`PubSub::send`] refuses those), or for any binary payload in V1 (no binary frames).
-    pub(crate) fn frame(&self, serializer: Serializer) -> Option<Frame> {
-        self.frames[serializer as usize]
-            .get_or_init(|| serializer.encode_broadcast(&self.topic, &self.event, &self.payload))
-            .clone()
-    }
-
-    /// Whether it can be sent: a binary payload's topic and event fit in 255 bytes each.
-    fn encodable(&self) -> bool {
-        match self.payload {
-            Payload::Json(_) => true,
-            Payload::Binary(_) => protocol::fits_binary(&self.topic, &self.event),
-        }
-    }
-}
 
 /// Where a subscriber's broadcasts go: a socket's mailbox (through its runtime `Handle`), a
 /// test socket's queue, or a [`Subscription`] receiver.
@@ -139,41 +38,6 @@ impl fmt::Debug for Subscriber {
     }
 }
 
-/// What happened to one delivery.
-///
-/// A socket's mailbox is bounded (the runtime's `Config::mailbox_capacity`, 1,024 by default).
-/// When a broadcast finds it full, nothing is lost silently:
-///
-/// - a `presence_diff` is not queued, nor are the next ones to that topic: the socket drops
-///   the diffs still waiting for it and, once it has worked through its backlog, pushes its
-///   client one fresh `presence_state` (phoenix.js resyncs on any `presence_state`), counted in
-///   [`ChannelMetrics::presence_resyncs`](crate::ChannelMetrics). A join storm stays a join
-///   storm instead of turning into a reconnect storm.
-/// - any other broadcast: the socket is a slow consumer and is closed with 1013 "try again
-///   later" (phoenix.js reconnects and rejoins, and a channel's join sends what it needs), counted
-///   in [`ChannelMetrics::slow_consumers`](crate::ChannelMetrics). Phoenix never drops a
-///   broadcast (its transport's mailbox is unbounded); uWebSockets drops past
-///   `maxBackpressure` and can close. A bounded mailbox cannot do the first, and a silent drop
-///   would leave the client wrong for good, so the client is told by the close.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Delivery {
-    /// In the subscriber's mailbox.
-    Delivered,
-    /// Skipped: the subscriber is the broadcast's sender.
-    Skipped,
-    /// Dropped: a [`Subscription`]'s queue (1,024) is full (counted in
-    /// [`LocalAdapter::dropped`] and logged).
-    Full,
-    /// A `presence_diff` not queued: the socket's mailbox is full, so it resyncs its client
-    /// with one `presence_state` once it drains.
-    Resync,
-    /// Not queued: the socket's mailbox is full, and it is being closed with 1013.
-    SlowConsumer,
-    /// The subscriber has gone: unsubscribe it.
-    Gone,
-}
-
 impl Subscriber {
     pub(crate) fn new(id: SubscriberId, sink: Sink) -> Self {
         Self { id, sink }
@@ -186,7 +50,7 @@ impl Subscriber {
 
     /// Puts `message` in this subscriber's mailbox without waiting.
     pub fn deliver(&self, message: &Arc<Broadcast>) -> Delivery {
-        if message.from == Some(self.id) {
+        if message.sender() == Some(self.id) {
             return Delivery::Skipped;
         }
         match &self.sink {
@@ -346,7 +210,7 @@ impl LocalAdapter {
     /// A networked adapter calls this for what arrives from other nodes.
     pub fn deliver(&self, message: &Arc<Broadcast>) -> usize {
         let subscribers = match self.topics.lock() {
-            Ok(topics) => topics.get(&message.topic).cloned().unwrap_or_default(),
+            Ok(topics) => topics.get(message.topic()).cloned().unwrap_or_default(),
             Err(_) => return 0,
         };
         let mut delivered = 0;
@@ -358,13 +222,13 @@ impl LocalAdapter {
                 Delivery::Skipped | Delivery::Resync | Delivery::SlowConsumer => {}
                 Delivery::Full => {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(topic = %message.topic, subscriber = subscriber.id.0, "subscription full: broadcast dropped");
+                    tracing::warn!(topic = %message.topic(), subscriber = subscriber.id.as_u64(), "subscription full: broadcast dropped");
                 }
                 Delivery::Gone => gone.push(subscriber.id),
             }
         }
         for id in gone {
-            self.unsubscribe(&message.topic, id);
+            self.unsubscribe(message.topic(), id);
         }
         delivered
     }
@@ -389,6 +253,9 @@ impl Adapter for LocalAdapter {
         if let Ok(mut topics) = self.topics.lock() {
             let list = topics.entry(topic.to_owned()).or_default();
             list.retain(|s| s.id != subscriber.id);
+            // Room for exactly one at first (a `Vec` would make four): most topics of a
+            // channel app have one subscriber on a node, and this is held per joined channel.
+            list.reserve_exact(1);
             list.push(subscriber);
         }
     }

@@ -2,291 +2,24 @@
 //! serves it.
 
 use crate::{
-    Channel, ChannelMetrics, Payload, Presence, PubSub, Topic,
-    channel::{ChannelSocket, Joined, join_erased},
-    handler::{Connected, SocketHandler},
-    pubsub::Broadcast,
+    Channel, ChannelMetrics, Presence, PubSub,
+    channel::join_erased,
+    connect::{ConnectInfo, Limits, Params, RateLimit, Socket},
+    handler::SocketHandler,
+    hub::{ChannelRoute, Connected, Hub},
     serializer::Serializer,
+    shared::Shared,
     telemetry::Counters,
     topic::TopicPattern,
 };
 use std::{
-    any::{Any, TypeId},
-    collections::HashMap,
     fmt,
     future::Future,
     pin::Pin,
     sync::{Arc, OnceLock},
+    time::Duration,
 };
 use websock_runtime::{Body, CheckOrigin, Config, Endpoint, Refuse, RequestInfo, WebSocketRoute};
-
-/// What a socket's `connect` hands to its channels: any values, one per type (the user, the
-/// tenant, ..), read with [`get`](Self::get).
-#[derive(Default)]
-pub struct Assigns {
-    values: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
-}
-
-impl fmt::Debug for Assigns {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Assigns")
-            .field("values", &self.values.len())
-            .finish()
-    }
-}
-
-impl Assigns {
-    /// No values.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// With `value` added (replacing one of the same type).
-    pub fn with<T: Send + Sync + 'static>(mut self, value: T) -> Self {
-        self.insert(value);
-        self
-    }
-
-    /// Adds `value`, returning the one of the same type it replaces.
-    pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
-        self.values
-            .insert(TypeId::of::<T>(), Box::new(value))
-            .and_then(|old| old.downcast().ok().map(|old| *old))
-    }
-
-    /// The value of type `T`.
-    pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.values.get(&TypeId::of::<T>())?.downcast_ref()
-    }
-}
-
-/// The socket's params: phoenix.js `params` as query parameters (`vsn` removed).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Params(Vec<(String, String)>);
-
-impl Params {
-    /// Params from pairs.
-    pub fn new<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        Self(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
-    }
-
-    /// The first value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Every param, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-}
-
-/// What `connect` knows about the connection besides its params (Phoenix's `connect_info`).
-#[derive(Clone, Debug, Default)]
-pub struct ConnectInfo {
-    pub(crate) request: Option<RequestInfo>,
-    pub(crate) auth_token: Option<String>,
-}
-
-impl ConnectInfo {
-    /// Info for a test connection: no HTTP request, perhaps a token.
-    pub fn new(auth_token: Option<String>) -> Self {
-        Self {
-            request: None,
-            auth_token,
-        }
-    }
-
-    /// Info for a test connection that also carries a request, e.g.
-    /// `RequestInfo::from_request(&http::Request::get("/socket/websocket?vsn=2.0.0").body(())?)`.
-    pub fn with_request(mut self, request: RequestInfo) -> Self {
-        self.request = Some(request);
-        self
-    }
-
-    /// The upgrade request (headers, peer address); `None` for test connections made without
-    /// [`with_request`](Self::with_request).
-    pub fn request(&self) -> Option<&RequestInfo> {
-        self.request.as_ref()
-    }
-
-    /// phoenix.js 1.8's `authToken`: decoded from the `Sec-WebSocket-Protocol` header, or
-    /// over LongPoll the `X-Phoenix-AuthToken` header.
-    pub fn auth_token(&self) -> Option<&str> {
-        self.auth_token.as_deref()
-    }
-}
-
-/// A refused `connect`: HTTP 403 with an empty body, before the upgrade (phoenix.js sees an
-/// error and keeps reconnecting on its schedule).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Refused {
-    reason: String,
-}
-
-impl Refused {
-    /// A refusal; `reason` is logged, never sent.
-    pub fn new(reason: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-        }
-    }
-
-    /// The logged reason.
-    pub fn reason(&self) -> &str {
-        &self.reason
-    }
-}
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "connect refused: {}", self.reason)
-    }
-}
-
-impl std::error::Error for Refused {}
-
-/// A socket endpoint's behaviour: Phoenix's `UserSocket`.
-///
-/// ```
-/// use websock_channels::{Assigns, ConnectInfo, Params, Refused, Socket};
-///
-/// struct UserSocket;
-/// struct UserId(u64);
-///
-/// impl Socket for UserSocket {
-///     async fn connect(&self, params: &Params, _: &ConnectInfo) -> Result<Assigns, Refused> {
-///         let id = params.get("token").and_then(|t| t.parse().ok()).ok_or(Refused::new("bad token"))?;
-///         Ok(Assigns::new().with(UserId(id)))
-///     }
-///
-///     fn id(&self, assigns: &Assigns) -> Option<String> {
-///         assigns.get::<UserId>().map(|user| format!("user_socket:{}", user.0))
-///     }
-/// }
-/// ```
-pub trait Socket: Send + Sync + 'static {
-    /// Authenticates a connection before the upgrade: `Ok` with what its channels may read,
-    /// or `Err` for HTTP 403.
-    fn connect(
-        &self,
-        params: &Params,
-        info: &ConnectInfo,
-    ) -> impl Future<Output = Result<Assigns, Refused>> + Send;
-
-    /// The socket's id (`user_socket:42`): [`PubSub::disconnect`] with it closes every socket
-    /// of that user. `None` (the default) for anonymous sockets.
-    fn id(&self, assigns: &Assigns) -> Option<String> {
-        let _ = assigns;
-        None
-    }
-}
-
-/// A socket that accepts everyone, with no assigns.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct AnonymousSocket;
-
-impl Socket for AnonymousSocket {
-    async fn connect(&self, _: &Params, _: &ConnectInfo) -> Result<Assigns, Refused> {
-        Ok(Assigns::new())
-    }
-}
-
-/// The socket's token bucket: `per_second` messages on average, bursts of `burst`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RateLimit {
-    pub(crate) per_second: f64,
-    pub(crate) burst: f64,
-    pub(crate) close_after: u32,
-}
-
-impl RateLimit {
-    /// `per_second` messages a second on average, up to `burst` at once. A message over the
-    /// limit gets the error reply `{"reason":"rate_limited"}`; 50 of those in a row close
-    /// the socket with 1008 (phoenix.js reconnects after a pause). Every frame but a
-    /// heartbeat takes a token before it is decoded, frames that do not decode included.
-    pub fn new(per_second: u32, burst: u32) -> Self {
-        Self {
-            per_second: f64::from(per_second.max(1)),
-            burst: f64::from(burst.max(1)),
-            close_after: 50,
-        }
-    }
-
-    /// How many refused messages in a row close the socket (1008).
-    pub fn close_after(mut self, refused_in_a_row: u32) -> Self {
-        self.close_after = refused_in_a_row.max(1);
-        self
-    }
-}
-
-/// The per-socket limits.
-#[derive(Clone, Debug)]
-pub(crate) struct Limits {
-    pub(crate) max_channels: usize,
-    pub(crate) max_payload: usize,
-    pub(crate) rate: Option<RateLimit>,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_channels: 100,
-            max_payload: 1 << 20,
-            rate: Some(RateLimit::new(500, 1000)),
-        }
-    }
-}
-
-/// One `channel "room:*", RoomChannel` line.
-#[derive(Clone)]
-pub(crate) struct ChannelRoute {
-    pub(crate) pattern: TopicPattern,
-    pub(crate) join:
-        for<'a> fn(Topic, Payload, &'a mut ChannelSocket) -> crate::BoxFuture<'a, Joined>,
-    pub(crate) name: &'static str,
-}
-
-/// What every socket of one endpoint shares.
-pub(crate) struct Hub {
-    pub(crate) routes: Vec<ChannelRoute>,
-    pub(crate) pubsub: PubSub,
-    pub(crate) presence: Presence,
-    pub(crate) limits: Limits,
-    pub(crate) counters: Arc<Counters>,
-}
-
-impl Hub {
-    pub(crate) fn route(&self, topic: &str) -> Option<(&ChannelRoute, Topic)> {
-        self.routes
-            .iter()
-            .find_map(|route| route.pattern.matches(topic).map(|t| (route, t)))
-    }
-}
-
-/// What a socket's mailbox receives.
-pub(crate) enum Info {
-    Broadcast(Arc<Broadcast>),
-    Channel {
-        topic: Arc<str>,
-        /// The channel instance it is for: one that has left, or been replaced by a rejoin
-        /// (even with the same join_ref), drops it.
-        instance: u64,
-        message: Box<dyn Any + Send>,
-    },
-    /// A broadcast found the mailbox full: read the socket's backlog.
-    Wake,
-}
-
-pub(crate) use crate::mailbox::Mailbox;
 
 /// A Phoenix socket endpoint: the [`Socket`], its channels and its options. Mount it with the
 /// runtime's `Router` at `<path>/websocket` (phoenix.js appends `/websocket`).
@@ -401,6 +134,17 @@ impl<S: Socket> SocketRoute<S> {
         self.rebuilt()
     }
 
+    /// How long one channel callback (`join`, `handle_in`, `handle_info`, `handle_out`,
+    /// `terminate`) may run (default 30 s; `None`: for ever). A callback still running then
+    /// crashes its channel only: the client gets `phx_error` `{"reason":"timeout"}` for that
+    /// topic (phoenix.js rejoins; a join answers `{"reason":"join crashed"}`), and the socket
+    /// and its other channels go on. Each joined channel runs in its own task, so a slow
+    /// callback never delays the socket's other channels or its heartbeats meanwhile.
+    pub fn callback_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.limits.callback_timeout = timeout.into();
+        self.rebuilt()
+    }
+
     /// The connection options (idle timeout: 60 s by default, as Phoenix's `timeout`). The
     /// `phoenix` subprotocol is always added.
     pub fn config(mut self, config: Config) -> Self {
@@ -424,10 +168,12 @@ impl<S: Socket> SocketRoute<S> {
         self.hub.get_or_init(|| {
             Arc::new(Hub {
                 routes: self.routes.clone(),
-                pubsub: self.pubsub.clone(),
-                presence: self.presence.clone(),
-                limits: self.limits.clone(),
-                counters: self.counters.clone(),
+                shared: Arc::new(Shared {
+                    pubsub: self.pubsub.clone(),
+                    presence: self.presence.clone(),
+                    limits: self.limits.clone(),
+                    counters: self.counters.clone(),
+                }),
             })
         })
     }
@@ -517,7 +263,7 @@ async fn connect<S: Socket>(
         }
     }
     let Some(serializer) = Serializer::negotiate(vsn.as_deref()) else {
-        hub.counters.refused_connect();
+        hub.shared.counters.refused_connect();
         tracing::debug!(vsn = vsn.as_deref(), "connect refused: unsupported vsn");
         // Phoenix's `negotiate_serializer` refuses it, and the transport answers 403.
         return Err(Refuse::forbidden(format!(
@@ -526,7 +272,7 @@ async fn connect<S: Socket>(
         )));
     };
     let Ok(auth_token) = auth_token(&request) else {
-        hub.counters.refused_connect();
+        hub.shared.counters.refused_connect();
         return Err(Refuse::forbidden(
             "invalid authToken in Sec-WebSocket-Protocol\n",
         ));
@@ -557,7 +303,7 @@ pub(crate) async fn connect_with<S: Socket>(
             })
         }
         Err(refused) => {
-            hub.counters.refused_connect();
+            hub.shared.counters.refused_connect();
             tracing::debug!(reason = refused.reason(), "connect refused");
             // Phoenix answers a refused connect with 403 and nothing else.
             Err(Refuse::forbidden(""))
@@ -623,14 +369,5 @@ mod tests {
         assert_eq!(decode_base64("c2VjcmV0MTI").unwrap(), b"secret12");
         assert_eq!(decode_base64("c2VjcmV0MTI=").unwrap(), b"secret12");
         assert!(decode_base64("c2V*").is_none());
-    }
-
-    #[test]
-    fn assigns_by_type() {
-        let mut assigns = Assigns::new().with(42u32).with("x".to_owned());
-        assert_eq!(assigns.get::<u32>(), Some(&42));
-        assert_eq!(assigns.insert(7u32), Some(42));
-        assert_eq!(assigns.get::<String>().map(String::as_str), Some("x"));
-        assert!(assigns.get::<u8>().is_none());
     }
 }

@@ -29,7 +29,8 @@
 use crate::{
     ConnectInfo, Params, Payload, Refused, Socket, SocketRoute,
     core::Core,
-    socket::{Info, Mailbox, connect_with},
+    mailbox::{Info, Mailbox},
+    socket::connect_with,
 };
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -122,7 +123,7 @@ impl TestSocket {
         let (to_server, mut inbound) = mpsc::channel::<Message>(1024);
         let (mailbox_tx, mut mailbox) = mpsc::channel::<Info>(1024);
         let (events, from_server) = mpsc::unbounded_channel();
-        let mailbox_tx = Mailbox::queue(mailbox_tx, hub.counters.clone());
+        let mailbox_tx = Mailbox::new(mailbox_tx, hub.shared.counters.clone());
         let mut core = Core::new(connected, mailbox_tx);
         tokio::spawn(async move {
             loop {

@@ -58,9 +58,10 @@ pub use metrics::LongPollMetrics;
 
 use crate::{
     ConnectInfo, Params, Socket,
-    handler::{Connected, SocketHandler},
+    handler::SocketHandler,
+    hub::{Connected, Hub},
     serializer::Serializer,
-    socket::{Hub, connect_with},
+    socket::connect_with,
     token::Signer,
 };
 use bytes::Bytes;
@@ -238,7 +239,7 @@ impl<S: Socket> LongPoll<S> {
         let (vsn, params) = self.connect_params(&info, signed);
         // Phoenix's `negotiate_serializer`, as for WebSockets: no `vsn` is V1.
         let Some(serializer) = Serializer::negotiate(vsn.as_deref()) else {
-            self.hub.counters.refused_connect();
+            self.hub.shared.counters.refused_connect();
             tracing::debug!(?vsn, "longpoll connect refused: unsupported vsn");
             return status_json(403);
         };
