@@ -3,18 +3,14 @@
 #[allow(dead_code)]
 #[path = "../examples/axum_mount.rs"]
 mod example;
+mod support;
 
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
+use support::within;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use websock::ServerHandle;
-
-async fn within<F: std::future::Future>(future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("timed out")
-}
 
 #[tokio::test]
 async fn websocket_and_http_routes_share_one_axum_server() {
@@ -95,11 +91,7 @@ async fn serve_app() -> (std::net::SocketAddr, ServerHandle) {
     (addr, handle)
 }
 
-async fn next_text(
-    client: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> serde_json::Value {
+async fn next_text(client: &mut support::Client) -> serde_json::Value {
     match within(client.next()).await {
         Some(Ok(Message::Text(text))) => serde_json::from_str(&text).unwrap(),
         other => panic!("expected a text frame, got {other:?}"),
