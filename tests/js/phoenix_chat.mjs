@@ -3,7 +3,15 @@
 // Starts the binary on 127.0.0.1:0 (and again on the same port for the restart test).
 // Prints `N passed, M failed`; exits non-zero on any failure.
 import { assert, checks, eq, startBinary, stopChild, until } from "./harness.mjs";
-import { connect, disconnectAll, eventQueue, presenceView, receive } from "./phoenix_client.mjs";
+import {
+  checkHeartbeats,
+  checkLeave,
+  connect,
+  disconnectAll,
+  eventQueue,
+  presenceView,
+  receive,
+} from "./phoenix_client.mjs";
 
 const binary = process.argv[2];
 const { test, finish } = checks();
@@ -105,29 +113,13 @@ await test("presence syncs in both clients as they come and go", async () => {
   a.leave();
 });
 
-await test("heartbeats are answered and keep the socket open", async () => {
-  const socket = connect(url, { heartbeatIntervalMs: 100 });
-  let replies = 0;
-  let closes = 0;
-  socket.onMessage((msg) => {
-    if (msg.topic === "phoenix" && msg.event === "phx_reply" && msg.payload.status === "ok") replies++;
-  });
-  socket.onClose(() => closes++);
-  await until(() => replies >= 3, `3 heartbeat replies (got ${replies})`);
-  assert(closes === 0, "socket closed during heartbeats");
-  assert(socket.isConnected(), "socket not connected");
-});
+await test("heartbeats are answered and keep the socket open", () =>
+  checkHeartbeats(connect(url, { heartbeatIntervalMs: 100 })),
+);
 
-await test("leave replies ok and closes the channel", async () => {
-  const socket = connect(url);
-  const room = socket.channel("room:leave", { user_id: "alice" });
-  await receive(room.join());
-  let closed = false;
-  room.onClose(() => (closed = true));
-  const [status] = await receive(room.leave());
-  assert(status === "ok", `leave status ${status}`);
-  await until(() => closed && room.state === "closed", `channel closed (state ${room.state})`);
-});
+await test("leave replies ok and closes the channel", () =>
+  checkLeave(connect(url), "room:leave"),
+);
 
 await test("binary payloads both ways: reply and broadcast", async () => {
   const a = connect(url).channel("room:bin", { user_id: "alice" });

@@ -3,7 +3,7 @@
 // a channel's events and presence list collected for the waits.
 import { Socket, Presence } from "phoenix";
 import WebSocket from "ws";
-import { withTimeout } from "./harness.mjs";
+import { assert, until, withTimeout } from "./harness.mjs";
 
 const sockets = [];
 
@@ -54,4 +54,30 @@ export function presenceView(channel) {
     view.list = presence.list((id) => id).sort();
   });
   return view;
+}
+
+// Checks shared by the V1 and V2 suites.
+
+// `socket` (connected with a short heartbeatIntervalMs) gets 3 heartbeat replies and stays open.
+export async function checkHeartbeats(socket) {
+  let replies = 0;
+  let closes = 0;
+  socket.onMessage((msg) => {
+    if (msg.topic === "phoenix" && msg.event === "phx_reply" && msg.payload.status === "ok") replies++;
+  });
+  socket.onClose(() => closes++);
+  await until(() => replies >= 3, `3 heartbeat replies (got ${replies})`);
+  assert(closes === 0, "socket closed during heartbeats");
+  assert(socket.isConnected(), "socket not connected");
+}
+
+// Joins `topic` on `socket`, leaves: the leave replies ok and the channel closes.
+export async function checkLeave(socket, topic) {
+  const room = socket.channel(topic, { user_id: "alice" });
+  await receive(room.join());
+  let closed = false;
+  room.onClose(() => (closed = true));
+  const [status] = await receive(room.leave());
+  assert(status === "ok", `leave status ${status}`);
+  await until(() => closed && room.state === "closed", `channel closed (state ${room.state})`);
 }

@@ -6,7 +6,15 @@
 // Usage: node tests/js/phoenix_v1.mjs <path to the chat binary>
 // Prints `N passed, M failed`; exits non-zero on any failure.
 import { assert, checks, eq, startBinary, stopChild, until } from "./harness.mjs";
-import { connect, disconnectAll, eventQueue, presenceView, receive } from "./phoenix_client.mjs";
+import {
+  checkHeartbeats,
+  checkLeave,
+  connect,
+  disconnectAll,
+  eventQueue,
+  presenceView,
+  receive,
+} from "./phoenix_client.mjs";
 
 const binary = process.argv[2];
 const { test, finish } = checks();
@@ -53,29 +61,13 @@ await test("V1: join, push/reply and its broadcast, in V1 object frames", async 
   room.leave();
 });
 
-await test("V1: heartbeats are answered and keep the socket open", async () => {
-  const socket = connectV1(url, { heartbeatIntervalMs: 100 });
-  let replies = 0;
-  let closes = 0;
-  socket.onMessage((msg) => {
-    if (msg.topic === "phoenix" && msg.event === "phx_reply" && msg.payload.status === "ok") replies++;
-  });
-  socket.onClose(() => closes++);
-  await until(() => replies >= 3, `3 heartbeat replies (got ${replies})`);
-  assert(closes === 0, "socket closed during heartbeats");
-  assert(socket.isConnected(), "socket not connected");
-});
+await test("V1: heartbeats are answered and keep the socket open", () =>
+  checkHeartbeats(connectV1(url, { heartbeatIntervalMs: 100 })),
+);
 
-await test("V1: leave replies ok and closes the channel", async () => {
-  const socket = connectV1(url);
-  const room = socket.channel("room:v1-leave", { user_id: "alice" });
-  await receive(room.join());
-  let closed = false;
-  room.onClose(() => (closed = true));
-  const [status] = await receive(room.leave());
-  assert(status === "ok", `leave status ${status}`);
-  await until(() => closed && room.state === "closed", `channel closed (state ${room.state})`);
-});
+await test("V1: leave replies ok and closes the channel", () =>
+  checkLeave(connectV1(url), "room:v1-leave"),
+);
 
 await test("V1 and V2 clients in one room see each other's broadcasts and presence", async () => {
   const a = connectV1(url).channel("room:mixed", { user_id: "alice" });
