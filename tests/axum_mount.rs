@@ -58,11 +58,7 @@ async fn invalid_upgrades_inside_axum_get_the_reason() {
 
 #[tokio::test]
 async fn the_server_handle_shuts_axum_mounted_sockets_down_with_1012() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let handle = ServerHandle::new();
-    let app = example::app(handle.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (addr, handle) = serve_app().await;
     let (mut client, _) = within(tokio_tungstenite::connect_async(format!(
         "ws://{addr}/ws/greet/x"
     )))
@@ -71,15 +67,7 @@ async fn the_server_handle_shuts_axum_mounted_sockets_down_with_1012() {
     client.send(Message::text("hi")).await.unwrap();
     within(client.next()).await.unwrap().unwrap();
     assert_eq!(handle.metrics().active_connections, 1);
-    let waited =
-        tokio::spawn(async move { handle.shutdown_and_wait(Duration::from_secs(5)).await });
-    match within(client.next()).await {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1012),
-        other => panic!("expected a 1012 close, got {other:?}"),
-    }
-    // Reading on sends the client's answering close, so the server need not wait it out.
-    assert!(within(client.next()).await.is_none());
-    assert_eq!(within(waited).await.unwrap().active_connections, 0);
+    shutdown_closes_with_1012(handle, &mut client).await;
 }
 
 async fn serve_app() -> (std::net::SocketAddr, ServerHandle) {
@@ -89,6 +77,19 @@ async fn serve_app() -> (std::net::SocketAddr, ServerHandle) {
     let app = example::app(handle.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr, handle)
+}
+
+/// Shuts the server down: `client` gets a 1012 close, and the drain ends with no connection.
+async fn shutdown_closes_with_1012(handle: ServerHandle, client: &mut support::Client) {
+    let waited =
+        tokio::spawn(async move { handle.shutdown_and_wait(Duration::from_secs(5)).await });
+    match within(client.next()).await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1012),
+        other => panic!("expected a 1012 close, got {other:?}"),
+    }
+    // Reading on sends the client's answering close, so the server need not wait it out.
+    assert!(within(client.next()).await.is_none());
+    assert_eq!(within(waited).await.unwrap().active_connections, 0);
 }
 
 async fn next_text(client: &mut support::Client) -> serde_json::Value {
@@ -122,15 +123,7 @@ async fn a_socket_route_mounted_with_route_service_serves_phoenix_channels_and_d
     assert_eq!(handle.metrics().active_connections, 1);
 
     // The channel socket drains on shutdown and still gets 1012.
-    let waited =
-        tokio::spawn(async move { handle.shutdown_and_wait(Duration::from_secs(5)).await });
-    match within(client.next()).await {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1012),
-        other => panic!("expected a 1012 close, got {other:?}"),
-    }
-    // Reading on sends the client's answering close, so the server need not wait it out.
-    assert!(within(client.next()).await.is_none());
-    assert_eq!(within(waited).await.unwrap().active_connections, 0);
+    shutdown_closes_with_1012(handle, &mut client).await;
 }
 
 #[tokio::test]
