@@ -3,18 +3,14 @@
 #[allow(dead_code)]
 #[path = "../examples/axum_mount.rs"]
 mod example;
+mod support;
 
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
+use support::within;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use websock::ServerHandle;
-
-async fn within<F: std::future::Future>(future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("timed out")
-}
 
 #[tokio::test]
 async fn websocket_and_http_routes_share_one_axum_server() {
@@ -62,11 +58,7 @@ async fn invalid_upgrades_inside_axum_get_the_reason() {
 
 #[tokio::test]
 async fn the_server_handle_shuts_axum_mounted_sockets_down_with_1012() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let handle = ServerHandle::new();
-    let app = example::app(handle.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (addr, handle) = serve_app().await;
     let (mut client, _) = within(tokio_tungstenite::connect_async(format!(
         "ws://{addr}/ws/greet/x"
     )))
@@ -75,15 +67,7 @@ async fn the_server_handle_shuts_axum_mounted_sockets_down_with_1012() {
     client.send(Message::text("hi")).await.unwrap();
     within(client.next()).await.unwrap().unwrap();
     assert_eq!(handle.metrics().active_connections, 1);
-    let waited =
-        tokio::spawn(async move { handle.shutdown_and_wait(Duration::from_secs(5)).await });
-    match within(client.next()).await {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1012),
-        other => panic!("expected a 1012 close, got {other:?}"),
-    }
-    // Reading on sends the client's answering close, so the server need not wait it out.
-    assert!(within(client.next()).await.is_none());
-    assert_eq!(within(waited).await.unwrap().active_connections, 0);
+    shutdown_closes_with_1012(handle, &mut client).await;
 }
 
 async fn serve_app() -> (std::net::SocketAddr, ServerHandle) {
@@ -95,11 +79,20 @@ async fn serve_app() -> (std::net::SocketAddr, ServerHandle) {
     (addr, handle)
 }
 
-async fn next_text(
-    client: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> serde_json::Value {
+/// Shuts the server down: `client` gets a 1012 close, and the drain ends with no connection.
+async fn shutdown_closes_with_1012(handle: ServerHandle, client: &mut support::Client) {
+    let waited =
+        tokio::spawn(async move { handle.shutdown_and_wait(Duration::from_secs(5)).await });
+    match within(client.next()).await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1012),
+        other => panic!("expected a 1012 close, got {other:?}"),
+    }
+    // Reading on sends the client's answering close, so the server need not wait it out.
+    assert!(within(client.next()).await.is_none());
+    assert_eq!(within(waited).await.unwrap().active_connections, 0);
+}
+
+async fn next_text(client: &mut support::Client) -> serde_json::Value {
     match within(client.next()).await {
         Some(Ok(Message::Text(text))) => serde_json::from_str(&text).unwrap(),
         other => panic!("expected a text frame, got {other:?}"),
@@ -130,15 +123,7 @@ async fn a_socket_route_mounted_with_route_service_serves_phoenix_channels_and_d
     assert_eq!(handle.metrics().active_connections, 1);
 
     // The channel socket drains on shutdown and still gets 1012.
-    let waited =
-        tokio::spawn(async move { handle.shutdown_and_wait(Duration::from_secs(5)).await });
-    match within(client.next()).await {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1012),
-        other => panic!("expected a 1012 close, got {other:?}"),
-    }
-    // Reading on sends the client's answering close, so the server need not wait it out.
-    assert!(within(client.next()).await.is_none());
-    assert_eq!(within(waited).await.unwrap().active_connections, 0);
+    shutdown_closes_with_1012(handle, &mut client).await;
 }
 
 #[tokio::test]

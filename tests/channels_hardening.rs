@@ -7,6 +7,8 @@
 //! yields fills a socket's mailbox before its task can drain it, which is what a burst does
 //! on a busy server.
 
+mod support;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::{
@@ -14,19 +16,14 @@ use std::{
     net::SocketAddr,
     time::Duration,
 };
-use tokio::net::TcpStream;
-use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream,
-    tungstenite::{Message, protocol::CloseFrame},
-};
+use support::{Client, connect_v2, send, within};
+use tokio_tungstenite::tungstenite::{Message, protocol::CloseFrame};
 use websock::channel;
 use websock::channels::{
     AnonymousSocket, ChannelReply, ChannelSocket, JoinError, Payload, RateLimit, SocketRoute,
     socket,
 };
-use websock::{Config, Router, Server};
-
-type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use websock::{Config, Router};
 
 /// A channel with one event per thing to prove.
 struct Hard;
@@ -110,32 +107,8 @@ fn route() -> SocketRoute<AnonymousSocket> {
     socket(AnonymousSocket).channel::<Hard>()
 }
 
-async fn within<F: std::future::Future>(future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("timed out waiting")
-}
-
 async fn serve(route: SocketRoute<AnonymousSocket>) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = Server::new(Router::new().route("/socket/websocket", route));
-    tokio::spawn(server.serve(listener));
-    addr
-}
-
-async fn connect(addr: SocketAddr) -> Client {
-    let url = format!("ws://{addr}/socket/websocket?vsn=2.0.0");
-    within(tokio_tungstenite::connect_async(url))
-        .await
-        .unwrap()
-        .0
-}
-
-async fn send(client: &mut Client, text: impl Into<String>) {
-    within(client.send(Message::text(text.into())))
-        .await
-        .unwrap();
+    support::serve(Router::new().route("/socket/websocket", route)).await
 }
 
 /// The next frame: a text frame as a JSON array, a binary frame or the close code.
@@ -194,7 +167,7 @@ fn reason(text: &str) -> Value {
 #[tokio::test]
 async fn a_payload_over_the_limit_is_refused_without_parsing_its_json() {
     let addr = serve(route().max_payload(6 << 20)).await;
-    let mut client = connect(addr).await;
+    let mut client = connect_v2(addr).await;
     assert_eq!(join(&mut client, "1", "hard:1", json!({})).await.0, "ok");
     // 10 MB whose payload is not even JSON: only the header can have been read to answer.
     let mut frame = String::from(r#"["1","2","hard:1","echo",{"body":""#);
@@ -209,7 +182,7 @@ async fn a_payload_over_the_limit_is_refused_without_parsing_its_json() {
 
     // Far over it (the default 1 MiB, so over 2 MiB): 1009 before the message is read whole.
     let addr = serve(route()).await;
-    let client = connect(addr).await;
+    let client = connect_v2(addr).await;
     let (mut tx, mut rx) = client.split();
     let writer = tokio::spawn(async move {
         let mut frame = String::from(r#"["1","2","hard:1","echo",{"body":""#);
@@ -232,7 +205,7 @@ async fn a_payload_over_the_limit_is_refused_without_parsing_its_json() {
 async fn frames_count_against_the_rate_limit_before_they_are_decoded() {
     let route = route().rate_limit(RateLimit::new(1, 3).close_after(5));
     let addr = serve(route.clone()).await;
-    let mut client = connect(addr).await;
+    let mut client = connect_v2(addr).await;
     // Three frames of garbage take the three tokens of the burst...
     for _ in 0..3 {
         send(&mut client, "{{{ not json").await;
@@ -268,7 +241,7 @@ async fn frames_count_against_the_rate_limit_before_they_are_decoded() {
 async fn topics_events_and_refs_over_255_bytes_get_an_error_reply() {
     let route = route();
     let addr = serve(route.clone()).await;
-    let mut client = connect(addr).await;
+    let mut client = connect_v2(addr).await;
     let long_topic = format!("hard:{}", "x".repeat(251));
     assert_eq!(
         join(&mut client, "1", &long_topic, json!({})).await,
@@ -307,7 +280,7 @@ async fn topics_events_and_refs_over_255_bytes_get_an_error_reply() {
 async fn the_server_never_writes_a_binary_frame_with_a_field_cut_short() {
     let route = route();
     let addr = serve(route.clone()).await;
-    let mut client = connect(addr).await;
+    let mut client = connect_v2(addr).await;
     assert_eq!(join(&mut client, "1", "hard:1", json!({})).await.0, "ok");
     // A push from the channel: not sent, counted; the reply still comes, and comes first.
     send(&mut client, r#"["1","2","hard:1","push_long_binary",{}]"#).await;
@@ -340,7 +313,7 @@ async fn the_server_never_writes_a_binary_frame_with_a_field_cut_short() {
 async fn tracking_a_key_twice_is_already_tracked() {
     let route = route();
     let addr = serve(route.clone()).await;
-    let mut client = connect(addr).await;
+    let mut client = connect_v2(addr).await;
     assert_eq!(
         join(&mut client, "1", "hard:1", json!({"user": "alice"}))
             .await
@@ -429,7 +402,7 @@ fn small_mailboxes() -> SocketRoute<AnonymousSocket> {
 async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
     let route = small_mailboxes();
     let addr = serve(route.clone()).await;
-    let mut slow = connect(addr).await;
+    let mut slow = connect_v2(addr).await;
     let mut view = PresenceView::default();
     assert_eq!(
         join(&mut slow, "1", "hard:p", json!({"user": "slow"}))
@@ -441,7 +414,7 @@ async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
     while !view.apply(&next(&mut slow).await) {}
 
     // `slow` reads nothing while presences come and go in bursts far over its mailbox.
-    let mut busy = connect(addr).await;
+    let mut busy = connect_v2(addr).await;
     assert_eq!(
         join(&mut busy, "1", "hard:p", json!({"user": "busy"}))
             .await
@@ -462,7 +435,7 @@ async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
     assert_eq!(reply(&mut busy, "3").await.0, "ok");
     let mut others = Vec::new();
     for i in 0..5 {
-        let mut other = connect(addr).await;
+        let mut other = connect_v2(addr).await;
         let user = json!({ "user": format!("other{i}") });
         assert_eq!(join(&mut other, "1", "hard:p", user).await.0, "ok");
         others.push(other);
@@ -501,9 +474,9 @@ async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
 async fn a_socket_whose_mailbox_is_full_of_broadcasts_is_closed_with_1013() {
     let route = small_mailboxes();
     let addr = serve(route.clone()).await;
-    let mut slow = connect(addr).await;
+    let mut slow = connect_v2(addr).await;
     assert_eq!(join(&mut slow, "1", "hard:b", json!({})).await.0, "ok");
-    let mut calm = connect(addr).await;
+    let mut calm = connect_v2(addr).await;
     assert_eq!(join(&mut calm, "1", "hard:c", json!({})).await.0, "ok");
     // A burst that never yields: the socket's task cannot drain its 16 slots meanwhile.
     for i in 0..100 {
@@ -536,7 +509,7 @@ async fn a_socket_whose_mailbox_is_full_of_broadcasts_is_closed_with_1013() {
 #[tokio::test]
 async fn a_send_after_timer_never_reaches_a_later_instance_of_its_topic() {
     let addr = serve(route()).await;
-    let mut client = connect(addr).await;
+    let mut client = connect_v2(addr).await;
     assert_eq!(join(&mut client, "1", "hard:t", json!({})).await.0, "ok");
     send(
         &mut client,

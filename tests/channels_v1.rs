@@ -6,60 +6,16 @@
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/chat.rs"]
 mod chat;
+mod support;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use std::{net::SocketAddr, time::Duration};
-use tokio::net::TcpStream;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
-use websock::{Router, Server};
-
-type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-async fn within<F: std::future::Future>(future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("timed out waiting")
-}
-
-async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(Server::new(router).serve(listener));
-    addr
-}
+use std::net::SocketAddr;
+use support::{Client, connect, next_text, send, serve, status_of, within};
+use tokio_tungstenite::tungstenite::Message;
 
 async fn serve_chat() -> SocketAddr {
     serve(chat::router(chat::socket_route())).await
-}
-
-/// 101, or the HTTP status the upgrade was refused with.
-async fn status_of(addr: SocketAddr, query: &str) -> u16 {
-    let url = format!("ws://{addr}/socket/websocket{query}");
-    match within(tokio_tungstenite::connect_async(url)).await {
-        Ok(_) => 101,
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
-        Err(other) => panic!("unexpected error {other}"),
-    }
-}
-
-async fn connect(addr: SocketAddr, query: &str) -> Client {
-    let url = format!("ws://{addr}/socket/websocket{query}");
-    within(tokio_tungstenite::connect_async(url))
-        .await
-        .unwrap()
-        .0
-}
-
-async fn send(client: &mut Client, text: &str) {
-    within(client.send(Message::text(text))).await.unwrap();
-}
-
-async fn next_text(client: &mut Client) -> String {
-    match within(client.next()).await {
-        Some(Ok(Message::Text(text))) => text.to_string(),
-        other => panic!("expected a text frame, got {other:?}"),
-    }
 }
 
 /// The next V1 frame, checked to hold exactly the four fields Phoenix's V1 writes.

@@ -5,66 +5,16 @@
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/chat.rs"]
 mod chat;
+mod support;
 
 use futures_util::{SinkExt, StreamExt};
 use std::{net::SocketAddr, time::Duration};
-use tokio::net::TcpStream;
-use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream,
-    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
-};
-use websock::{Config, Router, Server, ServerHandle};
-
-type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-async fn within<F: std::future::Future>(future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(5), future)
-        .await
-        .expect("timed out waiting")
-}
-
-async fn serve(router: Router) -> (SocketAddr, ServerHandle) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = Server::new(router);
-    let handle = server.handle();
-    tokio::spawn(server.serve(listener));
-    (addr, handle)
-}
+use support::{Client, connect_v2, next_text, send, serve_with_handle, status_of, within};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+use websock::{Config, ServerHandle};
 
 async fn serve_chat() -> (SocketAddr, ServerHandle) {
-    serve(chat::router(chat::socket_route())).await
-}
-
-async fn status_of(addr: SocketAddr, query: &str) -> u16 {
-    let url = format!("ws://{addr}/socket/websocket{query}");
-    match within(tokio_tungstenite::connect_async(url)).await {
-        Ok(_) => 101,
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert!(response.body().as_deref().unwrap_or_default().len() < 200);
-            response.status().as_u16()
-        }
-        Err(other) => panic!("unexpected error {other}"),
-    }
-}
-
-async fn connect(addr: SocketAddr) -> Client {
-    let url = format!("ws://{addr}/socket/websocket?vsn=2.0.0");
-    within(tokio_tungstenite::connect_async(url))
-        .await
-        .unwrap()
-        .0
-}
-
-async fn send(client: &mut Client, text: &str) {
-    within(client.send(Message::text(text))).await.unwrap();
-}
-
-async fn next_text(client: &mut Client) -> String {
-    match within(client.next()).await {
-        Some(Ok(Message::Text(text))) => text.to_string(),
-        other => panic!("expected a text frame, got {other:?}"),
-    }
+    serve_with_handle(chat::router(chat::socket_route())).await
 }
 
 #[tokio::test]
@@ -80,7 +30,7 @@ async fn vsn_is_required() {
 #[tokio::test]
 async fn exact_frames_for_join_push_heartbeat_leave() {
     let (addr, _) = serve_chat().await;
-    let mut client = connect(addr).await;
+    let mut client = connect_v2(addr).await;
     send(&mut client, r#"["3","3","room:secret","phx_join",{}]"#).await;
     assert_eq!(
         next_text(&mut client).await,
@@ -138,7 +88,7 @@ async fn exact_frames_for_join_push_heartbeat_leave() {
 #[tokio::test]
 async fn binary_push_gets_a_binary_reply_and_broadcast() {
     let (addr, _) = serve_chat().await;
-    let mut client = connect(addr).await;
+    let mut client = connect_v2(addr).await;
     send(
         &mut client,
         r#"["1","1","room:b","phx_join",{"user_id":"u"}]"#,
@@ -222,11 +172,11 @@ async fn close_code(client: &mut Client) -> u16 {
 #[tokio::test]
 async fn idle_timeout_closes_with_1001_and_shutdown_with_1012() {
     let route = chat::socket_route().config(Config::new().idle_timeout(Duration::from_millis(300)));
-    let (addr, handle) = serve(chat::router(route)).await;
-    let mut idle = connect(addr).await;
+    let (addr, handle) = serve_with_handle(chat::router(route)).await;
+    let mut idle = connect_v2(addr).await;
     assert_eq!(close_code(&mut idle).await, 1001);
 
-    let mut client = connect(addr).await;
+    let mut client = connect_v2(addr).await;
     send(&mut client, r#"[null,"1","phoenix","heartbeat",{}]"#).await;
     next_text(&mut client).await;
     handle.shutdown();

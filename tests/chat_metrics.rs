@@ -4,17 +4,13 @@
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/chat.rs"]
 mod example;
+mod support;
 
 use futures_util::{SinkExt, StreamExt};
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{collections::HashMap, net::SocketAddr};
+use support::within;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
-
-async fn within<F: std::future::Future>(future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("timed out")
-}
 
 /// `GET /metrics`, parsed into name → value; every line must be `name value`.
 async fn metrics(addr: SocketAddr) -> HashMap<String, u64> {

@@ -6,7 +6,7 @@
 
 mod redis_server;
 
-use redis_server::{RedisServer, eventually};
+use redis_server::{RedisServer, eventually, kill_clients};
 use serde_json::json;
 use std::{
     sync::{
@@ -227,21 +227,6 @@ async fn connect_fails_when_redis_is_down() {
     assert!(error.to_string().contains("redis connect"), "{error}");
 }
 
-/// Kills every client connection of the nodes, both kinds in one transaction (so no node can
-/// reconnect in between and lose its new connection too).
-async fn kill_connections(server: &RedisServer) {
-    let mut conn = server.connection().await;
-    let _: Vec<redis::Value> = redis::pipe()
-        .atomic()
-        .cmd("CLIENT")
-        .arg(&["KILL", "TYPE", "normal"])
-        .cmd("CLIENT")
-        .arg(&["KILL", "TYPE", "pubsub"])
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-}
-
 /// Broadcasts in flight when the connection dies fail after the supervisor has already seen
 /// it go: their "connection broken" signal must not end the next, healthy connection (a
 /// `Notify::notify_one` permit stored while nobody waited did).
@@ -267,7 +252,7 @@ async fn a_late_failure_signal_does_not_end_the_next_connection() {
         })
         .collect();
     for round in 1..=3 {
-        kill_connections(&server).await;
+        kill_clients(&mut server.connection().await).await;
         eventually("both nodes to reconnect", async || {
             a.stats().connects > round && b.stats().connects > round
         })

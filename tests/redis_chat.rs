@@ -9,32 +9,17 @@
 #[path = "../examples/chat.rs"]
 mod chat;
 mod redis_server;
+mod support;
 
-use futures_util::{SinkExt, StreamExt};
 use redis_server::{RedisServer, eventually};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::{net::SocketAddr, time::Duration};
+use support::{connect_v2, join_lobby, next_event, send, serve, within};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
-use websock::{Router, Server, channels::PubSub};
-
-type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-async fn within<F: std::future::Future>(future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(5), future)
-        .await
-        .expect("timed out waiting")
-}
-
-async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(Server::new(router).serve(listener));
-    addr
-}
+use websock::channels::PubSub;
 
 /// `GET path` over HTTP/1.1: (status, content-type, body).
 async fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
@@ -92,43 +77,6 @@ async fn the_page_and_phoenix_js() {
     assert_eq!(status, 404);
 }
 
-async fn connect(addr: SocketAddr) -> Client {
-    let url = format!("ws://{addr}/socket/websocket?vsn=2.0.0");
-    within(tokio_tungstenite::connect_async(url))
-        .await
-        .unwrap()
-        .0
-}
-
-async fn send(client: &mut Client, frame: Value) {
-    within(client.send(Message::text(frame.to_string())))
-        .await
-        .unwrap();
-}
-
-/// The next frame whose event is `event`: `[join_ref, ref, topic, event, payload]`.
-async fn next_event(client: &mut Client, event: &str) -> Value {
-    loop {
-        let message = within(client.next()).await.unwrap().unwrap();
-        if let Message::Text(text) = message {
-            let frame: Value = serde_json::from_str(&text).unwrap();
-            if frame[3] == event {
-                return frame;
-            }
-        }
-    }
-}
-
-async fn join(client: &mut Client, user: &str) {
-    send(
-        client,
-        json!(["1", "1", "room:lobby", "phx_join", { "user_id": user }]),
-    )
-    .await;
-    let reply = next_event(client, "phx_reply").await;
-    assert_eq!(reply[4]["status"], "ok", "{reply}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_chat_servers_share_one_redis() {
     let server = RedisServer::start();
@@ -138,10 +86,10 @@ async fn two_chat_servers_share_one_redis() {
     let node_a = serve(chat::router(route_a.clone())).await;
     let node_b = serve(chat::router(route_b.clone())).await;
 
-    let mut bob = connect(node_b).await;
-    join(&mut bob, "bob").await;
-    let mut alice = connect(node_a).await;
-    join(&mut alice, "alice").await;
+    let mut bob = connect_v2(node_b).await;
+    join_lobby(&mut bob, "bob").await;
+    let mut alice = connect_v2(node_a).await;
+    join_lobby(&mut alice, "alice").await;
     eventually("both nodes to subscribe to room:lobby", async || {
         server.numsub("websock:room:lobby").await == 2
     })

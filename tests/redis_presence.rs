@@ -5,23 +5,20 @@
 //! Needs `redis-server` on PATH (scripts/test.sh installs it); fails, never skips, without it.
 
 mod redis_server;
+mod support;
 
-use futures_util::{SinkExt, StreamExt};
-use redis_server::{RedisServer, eventually};
+use redis_server::{RedisServer, connection_to, eventually, kill_clients};
 use serde_json::{Value, json};
 use std::{net::SocketAddr, time::Duration};
-use tokio::net::TcpStream;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
+use support::{Client, connect_v2, join_lobby, next_event, send, serve};
 use websock::{
-    Router, Server,
+    Router,
     channels::{
         AnonymousSocket, Channel, ChannelReply, ChannelSocket, JoinError, Payload, PubSub,
         SocketRoute, Topic, socket,
     },
 };
 use websock_redis::{RedisAdapter, RedisOptions, redis};
-
-type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Tracks the joiner's `user_id`, and relays every client event to the room under the
 /// client's own event name, as the crate docs' example channel does.
@@ -84,10 +81,7 @@ impl Node {
         let route = socket(AnonymousSocket)
             .channel::<Relay>()
             .with_pubsub(PubSub::new(adapter.clone()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let router = Router::new().route("/socket/websocket", route.clone());
-        tokio::spawn(Server::new(router).serve(listener));
+        let addr = serve(Router::new().route("/socket/websocket", route.clone())).await;
         Self {
             adapter,
             route,
@@ -104,45 +98,10 @@ impl Node {
     }
 }
 
-async fn within<F: std::future::Future>(future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("timed out waiting")
-}
-
-async fn send(client: &mut Client, frame: Value) {
-    within(client.send(Message::text(frame.to_string())))
-        .await
-        .unwrap();
-}
-
-/// The next frame whose event is `event`: `[join_ref, ref, topic, event, payload]`.
-async fn next_event(client: &mut Client, event: &str) -> Value {
-    loop {
-        let message = within(client.next()).await.unwrap().unwrap();
-        if let Message::Text(text) = message {
-            let frame: Value = serde_json::from_str(&text).unwrap();
-            if frame[3] == event {
-                return frame;
-            }
-        }
-    }
-}
-
 /// A client of `node` joined to `room:lobby` as `user`.
 async fn join(node: &Node, user: &str) -> Client {
-    let url = format!("ws://{}/socket/websocket?vsn=2.0.0", node.addr);
-    let mut client = within(tokio_tungstenite::connect_async(url))
-        .await
-        .unwrap()
-        .0;
-    send(
-        &mut client,
-        json!(["1", "1", "room:lobby", "phx_join", { "user_id": user }]),
-    )
-    .await;
-    let reply = next_event(&mut client, "phx_reply").await;
-    assert_eq!(reply[4]["status"], "ok", "{reply}");
+    let mut client = connect_v2(node.addr).await;
+    join_lobby(&mut client, user).await;
     client
 }
 
@@ -157,11 +116,6 @@ async fn agree(a: &Node, b: &Node, keys: &[&str]) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
-    let client = redis::Client::open(url).unwrap();
-    client.get_multiplexed_async_connection().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,7 +147,7 @@ async fn a_relayed_presence_diff_event_forges_no_presence() {
     // Bob's node delivered it, and lists nobody new: a broadcast is just a broadcast.
     assert_eq!(b.keys(), ["alice", "bob"], "{}", b.list());
     assert_eq!(a.keys(), ["alice", "bob"], "{}", a.list());
-    let mut conn = raw(&server.url()).await;
+    let mut conn = server.connection().await;
     let hash: Vec<(String, String)> = redis::cmd("HGETALL")
         .arg("websock:presence:room:lobby")
         .query_async(&mut conn)
@@ -217,7 +171,7 @@ async fn a_relayed_presence_diff_event_forges_no_presence() {
 /// disabled; this connection, already authenticated, goes on), so changes made meanwhile
 /// cannot reach Redis by luck between two kills.
 async fn kill_connections(url: &str, reopen: tokio::sync::oneshot::Receiver<()>) {
-    let mut conn = raw(url).await;
+    let mut conn = connection_to(url).await;
     let acl = async |conn: &mut redis::aio::MultiplexedConnection, on: &str| {
         let _: () = redis::cmd("ACL")
             .arg(&["SETUSER", "default", on])
@@ -229,15 +183,7 @@ async fn kill_connections(url: &str, reopen: tokio::sync::oneshot::Receiver<()>)
     let mut reopen = Some(reopen);
     let end = tokio::time::Instant::now() + Duration::from_secs(3);
     while tokio::time::Instant::now() < end {
-        let _: Vec<redis::Value> = redis::pipe()
-            .atomic()
-            .cmd("CLIENT")
-            .arg(&["KILL", "TYPE", "normal"])
-            .cmd("CLIENT")
-            .arg(&["KILL", "TYPE", "pubsub"])
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        kill_clients(&mut conn).await;
         if reopen.as_mut().is_some_and(|r| r.try_recv().is_ok()) {
             reopen = None;
             acl(&mut conn, "on").await;

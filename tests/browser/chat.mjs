@@ -6,40 +6,19 @@
 // Prints `N passed, M failed`; exits non-zero on any failure.
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { checks, freePort, sleep, startBinary, until } from "../js/harness.mjs";
 
 const [binary, chromium = "/usr/bin/chromium", chromedriver = "/usr/bin/chromedriver"] = process.argv.slice(2);
 const children = [];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-let passed = 0;
-let failed = 0;
-const failures = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
+// No timeout per check: each WebDriver call has its own, and the whole run has one.
+const { test, finish } = checks({ timeoutMs: 0 });
 
 async function startChat() {
-  const child = spawn(binary, [], { env: { ...process.env, WEBSOCK_ADDR: "127.0.0.1:0", REDIS_URL: "" }, stdio: ["ignore", "pipe", "inherit"] });
+  const { child, addr } = await startBinary(binary, { env: { REDIS_URL: "" } });
   children.push(child);
-  return await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`no "listening on" from ${binary}: ${out}`)), 20000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/listening on ([0-9.]+:[0-9]+)/);
-      if (m) { clearTimeout(timer); child.stdout.resume(); resolve(m[1]); }
-    });
-    child.once("exit", (code) => reject(new Error(`chat exited with ${code}: ${out}`)));
-  });
+  return addr;
 }
 
 // ---- WebDriver over HTTP -----------------------------------------------------------------
@@ -101,28 +80,10 @@ async function element(css) {
 const click = async (css) => wd("POST", s(`/element/${await element(css)}/click`), {});
 const type = async (css, text) => wd("POST", s(`/element/${await element(css)}/value`), { text });
 const switchTo = (handle) => wd("POST", s("/window"), { handle });
-async function until(script, what, ms = 10000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await run(script)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
+// Waits until `script` returns true in the current tab.
+const untilPage = (script, what, ms = 10000) => until(() => run(script), what, ms, 50);
 const onlineIs = (names) =>
   `return JSON.stringify([...document.querySelectorAll('#online li')].map(li => li.dataset.user).sort()) === ${JSON.stringify(JSON.stringify(names))}`;
-
-async function test(name, body) {
-  try {
-    await body();
-    passed++;
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    failed++;
-    failures.push(name);
-    console.log(`FAIL ${name}: ${error && error.stack ? error.stack : error}`);
-  }
-}
 
 // ---- the test ----------------------------------------------------------------------------
 const overall = setTimeout(() => { console.log("FAIL the browser test took over 120 s"); cleanup(); process.exit(1); }, 120000);
@@ -140,21 +101,21 @@ await test("two tabs join room:lobby as alice and bob and both are online", asyn
   aliceTab = await wd("GET", s("/window"));
   await navigate(`http://${addr}/?name=alice`);
   await click('#rooms li[data-room="lobby"]');
-  await until("return document.body.dataset.joined === 'lobby'", "alice to join");
+  await untilPage("return document.body.dataset.joined === 'lobby'", "alice to join");
   bobTab = (await wd("POST", s("/window/new"), { type: "tab" })).handle;
   await switchTo(bobTab);
   await navigate(`http://${addr}/?name=bob`);
   await click('#rooms li[data-room="lobby"]');
-  await until("return document.body.dataset.joined === 'lobby'", "bob to join");
-  await until(onlineIs(["alice", "bob"]), "bob's online list: alice, bob");
+  await untilPage("return document.body.dataset.joined === 'lobby'", "bob to join");
+  await untilPage(onlineIs(["alice", "bob"]), "bob's online list: alice, bob");
   await switchTo(aliceTab);
-  await until(onlineIs(["alice", "bob"]), "alice's online list: alice, bob");
+  await untilPage(onlineIs(["alice", "bob"]), "alice's online list: alice, bob");
 });
 
 // CHAT_TRANSPORTS=longpoll (passed on to the chat server): the page must use LongPoll only.
 const transport = process.env.CHAT_TRANSPORTS === "longpoll" ? "longpoll" : "websocket";
 await test(`the page is connected over ${transport}`, async () => {
-  await until(`return document.body.dataset.transport === '${transport}'`, `the ${transport} transport`);
+  await untilPage(`return document.body.dataset.transport === '${transport}'`, `the ${transport} transport`);
 });
 
 await test("a message typed in bob's tab appears in alice's", async () => {
@@ -162,13 +123,13 @@ await test("a message typed in bob's tab appears in alice's", async () => {
   await type("#message", "hello alice");
   await click("#send");
   await switchTo(aliceTab);
-  await until(
+  await untilPage(
     "return [...document.querySelectorAll('#messages .msg')].some(d => d.textContent === 'bob: hello alice')",
     "bob's message in alice's tab",
   );
   await type("#message", "hi bob");
   await click("#send");
-  await until(
+  await untilPage(
     "return [...document.querySelectorAll('#messages .msg')].some(d => d.textContent === 'alice: hi bob')",
     "alice's own message",
   );
@@ -185,8 +146,8 @@ await test("closing bob's tab makes bob leave alice's online list", async () => 
   await switchTo(aliceTab);
   // Over LongPoll a closed tab just stops polling: its session ends 1.5 to 3 windows later.
   const leaveMs = transport === "longpoll" ? 45000 : 10000;
-  await until(onlineIs(["alice"]), "alice's online list: alice only", leaveMs);
-  await until(
+  await untilPage(onlineIs(["alice"]), "alice's online list: alice only", leaveMs);
+  await untilPage(
     "return [...document.querySelectorAll('#messages .system')].some(d => d.textContent === 'bob left')",
     "'bob left' in alice's tab",
   );
@@ -197,5 +158,4 @@ try {
 } catch {}
 clearTimeout(overall);
 cleanup();
-console.log(`${passed} passed, ${failed} failed${failed ? ": " + failures.join("; ") : ""}`);
-process.exit(failed ? 1 : 0);
+finish();

@@ -2,111 +2,30 @@
 // Usage: node tests/js/phoenix_chat.mjs <path to the chat binary>
 // Starts the binary on 127.0.0.1:0 (and again on the same port for the restart test).
 // Prints `N passed, M failed`; exits non-zero on any failure.
-import { spawn } from "node:child_process";
-import { Socket, Presence } from "phoenix";
-import WebSocket from "ws";
+import { assert, checks, eq, startBinary, stopChild, until } from "./harness.mjs";
+import {
+  checkHeartbeats,
+  checkLeave,
+  connect,
+  disconnectAll,
+  eventQueue,
+  presenceView,
+  receive,
+} from "./phoenix_client.mjs";
 
 const binary = process.argv[2];
-let passed = 0;
-let failed = 0;
-const failures = [];
+const { test, finish } = checks();
 
-// ---- the server --------------------------------------------------------------------------
+// The server, restarted on the same port by one test.
 let server = null;
-async function startServer(addr = "127.0.0.1:0") {
-  const child = spawn(binary, [], {
-    env: { ...process.env, WEBSOCK_ADDR: addr },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const bound = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`no "listening on" from ${binary}: ${out}`)), 20000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/listening on ([0-9.]+:[0-9]+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-  });
-  server = child;
-  return bound;
+async function startServer(addr) {
+  server = await startBinary(binary, { addr });
+  return server.addr;
 }
 async function stopServer() {
-  if (!server) return;
-  const child = server;
+  if (server) await stopChild(server.child);
   server = null;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await Promise.race([exited, sleep(5000).then(() => child.kill("SIGKILL"))]);
 }
-
-// ---- helpers -----------------------------------------------------------------------------
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-// Resolves with [status, response] from a phoenix Push.
-function receive(push, ms = 5000) {
-  return withTimeout(
-    new Promise((resolve) => {
-      push
-        .receive("ok", (r) => resolve(["ok", r]))
-        .receive("error", (r) => resolve(["error", r]))
-        .receive("timeout", () => resolve(["timeout", null]));
-    }),
-    ms + 1000,
-    "a reply",
-  );
-}
-// Waits until `predicate()` is true.
-async function until(predicate, what, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-const sockets = [];
-function connect(url, opts = {}) {
-  const socket = new Socket(url, {
-    transport: WebSocket,
-    reconnectAfterMs: () => 50,
-    rejoinAfterMs: () => 50,
-    ...opts,
-  });
-  socket.connect();
-  sockets.push(socket);
-  return socket;
-}
-function eventQueue(channel, event) {
-  const got = [];
-  channel.on(event, (payload) => got.push(payload));
-  return got;
-}
-async function test(name, body) {
-  try {
-    await withTimeout(body(), 30000, name);
-    passed++;
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    failed++;
-    failures.push(name);
-    console.log(`FAIL ${name}: ${error && error.stack ? error.stack : error}`);
-  }
-}
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-const eq = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 // ---- the tests ---------------------------------------------------------------------------
 let addr = await startServer();
@@ -168,22 +87,14 @@ await test("broadcast reaches the other client", async () => {
 });
 
 await test("presence syncs in both clients as they come and go", async () => {
-  const track = (channel) => {
-    const presence = new Presence(channel);
-    const view = { list: [] };
-    presence.onSync(() => {
-      view.list = presence.list((id) => id).sort();
-    });
-    return view;
-  };
   const sa = connect(url);
   const a = sa.channel("room:presence", { user_id: "alice" });
-  const seenByA = track(a);
+  const seenByA = presenceView(a);
   await receive(a.join());
   await until(() => eq(seenByA.list, ["alice"]), `alice alone (${seenByA.list})`);
   const sb = connect(url);
   const b = sb.channel("room:presence", { user_id: "bob" });
-  const seenByB = track(b);
+  const seenByB = presenceView(b);
   await receive(b.join());
   await until(() => eq(seenByA.list, ["alice", "bob"]), `A sees both (${seenByA.list})`);
   await until(() => eq(seenByB.list, ["alice", "bob"]), `B sees both (${seenByB.list})`);
@@ -193,7 +104,7 @@ await test("presence syncs in both clients as they come and go", async () => {
   // bob comes back on a new socket, then his socket disconnects.
   const sc = connect(url);
   const c = sc.channel("room:presence", { user_id: "bob" });
-  const seenByC = track(c);
+  const seenByC = presenceView(c);
   await receive(c.join());
   await until(() => eq(seenByA.list, ["alice", "bob"]), `A sees bob again (${seenByA.list})`);
   await until(() => eq(seenByC.list, ["alice", "bob"]), `C sees both (${seenByC.list})`);
@@ -202,29 +113,13 @@ await test("presence syncs in both clients as they come and go", async () => {
   a.leave();
 });
 
-await test("heartbeats are answered and keep the socket open", async () => {
-  const socket = connect(url, { heartbeatIntervalMs: 100 });
-  let replies = 0;
-  let closes = 0;
-  socket.onMessage((msg) => {
-    if (msg.topic === "phoenix" && msg.event === "phx_reply" && msg.payload.status === "ok") replies++;
-  });
-  socket.onClose(() => closes++);
-  await until(() => replies >= 3, `3 heartbeat replies (got ${replies})`);
-  assert(closes === 0, "socket closed during heartbeats");
-  assert(socket.isConnected(), "socket not connected");
-});
+await test("heartbeats are answered and keep the socket open", () =>
+  checkHeartbeats(connect(url, { heartbeatIntervalMs: 100 })),
+);
 
-await test("leave replies ok and closes the channel", async () => {
-  const socket = connect(url);
-  const room = socket.channel("room:leave", { user_id: "alice" });
-  await receive(room.join());
-  let closed = false;
-  room.onClose(() => (closed = true));
-  const [status] = await receive(room.leave());
-  assert(status === "ok", `leave status ${status}`);
-  await until(() => closed && room.state === "closed", `channel closed (state ${room.state})`);
-});
+await test("leave replies ok and closes the channel", () =>
+  checkLeave(connect(url), "room:leave"),
+);
 
 await test("binary payloads both ways: reply and broadcast", async () => {
   const a = connect(url).channel("room:bin", { user_id: "alice" });
@@ -273,7 +168,6 @@ await test("reconnect after the server restarts on the same port; the channel re
   room.leave();
 });
 
-for (const socket of sockets) socket.disconnect();
+disconnectAll();
 await stopServer();
-console.log(`${passed} passed, ${failed} failed${failed ? ": " + failures.join("; ") : ""}`);
-process.exit(failed ? 1 : 0);
+finish();

@@ -3,115 +3,17 @@
 // Usage: node tests/js/phoenix_longpoll.mjs <path to the chat binary>
 // Starts the binary on 127.0.0.1:0.
 // Prints `N passed, M failed`; exits non-zero on any failure.
-import { spawn } from "node:child_process";
-import { Socket, LongPoll, Presence } from "phoenix";
+import { LongPoll, Presence } from "phoenix";
 import WebSocket from "ws";
+import { assert, checks, eq, startBinary, stopChild, until } from "./harness.mjs";
+import { connect, disconnectAll, eventQueue, receive } from "./phoenix_client.mjs";
 
 const binary = process.argv[2];
-let passed = 0;
-let failed = 0;
-const failures = [];
-
-// ---- the server --------------------------------------------------------------------------
-let server = null;
-async function startServer(addr = "127.0.0.1:0") {
-  const child = spawn(binary, [], {
-    env: { ...process.env, WEBSOCK_ADDR: addr },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const bound = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`no "listening on" from ${binary}: ${out}`)), 20000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/listening on ([0-9.]+:[0-9]+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-  });
-  server = child;
-  return bound;
-}
-async function stopServer() {
-  if (!server) return;
-  const child = server;
-  server = null;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await Promise.race([exited, sleep(5000).then(() => child.kill("SIGKILL"))]);
-}
-
-// ---- helpers -----------------------------------------------------------------------------
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-// Resolves with [status, response] from a phoenix Push.
-function receive(push, ms = 5000) {
-  return withTimeout(
-    new Promise((resolve) => {
-      push
-        .receive("ok", (r) => resolve(["ok", r]))
-        .receive("error", (r) => resolve(["error", r]))
-        .receive("timeout", () => resolve(["timeout", null]));
-    }),
-    ms + 1000,
-    "a reply",
-  );
-}
-// Waits until `predicate()` is true.
-async function until(predicate, what, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-const sockets = [];
-function connect(url, opts = {}) {
-  const socket = new Socket(url, {
-    transport: WebSocket,
-    reconnectAfterMs: () => 50,
-    rejoinAfterMs: () => 50,
-    ...opts,
-  });
-  socket.connect();
-  sockets.push(socket);
-  return socket;
-}
-function eventQueue(channel, event) {
-  const got = [];
-  channel.on(event, (payload) => got.push(payload));
-  return got;
-}
-async function test(name, body) {
-  try {
-    await withTimeout(body(), 30000, name);
-    passed++;
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    failed++;
-    failures.push(name);
-    console.log(`FAIL ${name}: ${error && error.stack ? error.stack : error}`);
-  }
-}
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-const eq = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+const { test, finish } = checks();
 
 // ---- the tests ---------------------------------------------------------------------------
-let addr = await startServer();
-let url = `ws://${addr}/socket`;
+const server = await startBinary(binary);
+const url = `ws://${server.addr}/socket`;
 const longpoll = (opts = {}) => connect(url, { transport: LongPoll, ...opts });
 
 await test("longpoll: join, presence_state, push with reply, broadcast", async () => {
@@ -182,7 +84,6 @@ await test("longPollFallbackMs: a WebSocket that cannot connect falls back to Lo
   room.leave();
 });
 
-for (const socket of sockets) socket.disconnect();
-await stopServer();
-console.log(`${passed} passed, ${failed} failed${failed ? ": " + failures.join("; ") : ""}`);
-process.exit(failed ? 1 : 0);
+disconnectAll();
+await stopChild(server.child);
+finish();

@@ -7,25 +7,13 @@
 // Starts `redis-server` from PATH on a free 127.0.0.1 port. Prints `N passed, M failed`.
 import { spawn } from "node:child_process";
 import net from "node:net";
-import { Socket, Presence } from "phoenix";
-import WebSocket from "ws";
+import { Presence } from "phoenix";
+import { assert, checks, eq, freePort, sleep, startBinary, until, withTimeout } from "./harness.mjs";
+import { connect, disconnectAll } from "./phoenix_client.mjs";
 
 const binary = process.argv[2];
-let passed = 0;
-let failed = 0;
-const failures = [];
+const { test, finish } = checks({ timeoutMs: 40000 });
 const children = new Set();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
 
 function canConnect(port) {
   return new Promise((resolve) => {
@@ -57,6 +45,9 @@ async function stopRedis() {
   await exited;
   children.delete(child);
 }
+// A command as RESP: an array of bulk strings.
+const resp = (args) => `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("");
+
 // PUBSUB NUMSUB over RESP: how many connections (nodes) subscribe to `channel`.
 function numsub(channel) {
   return new Promise((resolve) => {
@@ -69,7 +60,7 @@ function numsub(channel) {
       if (m) { c.destroy(); resolve(Number(m[1])); }
     });
     c.on("error", () => resolve(-1));
-    c.write(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(""));
+    c.write(resp(args));
   });
 }
 
@@ -79,52 +70,21 @@ function rawConnection() {
   const c = net.connect(redisPort, "127.0.0.1");
   c.on("data", () => {});
   c.on("error", () => {});
-  const send = (...args) => c.write(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(""));
+  const send = (...args) => c.write(resp(args));
   return { send, close: () => c.destroy() };
 }
 
 // ---- chat nodes --------------------------------------------------------------------------
 async function startNode() {
-  const child = spawn(binary, [], {
-    env: { ...process.env, WEBSOCK_ADDR: "127.0.0.1:0", REDIS_URL: `redis://127.0.0.1:${redisPort}/` },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const { child, addr } = await startBinary(binary, { env: { REDIS_URL: `redis://127.0.0.1:${redisPort}/` } });
   children.add(child);
-  const addr = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`no "listening on" from ${binary}: ${out}`)), 20000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/listening on ([0-9.]+:[0-9]+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.once("exit", (code) => reject(new Error(`chat exited with ${code}: ${out}`)));
-  });
-  child.stdout.resume();
   return { child, url: `ws://${addr}/socket` };
 }
 
 // ---- helpers -----------------------------------------------------------------------------
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); }),
-  ]).finally(() => clearTimeout(timer));
-}
-async function until(predicate, what, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-const sockets = [];
 // A user in room:lobby on a node: its messages, its phoenix Presence, the leaves it saw.
 async function user(node, name) {
-  const socket = new Socket(node.url, { transport: WebSocket, reconnectAfterMs: () => 100, rejoinAfterMs: () => 100 });
-  socket.connect();
-  sockets.push(socket);
+  const socket = connect(node.url, { reconnectAfterMs: () => 100, rejoinAfterMs: () => 100 });
   const room = socket.channel("room:lobby", { user_id: name });
   const presence = new Presence(room);
   const u = { name, socket, room, presence, messages: [], left: [] };
@@ -134,21 +94,6 @@ async function user(node, name) {
   return u;
 }
 const online = (u) => u.presence.list((id) => id).sort();
-const eq = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-async function test(name, body) {
-  try {
-    await withTimeout(body(), 40000, name);
-    passed++;
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    failed++;
-    failures.push(name);
-    console.log(`FAIL ${name}: ${error && error.stack ? error.stack : error}`);
-  }
-}
 
 // ---- the tests ---------------------------------------------------------------------------
 await startRedis();
@@ -236,7 +181,6 @@ await test("connections killed for 3 s while carol leaves on A and erin joins on
   }
 });
 
-for (const socket of sockets) socket.disconnect();
+disconnectAll();
 for (const child of children) child.kill("SIGKILL");
-console.log(`${passed} passed, ${failed} failed${failed ? ": " + failures.join("; ") : ""}`);
-process.exit(failed ? 1 : 0);
+finish();

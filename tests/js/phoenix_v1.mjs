@@ -5,78 +5,20 @@
 // binary broadcast a V1 socket cannot receive.
 // Usage: node tests/js/phoenix_v1.mjs <path to the chat binary>
 // Prints `N passed, M failed`; exits non-zero on any failure.
-import { spawn } from "node:child_process";
-import { Socket, Presence } from "phoenix";
-import WebSocket from "ws";
+import { assert, checks, eq, startBinary, stopChild, until } from "./harness.mjs";
+import {
+  checkHeartbeats,
+  checkLeave,
+  connect,
+  disconnectAll,
+  eventQueue,
+  presenceView,
+  receive,
+} from "./phoenix_client.mjs";
 
 const binary = process.argv[2];
-let passed = 0;
-let failed = 0;
-const failures = [];
+const { test, finish } = checks();
 
-// ---- the server --------------------------------------------------------------------------
-let server = null;
-async function startServer() {
-  const child = spawn(binary, [], {
-    env: { ...process.env, WEBSOCK_ADDR: "127.0.0.1:0" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const bound = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`no "listening on" from ${binary}: ${out}`)), 20000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/listening on ([0-9.]+:[0-9]+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-  });
-  server = child;
-  return bound;
-}
-async function stopServer() {
-  if (!server) return;
-  const child = server;
-  server = null;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await Promise.race([exited, sleep(5000).then(() => child.kill("SIGKILL"))]);
-}
-
-// ---- helpers -----------------------------------------------------------------------------
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-function receive(push, ms = 5000) {
-  return withTimeout(
-    new Promise((resolve) => {
-      push
-        .receive("ok", (r) => resolve(["ok", r]))
-        .receive("error", (r) => resolve(["error", r]))
-        .receive("timeout", () => resolve(["timeout", null]));
-    }),
-    ms + 1000,
-    "a reply",
-  );
-}
-async function until(predicate, what, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-const sockets = [];
 // Every raw frame each V1 socket received, to check their shape.
 const rawV1 = [];
 const v1 = {
@@ -89,50 +31,11 @@ const v1 = {
     callback(JSON.parse(raw));
   },
 };
-function connect(url, opts = {}) {
-  const socket = new Socket(url, {
-    transport: WebSocket,
-    reconnectAfterMs: () => 50,
-    rejoinAfterMs: () => 50,
-    ...opts,
-  });
-  socket.connect();
-  sockets.push(socket);
-  return socket;
-}
 const connectV1 = (url, opts = {}) => connect(url, { ...v1, ...opts });
-function eventQueue(channel, event) {
-  const got = [];
-  channel.on(event, (payload) => got.push(payload));
-  return got;
-}
-function presenceView(channel) {
-  const presence = new Presence(channel);
-  const view = { list: [] };
-  presence.onSync(() => {
-    view.list = presence.list((id) => id).sort();
-  });
-  return view;
-}
-async function test(name, body) {
-  try {
-    await withTimeout(body(), 30000, name);
-    passed++;
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    failed++;
-    failures.push(name);
-    console.log(`FAIL ${name}: ${error && error.stack ? error.stack : error}`);
-  }
-}
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-const eq = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 // ---- the tests ---------------------------------------------------------------------------
-const addr = await startServer();
-const url = `ws://${addr}/socket`;
+const server = await startBinary(binary);
+const url = `ws://${server.addr}/socket`;
 
 await test("V1: join, push/reply and its broadcast, in V1 object frames", async () => {
   const socket = connectV1(url);
@@ -158,29 +61,13 @@ await test("V1: join, push/reply and its broadcast, in V1 object frames", async 
   room.leave();
 });
 
-await test("V1: heartbeats are answered and keep the socket open", async () => {
-  const socket = connectV1(url, { heartbeatIntervalMs: 100 });
-  let replies = 0;
-  let closes = 0;
-  socket.onMessage((msg) => {
-    if (msg.topic === "phoenix" && msg.event === "phx_reply" && msg.payload.status === "ok") replies++;
-  });
-  socket.onClose(() => closes++);
-  await until(() => replies >= 3, `3 heartbeat replies (got ${replies})`);
-  assert(closes === 0, "socket closed during heartbeats");
-  assert(socket.isConnected(), "socket not connected");
-});
+await test("V1: heartbeats are answered and keep the socket open", () =>
+  checkHeartbeats(connectV1(url, { heartbeatIntervalMs: 100 })),
+);
 
-await test("V1: leave replies ok and closes the channel", async () => {
-  const socket = connectV1(url);
-  const room = socket.channel("room:v1-leave", { user_id: "alice" });
-  await receive(room.join());
-  let closed = false;
-  room.onClose(() => (closed = true));
-  const [status] = await receive(room.leave());
-  assert(status === "ok", `leave status ${status}`);
-  await until(() => closed && room.state === "closed", `channel closed (state ${room.state})`);
-});
+await test("V1: leave replies ok and closes the channel", () =>
+  checkLeave(connectV1(url), "room:v1-leave"),
+);
 
 await test("V1 and V2 clients in one room see each other's broadcasts and presence", async () => {
   const a = connectV1(url).channel("room:mixed", { user_id: "alice" });
@@ -224,7 +111,6 @@ await test("a binary broadcast is skipped for a V1 socket, and what follows arri
   b.leave();
 });
 
-for (const socket of sockets) socket.disconnect();
-await stopServer();
-console.log(`${passed} passed, ${failed} failed${failed ? ": " + failures.join("; ") : ""}`);
-process.exit(failed ? 1 : 0);
+disconnectAll();
+await stopChild(server.child);
+finish();

@@ -62,8 +62,7 @@ impl RedisServer {
 
     /// A connection of the test's own.
     pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
-        let client = redis::Client::open(self.url()).unwrap();
-        client.get_multiplexed_async_connection().await.unwrap()
+        connection_to(&self.url()).await
     }
 
     /// `PUBSUB CHANNELS pattern`, sorted.
@@ -109,6 +108,27 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A connection of the test's own to the server at `url` (for a task that cannot borrow the
+/// `RedisServer`).
+pub async fn connection_to(url: &str) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(url).unwrap();
+    client.get_multiplexed_async_connection().await.unwrap()
+}
+
+/// Kills every client connection but `conn`'s own, both kinds in one transaction (so no node
+/// can reconnect in between and lose its new connection too).
+pub async fn kill_clients(conn: &mut redis::aio::MultiplexedConnection) {
+    let _: Vec<redis::Value> = redis::pipe()
+        .atomic()
+        .cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "normal"])
+        .cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "pubsub"])
+        .query_async(conn)
+        .await
+        .unwrap();
 }
 
 /// Polls `check` every 50 ms for up to 10 s.

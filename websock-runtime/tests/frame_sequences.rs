@@ -4,26 +4,11 @@
 
 mod common;
 
-use common::{frame, read_frame};
+use common::{Echo, frame, read_frame};
 use proptest::prelude::*;
 use std::{net::SocketAddr, time::Duration};
 use tokio::{io::AsyncWriteExt, net::TcpListener};
-use websock_runtime::{Close, Config, Context, Handler, Message, Reply, Router, Server, websocket};
-
-struct Echo;
-
-impl Handler for Echo {
-    type Init = ();
-    type Info = std::convert::Infallible;
-
-    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, Close> {
-        Ok(Echo)
-    }
-
-    async fn handle_in(&mut self, message: Message, _: &mut Context<Self>) -> Reply {
-        Reply::push(message)
-    }
-}
+use websock_runtime::{Config, Router, Server, websocket};
 
 #[derive(Clone, Debug)]
 enum Act {

@@ -3,29 +3,12 @@
 
 mod common;
 
-use common::{http, within};
+use common::{Echo, http, within};
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
-use websock_runtime::{
-    CheckOrigin, Close, Context, Handler, Message, Reply, Router, Server, websocket,
-};
-
-struct Echo;
-
-impl Handler for Echo {
-    type Init = ();
-    type Info = std::convert::Infallible;
-
-    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, Close> {
-        Ok(Echo)
-    }
-
-    async fn handle_in(&mut self, message: Message, _: &mut Context<Self>) -> Reply {
-        Reply::push(message)
-    }
-}
+use websock_runtime::{CheckOrigin, Router, Server, websocket};
 
 async fn start() -> SocketAddr {
     let router = Router::new()

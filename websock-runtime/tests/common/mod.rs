@@ -25,6 +25,22 @@ pub async fn within<F: std::future::Future>(future: F) -> F::Output {
         .expect("timed out waiting")
 }
 
+/// Pushes every message back as it came.
+pub struct Echo;
+
+impl Handler for Echo {
+    type Init = ();
+    type Info = std::convert::Infallible;
+
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, Close> {
+        Ok(Echo)
+    }
+
+    async fn handle_in(&mut self, message: Message, _: &mut Context<Self>) -> Reply {
+        Reply::push(message)
+    }
+}
+
 /// What the probe reports to the test.
 #[derive(Debug)]
 pub enum Event {
