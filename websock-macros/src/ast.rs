@@ -239,6 +239,8 @@ impl<'a> Init<'a> {
 }
 
 impl<'a> Method<'a> {
+    /// The stages: the receiver, the parameters by role, the captures without a parameter,
+    /// the number of values the attribute allows.
     fn from_syn(func: &'a ImplItemFn, helper: Helper, cx: &Ctxt) -> Option<Self> {
         let sig = &func.sig;
         let attr = helper.display();
@@ -246,188 +248,227 @@ impl<'a> Method<'a> {
         let mut ok = true;
         check_generics(func, &format!("`{attr}` method `{name}`"), cx, &mut ok);
         check_safety(func, &format!("`{attr}` method `{name}`"), cx, &mut ok);
-
-        match sig.receiver() {
-            Some(receiver) => match &receiver.kind {
-                ReceiverKind::Reference(_, _, Some(_)) => {}
-                ReceiverKind::Reference(..) => {
-                    cx.error_spanned(
-                        receiver,
-                        format!(
-                            "`{attr}` methods take `&mut self`, not `{}`: write `fn {name}(&mut self, ..)`",
-                            receiver_text(receiver)
-                        ),
-                    );
-                    ok = false;
-                }
-                ReceiverKind::Typed(..) if is_mut_self(receiver) => {}
-                _ => {
-                    cx.error_spanned(
-                        receiver,
-                        format!(
-                            "`{attr}` methods take `&mut self`, not `{}`: the connection keeps its \
-                             handler between messages; write `fn {name}(&mut self, ..)`",
-                            receiver_text(receiver)
-                        ),
-                    );
-                    ok = false;
-                }
-            },
-            None => {
-                cx.error_spanned(
-                    name,
-                    format!(
-                        "`{attr}` method `{name}` has no receiver: handler methods take `&mut self` \
-                         first; write `fn {name}(&mut self, ..)`"
-                    ),
-                );
-                ok = false;
-            }
-        }
-
-        let captures = match &helper.args {
-            Args::Text(pattern) => pattern.captures(),
-            _ => Vec::new(),
-        };
-        let mut bound = vec![false; captures.len()];
-        let mut params = Vec::new();
-        let mut has_ctx = false;
-        let mut values = Vec::new();
-        for arg in &sig.inputs {
-            let FnArg::Typed(typed) = arg else { continue };
-            let ty = &*typed.ty;
-            if is_context(ty) {
-                if has_ctx {
-                    cx.error_spanned(
-                        typed,
-                        format!("`{name}` takes `&mut Context<Self>` twice; remove this parameter"),
-                    );
-                    ok = false;
-                }
-                has_ctx = true;
-                params.push(Param {
-                    ty,
-                    role: Role::Ctx,
-                });
-                continue;
-            }
-            if let (Args::Text(TextPattern::Captures { lit, .. }), Some(_)) =
-                (&helper.args, captures.first())
-            {
-                let ident = match &*typed.pat {
-                    Pat::Ident(pat) => Some(&pat.ident),
-                    _ => None,
-                };
-                let index = ident.and_then(|ident| captures.iter().position(|c| ident == c));
-                match (index, ident) {
-                    (Some(index), _) => {
-                        bound[index] = true;
-                        params.push(Param {
-                            ty,
-                            role: Role::Capture(index),
-                        });
-                    }
-                    (None, Some(ident)) => {
-                        cx.error_spanned(
-                            typed,
-                            format!(
-                                "parameter `{ident}` has no capture in the pattern {:?}: add \
-                                 `{{{ident}}}` to the pattern, or remove the parameter",
-                                lit.value()
-                            ),
-                        );
-                        ok = false;
-                    }
-                    (None, None) => {
-                        cx.error_spanned(
-                            &typed.pat,
-                            format!(
-                                "captures are passed by parameter name: name this parameter after a \
-                                 capture of {:?}",
-                                lit.value()
-                            ),
-                        );
-                        ok = false;
-                    }
-                }
-                continue;
-            }
-            values.push(typed);
-            params.push(Param {
-                ty,
-                role: Role::Value,
-            });
-        }
-
-        if let Args::Text(TextPattern::Captures { lit, .. }) = &helper.args {
-            for (capture, bound) in captures.iter().zip(&bound) {
-                if !bound {
-                    cx.error_spanned(
-                        lit,
-                        format!(
-                            "capture `{{{capture}}}` has no parameter: add `{capture}: T` to \
-                             `{name}`, where `T` is `&str` or any type that implements `FromStr`"
-                        ),
-                    );
-                    ok = false;
-                }
-            }
-        }
-
-        let (min, max, what) = match (helper.kind, &helper.args) {
-            (Kind::Text, Args::Text(TextPattern::Captures { .. })) => (0, 0, ""),
-            (Kind::Text, _) => (0, 1, "the text (`&str`, `String` or `Utf8Bytes`)"),
-            (Kind::Binary, _) | (Kind::Ping, _) | (Kind::Pong, _) => {
-                (0, 1, "the payload (`&[u8]`, `Vec<u8>` or `Bytes`)")
-            }
-            (Kind::Json, Args::Tag { .. }) => (0, 1, "the type to parse the JSON into"),
-            (Kind::Json, _) => (1, 1, "the type to parse the JSON into"),
-            (Kind::Info, _) => (1, 1, "the info type it receives"),
-            (Kind::Close, _) => (0, 1, "the close frame (`Option<PeerClose>` or `PeerClose`)"),
-            (Kind::Terminate, _) => (0, 1, "the reason (`TerminateReason`)"),
-            (Kind::Init, _) => (0, 1, "the route's `Init`"),
-        };
-        if values.len() < min {
-            let example = match helper.kind {
-                Kind::Info => {
-                    format!("`fn {name}(&mut self, alert: Alert, ctx: &mut Context<Self>)`")
-                }
-                _ => format!("`fn {name}(&mut self, message: NewMessage)`"),
-            };
-            cx.error_spanned(
-                &sig.ident,
-                format!(
-                    "`{attr}` method `{name}` needs one parameter besides `&mut Context<Self>`: \
-                     {what}, such as {example}"
-                ),
-            );
-            ok = false;
-        }
-        for extra in values.iter().skip(max) {
-            let message = if max == 0 {
-                format!(
-                    "parameter `{}` is not a capture of `{attr}`: every parameter of a capture \
-                     pattern is a capture or `&mut Context<Self>`; add `{{{}}}` to the pattern or \
-                     remove it",
-                    crate::ctxt::pretty(extra),
-                    crate::ctxt::pretty(&extra.pat)
-                )
-            } else {
-                format!(
-                    "`{attr}` method `{name}` takes one parameter besides `&mut Context<Self>`: \
-                     {what}; remove `{}`",
-                    crate::ctxt::pretty(extra)
-                )
-            };
-            cx.error_spanned(extra, message);
-            ok = false;
-        }
-
+        check_receiver(sig, &attr, cx, &mut ok);
+        let (params, values) = method_params(sig, &helper, cx, &mut ok);
+        check_arity(sig, &helper, &attr, &values, cx, &mut ok);
         ok.then_some(Method {
             func,
             helper,
             params,
         })
+    }
+}
+
+/// Handler methods take `&mut self`.
+fn check_receiver(sig: &syn::Signature, attr: &str, cx: &Ctxt, ok: &mut bool) {
+    let name = &sig.ident;
+    match sig.receiver() {
+        Some(receiver) => match &receiver.kind {
+            ReceiverKind::Reference(_, _, Some(_)) => {}
+            ReceiverKind::Reference(..) => {
+                cx.error_spanned(
+                    receiver,
+                    format!(
+                        "`{attr}` methods take `&mut self`, not `{}`: write `fn {name}(&mut self, ..)`",
+                        receiver_text(receiver)
+                    ),
+                );
+                *ok = false;
+            }
+            ReceiverKind::Typed(..) if is_mut_self(receiver) => {}
+            _ => {
+                cx.error_spanned(
+                    receiver,
+                    format!(
+                        "`{attr}` methods take `&mut self`, not `{}`: the connection keeps its \
+                         handler between messages; write `fn {name}(&mut self, ..)`",
+                        receiver_text(receiver)
+                    ),
+                );
+                *ok = false;
+            }
+        },
+        None => {
+            cx.error_spanned(
+                name,
+                format!(
+                    "`{attr}` method `{name}` has no receiver: handler methods take `&mut self` \
+                     first; write `fn {name}(&mut self, ..)`"
+                ),
+            );
+            *ok = false;
+        }
+    }
+}
+
+/// Each typed parameter with its role (`ctx`, a capture by name, or a value), and the value
+/// parameters for the arity check. Reports captures without a parameter.
+fn method_params<'a>(
+    sig: &'a syn::Signature,
+    helper: &Helper,
+    cx: &Ctxt,
+    ok: &mut bool,
+) -> (Vec<Param<'a>>, Vec<&'a syn::PatType>) {
+    let name = &sig.ident;
+    let captures = match &helper.args {
+        Args::Text(pattern) => pattern.captures(),
+        _ => Vec::new(),
+    };
+    let mut bound = vec![false; captures.len()];
+    let mut params = Vec::new();
+    let mut has_ctx = false;
+    let mut values = Vec::new();
+    for arg in &sig.inputs {
+        let FnArg::Typed(typed) = arg else { continue };
+        let ty = &*typed.ty;
+        if is_context(ty) {
+            if has_ctx {
+                cx.error_spanned(
+                    typed,
+                    format!("`{name}` takes `&mut Context<Self>` twice; remove this parameter"),
+                );
+                *ok = false;
+            }
+            has_ctx = true;
+            params.push(Param {
+                ty,
+                role: Role::Ctx,
+            });
+            continue;
+        }
+        if let (Args::Text(TextPattern::Captures { lit, .. }), Some(_)) =
+            (&helper.args, captures.first())
+        {
+            if let Some(index) = capture_param(typed, &captures, lit, cx, ok) {
+                bound[index] = true;
+                params.push(Param {
+                    ty,
+                    role: Role::Capture(index),
+                });
+            }
+            continue;
+        }
+        values.push(typed);
+        params.push(Param {
+            ty,
+            role: Role::Value,
+        });
+    }
+
+    if let Args::Text(TextPattern::Captures { lit, .. }) = &helper.args {
+        for (capture, bound) in captures.iter().zip(&bound) {
+            if !bound {
+                cx.error_spanned(
+                    lit,
+                    format!(
+                        "capture `{{{capture}}}` has no parameter: add `{capture}: T` to \
+                         `{name}`, where `T` is `&str` or any type that implements `FromStr`"
+                    ),
+                );
+                *ok = false;
+            }
+        }
+    }
+    (params, values)
+}
+
+/// The index of the capture a parameter of a capture pattern is named after.
+fn capture_param(
+    typed: &syn::PatType,
+    captures: &[&str],
+    lit: &syn::LitStr,
+    cx: &Ctxt,
+    ok: &mut bool,
+) -> Option<usize> {
+    let ident = match &*typed.pat {
+        Pat::Ident(pat) => Some(&pat.ident),
+        _ => None,
+    };
+    let index = ident.and_then(|ident| captures.iter().position(|c| ident == c));
+    match (index, ident) {
+        (Some(index), _) => return Some(index),
+        (None, Some(ident)) => {
+            cx.error_spanned(
+                typed,
+                format!(
+                    "parameter `{ident}` has no capture in the pattern {:?}: add \
+                     `{{{ident}}}` to the pattern, or remove the parameter",
+                    lit.value()
+                ),
+            );
+        }
+        (None, None) => {
+            cx.error_spanned(
+                &typed.pat,
+                format!(
+                    "captures are passed by parameter name: name this parameter after a \
+                     capture of {:?}",
+                    lit.value()
+                ),
+            );
+        }
+    }
+    *ok = false;
+    None
+}
+
+/// The number of value parameters the attribute allows.
+fn check_arity(
+    sig: &syn::Signature,
+    helper: &Helper,
+    attr: &str,
+    values: &[&syn::PatType],
+    cx: &Ctxt,
+    ok: &mut bool,
+) {
+    let name = &sig.ident;
+    let (min, max, what) = match (helper.kind, &helper.args) {
+        (Kind::Text, Args::Text(TextPattern::Captures { .. })) => (0, 0, ""),
+        (Kind::Text, _) => (0, 1, "the text (`&str`, `String` or `Utf8Bytes`)"),
+        (Kind::Binary, _) | (Kind::Ping, _) | (Kind::Pong, _) => {
+            (0, 1, "the payload (`&[u8]`, `Vec<u8>` or `Bytes`)")
+        }
+        (Kind::Json, Args::Tag { .. }) => (0, 1, "the type to parse the JSON into"),
+        (Kind::Json, _) => (1, 1, "the type to parse the JSON into"),
+        (Kind::Info, _) => (1, 1, "the info type it receives"),
+        (Kind::Close, _) => (0, 1, "the close frame (`Option<PeerClose>` or `PeerClose`)"),
+        (Kind::Terminate, _) => (0, 1, "the reason (`TerminateReason`)"),
+        (Kind::Init, _) => (0, 1, "the route's `Init`"),
+    };
+    if values.len() < min {
+        let example = match helper.kind {
+            Kind::Info => {
+                format!("`fn {name}(&mut self, alert: Alert, ctx: &mut Context<Self>)`")
+            }
+            _ => format!("`fn {name}(&mut self, message: NewMessage)`"),
+        };
+        cx.error_spanned(
+            &sig.ident,
+            format!(
+                "`{attr}` method `{name}` needs one parameter besides `&mut Context<Self>`: \
+                 {what}, such as {example}"
+            ),
+        );
+        *ok = false;
+    }
+    for extra in values.iter().skip(max) {
+        let message = if max == 0 {
+            format!(
+                "parameter `{}` is not a capture of `{attr}`: every parameter of a capture \
+                 pattern is a capture or `&mut Context<Self>`; add `{{{}}}` to the pattern or \
+                 remove it",
+                crate::ctxt::pretty(extra),
+                crate::ctxt::pretty(&extra.pat)
+            )
+        } else {
+            format!(
+                "`{attr}` method `{name}` takes one parameter besides `&mut Context<Self>`: \
+                 {what}; remove `{}`",
+                crate::ctxt::pretty(extra)
+            )
+        };
+        cx.error_spanned(extra, message);
+        *ok = false;
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::{
     ast::{self, Handler},
     ctxt::Ctxt,
-    expand,
+    info,
 };
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
@@ -52,7 +52,7 @@ pub(crate) fn handler(handler: &Handler<'_>, errors: syn::Error) -> TokenStream 
     let (info_ty, info_items) = if generic {
         (quote!(::core::convert::Infallible), TokenStream::new())
     } else {
-        expand::info_items(handler)
+        info::info_items(handler)
     };
     let init_ty = handler
         .init

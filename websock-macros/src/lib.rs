@@ -11,6 +11,7 @@ mod channel;
 mod ctxt;
 mod expand;
 mod fallback;
+mod info;
 #[cfg(test)]
 mod tests;
 mod valid;

@@ -203,8 +203,45 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
     let self_ty = &item.self_ty;
     let pattern = &topic.lit;
     let by_kind = |kind| methods.iter().filter(move |m| m.kind == kind);
+    let join = join_fn(methods);
+    let events = by_kind(Kind::Event).map(event_arm);
+    let outs: Vec<_> = by_kind(Kind::Out).map(event_arm).collect();
+    let intercept = by_kind(Kind::Out).map(|m| m.event.as_ref());
+    let handle_out = handle_out_fn(&outs);
+    let (info_type, handle_info) = handle_info_fn(methods);
+    let terminate = terminate_fn(methods);
 
-    let join = by_kind(Kind::Join).next().map(|method| {
+    quote! {
+        #[allow(unused_variables, clippy::needless_question_mark, clippy::unused_async)]
+        impl ::websock::channels::Channel for #self_ty {
+            const TOPIC: &'static str = #pattern;
+            const INTERCEPT: &'static [&'static str] = &[#(#intercept),*];
+            type Info = #info_type;
+
+            #join
+
+            async fn handle_in(
+                &mut self,
+                __event: &str,
+                __payload: ::websock::channels::Payload,
+                __socket: &mut ::websock::channels::ChannelSocket,
+            ) -> ::websock::channels::ChannelReply {
+                match __event {
+                    #(#events)*
+                    _ => ::websock::__private::channels::unhandled_event(__event),
+                }
+            }
+
+            #handle_info
+            #handle_out
+            #terminate
+        }
+    }
+}
+
+/// `Channel::join`: parse the params, call the `#[on_join]` method, convert its result.
+fn join_fn(methods: &[Method<'_>]) -> Option<TokenStream> {
+    methods.iter().find(|m| m.kind == Kind::Join).map(|method| {
         let (lets, invoke) = call(method, |span| {
             quote_spanned! {span=>
                 match ::websock::__private::channels::parse_param(__params) {
@@ -233,40 +270,43 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
                 #convert
             }
         }
-    });
+    })
+}
 
-    let parse_payload = |span| {
-        quote_spanned! {span=>
-        match ::websock::__private::channels::parse_param(__payload) {
-            ::core::result::Result::Ok(__value) => __value,
-            ::core::result::Result::Err(__error) => {
-                return ::websock::channels::ChannelReply::error(::websock::channels::Payload::reason(__error));
-            }
+/// A payload that does not deserialize gets the error reply `{"reason": ..}`.
+fn parse_payload(span: proc_macro2::Span) -> TokenStream {
+    quote_spanned! {span=>
+    match ::websock::__private::channels::parse_param(__payload) {
+        ::core::result::Result::Ok(__value) => __value,
+        ::core::result::Result::Err(__error) => {
+            return ::websock::channels::ChannelReply::error(::websock::channels::Payload::reason(__error));
         }
-        }
-    };
-    let arm = |method: &Method<'_>| {
-        let (lets, invoke) = call(method, parse_payload);
-        let event = method.event.as_ref();
-        let cfgs = method
-            .func
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("cfg"));
-        let reply = reply(method, invoke);
-        quote! {
-            #(#cfgs)*
-            #event => {
-                #lets
-                #reply
-            }
-        }
-    };
-    let events = by_kind(Kind::Event).map(arm);
-    let outs: Vec<_> = by_kind(Kind::Out).map(arm).collect();
-    let intercept = by_kind(Kind::Out).map(|m| m.event.as_ref());
+    }
+    }
+}
 
-    let handle_out = (!outs.is_empty()).then(|| {
+/// One `match` arm of `handle_in` or `handle_out`: the event name, then the call.
+fn event_arm(method: &Method<'_>) -> TokenStream {
+    let (lets, invoke) = call(method, parse_payload);
+    let event = method.event.as_ref();
+    let cfgs = method
+        .func
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg"));
+    let reply = reply(method, invoke);
+    quote! {
+        #(#cfgs)*
+        #event => {
+            #lets
+            #reply
+        }
+    }
+}
+
+/// `Channel::handle_out`, when a method has `#[on_out]`.
+fn handle_out_fn(outs: &[TokenStream]) -> Option<TokenStream> {
+    (!outs.is_empty()).then(|| {
         quote! {
             async fn handle_out(
                 &mut self,
@@ -283,9 +323,14 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
                 }
             }
         }
-    });
+    })
+}
 
-    let infos: Vec<_> = by_kind(Kind::Info)
+/// The channel's `Info` type and `Channel::handle_info`: a downcast per `#[on_info]` type.
+fn handle_info_fn(methods: &[Method<'_>]) -> (TokenStream, Option<TokenStream>) {
+    let infos: Vec<_> = methods
+        .iter()
+        .filter(|m| m.kind == Kind::Info)
         .map(|method| {
             let ty = method.values().next().map(|p| p.ty).expect("checked: one info parameter");
             let (lets, invoke) = call(method, |_| quote!(*__value));
@@ -307,7 +352,7 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
             }
         })
         .collect();
-    let (info_type, handle_info) = if infos.is_empty() {
+    if infos.is_empty() {
         (quote!(()), None)
     } else {
         (
@@ -325,46 +370,25 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
                 }
             }),
         )
-    };
+    }
+}
 
-    let terminate = by_kind(Kind::Leave).next().map(|method| {
-        let (lets, invoke) = call(method, |_| quote!(()));
-        quote! {
-            async fn terminate(
-                &mut self,
-                __reason: ::websock::channels::LeaveReason,
-                __socket: &mut ::websock::channels::ChannelSocket,
-            ) {
-                #lets
-                #invoke;
-            }
-        }
-    });
-
-    quote! {
-        #[allow(unused_variables, clippy::needless_question_mark, clippy::unused_async)]
-        impl ::websock::channels::Channel for #self_ty {
-            const TOPIC: &'static str = #pattern;
-            const INTERCEPT: &'static [&'static str] = &[#(#intercept),*];
-            type Info = #info_type;
-
-            #join
-
-            async fn handle_in(
-                &mut self,
-                __event: &str,
-                __payload: ::websock::channels::Payload,
-                __socket: &mut ::websock::channels::ChannelSocket,
-            ) -> ::websock::channels::ChannelReply {
-                match __event {
-                    #(#events)*
-                    _ => ::websock::__private::channels::unhandled_event(__event),
+/// `Channel::terminate`, when a method has `#[on_leave]`.
+fn terminate_fn(methods: &[Method<'_>]) -> Option<TokenStream> {
+    methods
+        .iter()
+        .find(|m| m.kind == Kind::Leave)
+        .map(|method| {
+            let (lets, invoke) = call(method, |_| quote!(()));
+            quote! {
+                async fn terminate(
+                    &mut self,
+                    __reason: ::websock::channels::LeaveReason,
+                    __socket: &mut ::websock::channels::ChannelSocket,
+                ) {
+                    #lets
+                    #invoke;
                 }
             }
-
-            #handle_info
-            #handle_out
-            #terminate
-        }
-    }
+        })
 }

@@ -242,6 +242,8 @@ fn parse_args(kind: Kind, attr: &Attribute, cx: &Ctxt) -> Option<Option<LitStr>>
 }
 
 /// The model of one method, with the per-method checks.
+/// The stages: the signature (receiver, generics, return type), each parameter's role, the
+/// number of values, the captures.
 pub(crate) fn method<'a>(
     func: &'a ImplItemFn,
     kind: Kind,
@@ -250,9 +252,24 @@ pub(crate) fn method<'a>(
     topic: Option<&Topic>,
     cx: &Ctxt,
 ) -> Option<Method<'a>> {
+    let mut ok = true;
+    check_signature(func, kind, cx, &mut ok);
+    let params = params(func, kind, topic);
+    check_values(func, kind, topic, &params, cx, &mut ok);
+    check_captures(func, kind, topic, &params, cx, &mut ok);
+    ok.then_some(Method {
+        kind,
+        attr,
+        event,
+        func,
+        params,
+    })
+}
+
+/// The receiver (`&mut self`, none for `#[on_join]`), no generics, the return type.
+fn check_signature(func: &ImplItemFn, kind: Kind, cx: &Ctxt, ok: &mut bool) {
     let name = kind.name();
     let ident = &func.sig.ident;
-    let mut ok = true;
     let receiver = func.sig.receiver();
     match (kind, receiver) {
         (Kind::Join, Some(receiver)) => {
@@ -263,7 +280,7 @@ pub(crate) fn method<'a>(
                      `fn {ident}(.., socket: &mut ChannelSocket) -> Result<Self, JoinError>`"
                 ),
             );
-            ok = false;
+            *ok = false;
         }
         (Kind::Join, None) => {}
         (_, None) => {
@@ -271,7 +288,7 @@ pub(crate) fn method<'a>(
                 &func.sig,
                 format!("`#[{name}]` methods take `&mut self`: write `fn {ident}(&mut self, ..)`"),
             );
-            ok = false;
+            *ok = false;
         }
         (_, Some(receiver)) => {
             let by_mut_ref = match &receiver.kind {
@@ -289,7 +306,7 @@ pub(crate) fn method<'a>(
                         pretty(receiver)
                     ),
                 );
-                ok = false;
+                *ok = false;
             }
         }
     }
@@ -300,7 +317,7 @@ pub(crate) fn method<'a>(
                 "`#[{name}]` methods cannot be generic: the macro calls them with concrete types"
             ),
         );
-        ok = false;
+        *ok = false;
     }
     if matches!(kind, Kind::Leave) {
         if let ReturnType::Type(_, ty) = &func.sig.output {
@@ -308,7 +325,7 @@ pub(crate) fn method<'a>(
                 ty,
                 "`#[on_leave]` methods return `()`: the channel is already ending; remove the return type",
             );
-            ok = false;
+            *ok = false;
         }
     }
     if matches!(kind, Kind::Join) && matches!(func.sig.output, ReturnType::Default) {
@@ -316,9 +333,12 @@ pub(crate) fn method<'a>(
             &func.sig,
             format!("`#[on_join]` returns the channel: add `-> Self` or `-> Result<Self, JoinError>` to `{ident}`"),
         );
-        ok = false;
+        *ok = false;
     }
+}
 
+/// Each typed parameter and its role, by type or (captures of `#[on_join]`) by name.
+fn params<'a>(func: &'a ImplItemFn, kind: Kind, topic: Option<&Topic>) -> Vec<Param<'a>> {
     let mut params = Vec::new();
     for arg in &func.sig.inputs {
         let FnArg::Typed(typed) = arg else { continue };
@@ -350,14 +370,26 @@ pub(crate) fn method<'a>(
             arg,
         });
     }
+    params
+}
 
+/// At most one socket, and the number of value parameters the attribute takes.
+fn check_values(
+    func: &ImplItemFn,
+    kind: Kind,
+    topic: Option<&Topic>,
+    params: &[Param<'_>],
+    cx: &Ctxt,
+    ok: &mut bool,
+) {
+    let ident = &func.sig.ident;
     let count = |k: &ParamKind| params.iter().filter(|p| &p.kind == k).count();
     if count(&ParamKind::Socket) > 1 {
         cx.error_spanned(
             &func.sig.inputs,
             "one `&mut ChannelSocket` parameter is enough",
         );
-        ok = false;
+        *ok = false;
     }
     let values: Vec<&Param<'_>> = params
         .iter()
@@ -377,7 +409,7 @@ pub(crate) fn method<'a>(
                     "`#[on_leave]` takes `&mut self`, and optionally `reason: LeaveReason` and \
                      `socket: &mut ChannelSocket`",
                 );
-                ok = false;
+                *ok = false;
             }
         }
         Kind::Info if values.is_empty() => {
@@ -385,7 +417,7 @@ pub(crate) fn method<'a>(
                 &func.sig,
                 format!("`#[on_info]` needs a parameter for the info: `fn {ident}(&mut self, tick: Tick)`"),
             );
-            ok = false;
+            *ok = false;
         }
         _ => {
             if let Some(extra) = values.get(1) {
@@ -410,10 +442,23 @@ pub(crate) fn method<'a>(
                         pretty(values[0].arg)
                     ),
                 );
-                ok = false;
+                *ok = false;
             }
         }
     }
+}
+
+/// Every capture of the topic has an owned parameter in `#[on_join]`.
+fn check_captures(
+    func: &ImplItemFn,
+    kind: Kind,
+    topic: Option<&Topic>,
+    params: &[Param<'_>],
+    cx: &Ctxt,
+    ok: &mut bool,
+) {
+    let ident = &func.sig.ident;
+    let count = |k: &ParamKind| params.iter().filter(|p| &p.kind == k).count();
     if kind == Kind::Join {
         if let Some(topic) = topic {
             for capture in &topic.captures {
@@ -426,29 +471,22 @@ pub(crate) fn method<'a>(
                             topic.lit.value()
                         ),
                     );
-                    ok = false;
+                    *ok = false;
                 }
             }
         }
     }
-    for param in &params {
+    for param in params {
         if let ParamKind::Capture(_) = param.kind {
             if matches!(param.ty, Type::Reference(_)) {
                 cx.error_spanned(
                     param.ty,
                     "a capture parameter owns its value: use `String` or any `FromStr` type, not a reference",
                 );
-                ok = false;
+                *ok = false;
             }
         }
     }
-    ok.then_some(Method {
-        kind,
-        attr,
-        event,
-        func,
-        params,
-    })
 }
 
 /// `&mut ChannelSocket`, recognised by the last path segment.
