@@ -301,10 +301,11 @@ async fn json_tags_then_untagged_then_fallback() {
         ask(&mut client, r#"{"type":"other","cmd":"x"}"#).await,
         "command x"
     );
-    // A tagged body that does not deserialize falls through, here to the fallback.
+    // A tagged body that does not deserialize gets the error reply (no `#[on_json_error]`
+    // here); it no longer falls through to the fallback (tests/on_json_error.rs has the rest).
     assert_eq!(
         ask(&mut client, r#"{"type":"greet"}"#).await,
-        r#"fallback {"type":"greet"}"#
+        r#"{"error":"invalid payload","type":"greet","detail":"missing field `name` at line 1 column 16"}"#
     );
     assert_eq!(ask(&mut client, "not json").await, "fallback not json");
 }

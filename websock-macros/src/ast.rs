@@ -430,6 +430,7 @@ fn check_arity(
         }
         (Kind::Json, Args::Tag { .. }) => (0, 1, "the type to parse the JSON into"),
         (Kind::Json, _) => (1, 1, "the type to parse the JSON into"),
+        (Kind::JsonError, _) => (1, 1, "the error (`JsonError`)"),
         (Kind::Info, _) => (1, 1, "the info type it receives"),
         (Kind::Close, _) => (0, 1, "the close frame (`Option<PeerClose>` or `PeerClose`)"),
         (Kind::Terminate, _) => (0, 1, "the reason (`TerminateReason`)"),
@@ -440,6 +441,7 @@ fn check_arity(
             Kind::Info => {
                 format!("`fn {name}(&mut self, alert: Alert, ctx: &mut Context<Self>)`")
             }
+            Kind::JsonError => format!("`fn {name}(&mut self, error: JsonError)`"),
             _ => format!("`fn {name}(&mut self, message: NewMessage)`"),
         };
         cx.error_spanned(

@@ -18,6 +18,7 @@ pub(crate) enum Kind {
     Text,
     Binary,
     Json,
+    JsonError,
     Info,
     Ping,
     Pong,
@@ -26,11 +27,12 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 9] = [
+    pub(crate) const ALL: [Kind; 10] = [
         Kind::Init,
         Kind::Text,
         Kind::Binary,
         Kind::Json,
+        Kind::JsonError,
         Kind::Info,
         Kind::Ping,
         Kind::Pong,
@@ -44,6 +46,7 @@ impl Kind {
             Kind::Text => "on_text",
             Kind::Binary => "on_binary",
             Kind::Json => "on_json",
+            Kind::JsonError => "on_json_error",
             Kind::Info => "on_info",
             Kind::Ping => "on_ping",
             Kind::Pong => "on_pong",
@@ -221,8 +224,9 @@ fn unknown_message(name: &str) -> String {
         .unwrap_or("on_text");
     format!(
         "unknown attribute `#[{name}]`; did you mean `#[{closest}]`? \
-         (`#[websock_handler]` knows `#[on_text]`, `#[on_binary]`, `#[on_json]`, `#[on_info]`, \
-         `#[on_ping]`, `#[on_pong]`, `#[on_close]`, `#[on_terminate]` and `#[init]`)"
+         (`#[websock_handler]` knows `#[on_text]`, `#[on_binary]`, `#[on_json]`, \
+         `#[on_json_error]`, `#[on_info]`, `#[on_ping]`, `#[on_pong]`, `#[on_close]`, \
+         `#[on_terminate]` and `#[init]`)"
     )
 }
 
@@ -232,6 +236,7 @@ fn example_name(kind: Kind) -> &'static str {
         Kind::Text => "on_text",
         Kind::Binary => "on_binary",
         Kind::Json => "on_json",
+        Kind::JsonError => "invalid_payload",
         Kind::Info => "on_info",
         Kind::Ping => "on_ping",
         Kind::Pong => "on_pong",
@@ -283,15 +288,19 @@ fn parse_args(kind: Kind, attr: &Attribute, cx: &Ctxt) -> Option<Args> {
         Kind::Text => parse_text_args(name, tokens),
         Kind::Binary => parse_prefix_args.parse2(tokens),
         Kind::Json => parse_tag_args.parse2(tokens),
-        Kind::Init | Kind::Info | Kind::Ping | Kind::Pong | Kind::Close | Kind::Terminate => {
-            Err(syn::Error::new_spanned(
-                tokens,
-                format!(
-                    "`#[{name}]` takes no arguments: {}; write `#[{name}]`",
-                    no_args_reason(kind)
-                ),
-            ))
-        }
+        Kind::Init
+        | Kind::JsonError
+        | Kind::Info
+        | Kind::Ping
+        | Kind::Pong
+        | Kind::Close
+        | Kind::Terminate => Err(syn::Error::new_spanned(
+            tokens,
+            format!(
+                "`#[{name}]` takes no arguments: {}; write `#[{name}]`",
+                no_args_reason(kind)
+            ),
+        )),
     };
     match result {
         Ok(args) => Some(args),
@@ -308,6 +317,7 @@ fn usage(kind: Kind) -> &'static str {
         Kind::Binary => "`#[on_binary]` or `#[on_binary(prefix = b\"\\x01\")]`",
         Kind::Json => "`#[on_json]` or `#[on_json(type = \"tag\")]`",
         Kind::Init => "`#[init]`",
+        Kind::JsonError => "`#[on_json_error]`",
         Kind::Info => "`#[on_info]`",
         Kind::Ping => "`#[on_ping]`",
         Kind::Pong => "`#[on_pong]`",
@@ -319,6 +329,7 @@ fn usage(kind: Kind) -> &'static str {
 fn no_args_reason(kind: Kind) -> &'static str {
     match kind {
         Kind::Info => "the info type is the type of the method's parameter",
+        Kind::JsonError => "it receives every `#[on_json]` payload that does not deserialize",
         Kind::Init => "the route's `Init` is the type of the method's parameter",
         _ => "the method is called for every such event",
     }

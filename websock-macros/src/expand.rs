@@ -299,6 +299,7 @@ fn text_arm(handler: &Handler<'_>) -> TokenStream {
     let text_fallback = methods(handler, |m| {
         m.kind() == Kind::Text && matches!(m.helper.args, Args::None)
     });
+    let hooks = methods(handler, |m| m.kind() == Kind::JsonError);
     let ok = quote!(::websock::__private::Reply::ok());
     if exact.is_empty()
         && captures.is_empty()
@@ -316,10 +317,26 @@ fn text_arm(handler: &Handler<'_>) -> TokenStream {
         };
         capture_block(method, segments, index)
     });
-    let tagged_block = tagged_block(&tagged);
-    let untagged_blocks = untagged_blocks(&untagged);
-    // 5. The fallback, else ignore.
-    let text_rest = fallback_call(&text_fallback, text_arg, &ok);
+    let tagged_block = tagged_block(&tagged, &hooks);
+    // Without a text fallback, a text that no untagged method parses gets the JSON error
+    // reply (the last method's error) instead of being ignored.
+    let untagged_error = text_fallback.is_empty() && !untagged.is_empty();
+    let untagged_blocks = untagged_blocks(&untagged, untagged_error);
+    // 5. The fallback, else the JSON error, else ignore.
+    let text_rest = if untagged_error {
+        let reply = json_error_reply(
+            &hooks,
+            quote!(::websock::__private::json_error_untagged(__error)),
+        );
+        quote!({
+            if let ::core::option::Option::Some(__error) = __json_error {
+                return #reply;
+            }
+            #ok
+        })
+    } else {
+        fallback_call(&text_fallback, text_arg, &ok)
+    };
     quote! {
         ::websock::__private::Message::Text(__text) => {
             #exact_match
@@ -351,13 +368,18 @@ fn exact_match(exact: &[&Method<'_>]) -> Option<TokenStream> {
     })
 }
 
-/// 3. Tagged JSON: read the tag once, `match` on it.
-fn tagged_block(tagged: &[&Method<'_>]) -> Option<TokenStream> {
+/// Tagged JSON (step 3): read the tag once, `match` on it. A body that does not deserialize
+/// goes to the `#[on_json_error]` method, else gets the default error reply.
+fn tagged_block(tagged: &[&Method<'_>], hooks: &[&Method<'_>]) -> Option<TokenStream> {
     tagged.first().map(|first| {
         let Args::Tag { field, .. } = &first.helper.args else {
             unreachable!()
         };
         let field = syn::ext::IdentExt::unraw(field).to_string();
+        let json_error = json_error_reply(
+            hooks,
+            quote!(::websock::__private::json_error_tagged(#field, &__tag, __error)),
+        );
         let arms = tagged.iter().map(|method| {
             let Args::Tag { value, .. } = &method.helper.args else {
                 unreachable!()
@@ -368,8 +390,9 @@ fn tagged_block(tagged: &[&Method<'_>]) -> Option<TokenStream> {
                     let parse = json_parse(param);
                     let reply = reply(method, |_| quote!(__json));
                     quote! {
-                        if let ::core::result::Result::Ok(__json) = #parse {
-                            return #reply;
+                        match #parse {
+                            ::core::result::Result::Ok(__json) => return #reply,
+                            ::core::result::Result::Err(__error) => return #json_error,
                         }
                     }
                 }
@@ -393,23 +416,57 @@ fn tagged_block(tagged: &[&Method<'_>]) -> Option<TokenStream> {
     })
 }
 
-/// 4. Untagged JSON, in declaration order.
-fn untagged_blocks(untagged: &[&Method<'_>]) -> Vec<TokenStream> {
-    untagged
-        .iter()
-        .filter_map(|method| {
-            let param = method.value()?;
-            let cfgs = method.cfgs();
-            let parse = json_parse(param);
-            let reply = reply(method, |_| quote!(__json));
-            Some(quote! {
+/// Untagged JSON (step 4), in declaration order. With `keep_error`, each miss keeps its serde
+/// error in `__json_error` for the end of the text arm.
+fn untagged_blocks(untagged: &[&Method<'_>], keep_error: bool) -> Vec<TokenStream> {
+    let first = keep_error.then(|| {
+        quote! {
+            let __json_error: ::core::option::Option<::websock::__private::serde_json::Error> =
+                ::core::option::Option::None;
+        }
+    });
+    let blocks = untagged.iter().filter_map(|method| {
+        let param = method.value()?;
+        let cfgs = method.cfgs();
+        let parse = json_parse(param);
+        let reply = reply(method, |_| quote!(__json));
+        Some(if keep_error {
+            quote! {
+                #(#cfgs)*
+                let __json_error = match #parse {
+                    ::core::result::Result::Ok(__json) => return #reply,
+                    ::core::result::Result::Err(__error) => ::core::option::Option::Some(__error),
+                };
+            }
+        } else {
+            quote! {
                 #(#cfgs)*
                 if let ::core::result::Result::Ok(__json) = #parse {
                     return #reply;
                 }
-            })
+            }
         })
-        .collect()
+    });
+    first.into_iter().chain(blocks).collect()
+}
+
+/// A block that evaluates to the reply to an `#[on_json]` payload that did not deserialize
+/// (`error` builds the `JsonError`): the `#[on_json_error]` method's, else the documented
+/// default (`invalid_json`: a debug log and the error reply).
+fn json_error_reply(hooks: &[&Method<'_>], error: TokenStream) -> TokenStream {
+    let default = quote!(::websock::__private::invalid_json(__json_error));
+    let reply = fallback_call(hooks, json_error_arg, &default);
+    quote!({
+        let __json_error = #error;
+        #reply
+    })
+}
+
+fn json_error_arg(param: &Param<'_>) -> TokenStream {
+    let ty = param.ty;
+    quote_spanned!(ty.span()=>
+        <#ty as ::websock::__private::JsonErrorArg>::from_json_error(__json_error)
+    )
 }
 
 /// The binary arm: the longest prefix first, as slice patterns in one `match`, then the

@@ -65,6 +65,7 @@ use proc_macro::TokenStream;
 /// | `#[on_text("join {room}")]` | a text message matching the pattern | one per capture, by name: `&str`, or any `FromStr` type |
 /// | `#[on_json(type = "new_message")]` | a JSON object whose top-level field `type` is `"new_message"` | none, or the body, parsed (`serde::Deserialize`) |
 /// | `#[on_json]` | a text message that parses as JSON into the parameter's type | the body, parsed |
+/// | `#[on_json_error]` (at most one) | an `#[on_json]` payload that does not deserialize (see below) | exactly one: the `JsonError` (or the bare `serde_json::Error`) |
 /// | `#[on_text]` | any other text message (the text fallback) | none, or the text: `&str`, `String` or `Utf8Bytes` |
 /// | `#[on_binary(prefix = b"\x01")]` | a binary message starting with these bytes (the whole message is passed) | none, or the bytes: `&[u8]`, `Vec<u8>` or `Bytes` |
 /// | `#[on_binary]` | any other binary message (the binary fallback) | none, or the bytes |
@@ -98,9 +99,48 @@ use proc_macro::TokenStream;
 ///    the next pattern is tried, and in the end the fallback;
 /// 3. the tagged `#[on_json(field = "tag")]` methods: the tag is read once (without parsing
 ///    the rest), then one `match`; a body that does not deserialize into the method's type
-///    falls through;
+///    is an invalid payload (below), it does not fall through;
 /// 4. the untagged `#[on_json]` methods, in the order of the methods;
-/// 5. the `#[on_text]` fallback; without one, the message is ignored.
+/// 5. the `#[on_text]` fallback; without one, the message is an invalid payload when there
+///    are untagged `#[on_json]` methods (the last one's serde error), else it is ignored.
+///
+/// # Invalid JSON payloads
+///
+/// A payload that does not deserialize goes to the `#[on_json_error]` method, which takes
+/// `&mut self`, the error ([`JsonError`]: the serde error, and the tag's field and value) and
+/// optionally `ctx`, and returns a reply like the other methods. Without one, the client gets
+/// the text message
+/// `{"error":"invalid payload","type":"new_message","detail":"missing field `body` at line 1 column 24"}`
+/// (the tag's field and value, absent for an untagged `#[on_json]`; [`JsonError::to_reply`]),
+/// a `tracing` debug line is logged, and the connection goes on: a bad payload is the
+/// client's mistake, answered as a Phoenix channel answers one, not a protocol error (1007
+/// and 1003 are for invalid UTF-8 and unacceptable frame types, RFC 6455 §7.4.1).
+///
+/// ```
+/// use serde::Deserialize;
+/// use websock::{Context, JsonError, websock_handler};
+///
+/// #[derive(Deserialize)]
+/// struct Move { x: i32, y: i32 }
+///
+/// struct Cursors;
+///
+/// #[websock_handler]
+/// impl Cursors {
+///     fn init(_: &mut Context<Self>) -> Self { Cursors }
+///
+///     #[on_json(type = "move")]
+///     fn moved(&mut self, to: Move) -> String { format!("{},{}", to.x, to.y) }
+///
+///     #[on_json_error] // `{"type":"move","x":"left"}` lands here
+///     fn invalid(&mut self, error: JsonError) -> String {
+///         format!("cannot read your {:?}: {}", error.tag(), error.error())
+///     }
+/// }
+/// ```
+///
+/// An `#[on_json_error]` that nothing can reach (no tagged `#[on_json]` with a payload, and no
+/// untagged one without an `#[on_text]` fallback) is a compile error.
 ///
 /// A binary message goes to the `#[on_binary(prefix = ..)]` with the longest matching prefix
 /// (one `match` on slice patterns), else to the `#[on_binary]` fallback, else is ignored.
@@ -142,6 +182,8 @@ use proc_macro::TokenStream;
 ///
 /// [`Handler`]: https://docs.rs/websock/latest/websock/trait.Handler.html
 /// [`IntoReply`]: https://docs.rs/websock/latest/websock/trait.IntoReply.html
+/// [`JsonError`]: https://docs.rs/websock/latest/websock/struct.JsonError.html
+/// [`JsonError::to_reply`]: https://docs.rs/websock/latest/websock/struct.JsonError.html#method.to_reply
 #[proc_macro_attribute]
 pub fn websock_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(attr.into(), item.into()).into()

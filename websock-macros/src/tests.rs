@@ -88,6 +88,11 @@ fn every_attribute() {
                 #[on_json]
                 fn command(&mut self, command: Command) {}
 
+                #[on_json_error]
+                async fn invalid(&mut self, error: JsonError, ctx: &mut Context<Self>) -> String {
+                    error.to_string()
+                }
+
                 #[on_text]
                 fn other(&mut self, text: &str) {}
 
@@ -119,6 +124,36 @@ fn every_attribute() {
                 async fn terminated(&mut self, reason: TerminateReason, ctx: &mut Context<Self>) {}
 
                 fn helper(&self) -> usize { 1 }
+            }
+        },
+    );
+}
+
+/// Untagged `#[on_json]` without a text fallback: a miss keeps its serde error for the
+/// `#[on_json_error]` methods (here two under exclusive `#[cfg]`s, then the default reply).
+#[test]
+fn json_error_untagged() {
+    snapshot(
+        "json_error_untagged",
+        quote!(),
+        quote! {
+            impl Cursors {
+                fn init(ctx: &mut Context<Self>) -> Self { Cursors }
+
+                #[on_json]
+                fn moved(&mut self, to: Move) {}
+
+                #[cfg(feature = "strict")]
+                #[on_json]
+                fn clicked(&mut self, click: Click) {}
+
+                #[cfg(feature = "strict")]
+                #[on_json_error]
+                fn strict(&mut self, error: serde_json::Error) -> Reply { Reply::stop() }
+
+                #[cfg(not(feature = "strict"))]
+                #[on_json_error]
+                fn lenient(&mut self, error: JsonError) {}
             }
         },
     );

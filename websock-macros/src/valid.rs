@@ -31,6 +31,36 @@ pub(crate) fn check(handler: &Handler<'_>, cx: &Ctxt) {
             }
         }
     }
+    check_json_error_reached(handler, cx);
+}
+
+/// An `#[on_json_error]` method must be reachable: from a tagged `#[on_json]` method with a
+/// payload, or from an untagged one when no `#[on_text]` fallback takes the text instead.
+fn check_json_error_reached(handler: &Handler<'_>, cx: &Ctxt) {
+    let Some(hook) = handler.methods.iter().find(|m| m.kind() == Kind::JsonError) else {
+        return;
+    };
+    let is = |pred: &dyn Fn(&Method<'_>) -> bool| handler.methods.iter().any(pred);
+    let tagged = is(&|m| matches!(m.helper.args, Args::Tag { .. }) && m.value().is_some());
+    let untagged = is(&|m| m.kind() == Kind::Json && matches!(m.helper.args, Args::None));
+    let text_fallback = is(&|m| m.kind() == Kind::Text && matches!(m.helper.args, Args::None));
+    if tagged || (untagged && !text_fallback) {
+        return;
+    }
+    let why = if untagged {
+        "the `#[on_text]` fallback receives the texts the untagged `#[on_json]` methods do not \
+         parse; handle them there, or remove the fallback"
+    } else {
+        "it receives the payloads of `#[on_json]` methods that do not deserialize, and this impl \
+         has no `#[on_json]` method with a payload parameter; add one, or remove this method"
+    };
+    cx.error_spanned(
+        &hook.helper.attr,
+        format!(
+            "`#[on_json_error]` method `{}` is never called: {why}",
+            hook.ident()
+        ),
+    );
 }
 
 /// What a method matches, as a key, and what to say when a second method has that key.

@@ -43,6 +43,7 @@ mod drain;
 mod handle;
 mod handler;
 mod handshake;
+mod json_error;
 mod message;
 mod origin;
 mod refuse;
@@ -67,6 +68,7 @@ pub use handler::{Error, ErrorKind, Handler, TerminateReason, Timeout};
 pub use handshake::{HandshakeError, validate_upgrade};
 /// The `http` crate the runtime's request and response types come from.
 pub use http;
+pub use json_error::JsonError;
 pub use message::{Control, ControlFrameTooLong, ControlPayload, Frame, Message, Utf8Bytes};
 pub use origin::CheckOrigin;
 pub use refuse::Refuse;
@@ -84,6 +86,9 @@ pub use upgrade::{Body, upgrade};
 pub mod __private {
     pub use crate::callback::catch_panic;
     pub use crate::dispatch::*;
+    pub use crate::json_error::{
+        JsonErrorArg, invalid_json, json_error_tagged, json_error_untagged,
+    };
     pub use crate::stream::{NoSlot, RequestBody, run_on_stream};
     pub use serde_json;
 }

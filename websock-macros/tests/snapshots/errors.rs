@@ -40,7 +40,7 @@ impl ::websock::__private::Handler for Broken {
     }
 }
 ::core::compile_error! {
-    "unknown attribute `#[on_txt]`; did you mean `#[on_text]`? (`#[websock_handler]` knows `#[on_text]`, `#[on_binary]`, `#[on_json]`, `#[on_info]`, `#[on_ping]`, `#[on_pong]`, `#[on_close]`, `#[on_terminate]` and `#[init]`)"
+    "unknown attribute `#[on_txt]`; did you mean `#[on_text]`? (`#[websock_handler]` knows `#[on_text]`, `#[on_binary]`, `#[on_json]`, `#[on_json_error]`, `#[on_info]`, `#[on_ping]`, `#[on_pong]`, `#[on_close]`, `#[on_terminate]` and `#[init]`)"
 }
 ::core::compile_error! {
     "duplicate `#[on_text(\"a\")]`: `first` (line 1) already handles this text and wins; remove one"

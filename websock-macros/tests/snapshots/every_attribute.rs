@@ -20,6 +20,9 @@ impl Chat {
         Reply::stop()
     }
     fn command(&mut self, command: Command) {}
+    async fn invalid(&mut self, error: JsonError, ctx: &mut Context<Self>) -> String {
+        error.to_string()
+    }
     fn other(&mut self, text: &str) {}
     fn one(&mut self, data: Bytes) {}
     fn one_two(&mut self, data: &[u8]) {}
@@ -151,13 +154,37 @@ impl ::websock::__private::Handler for Chat {
                 ) {
                     match &*__tag {
                         "new_message" => {
-                            if let ::core::result::Result::Ok(__json) = ::websock::__private::from_json::<
+                            match ::websock::__private::from_json::<
                                 NewMessage,
                             >(__text.as_str()) {
-                                return {
-                                    let __returned = Self::new_message(self, __json);
-                                    ::websock::__private::into_reply(__returned)
-                                };
+                                ::core::result::Result::Ok(__json) => {
+                                    return {
+                                        let __returned = Self::new_message(self, __json);
+                                        ::websock::__private::into_reply(__returned)
+                                    };
+                                }
+                                ::core::result::Result::Err(__error) => {
+                                    return {
+                                        let __json_error = ::websock::__private::json_error_tagged(
+                                            "type",
+                                            &__tag,
+                                            __error,
+                                        );
+                                        {
+                                            {
+                                                let __returned = Self::invalid(
+                                                        self,
+                                                        <JsonError as ::websock::__private::JsonErrorArg>::from_json_error(
+                                                            __json_error,
+                                                        ),
+                                                        &mut *__ctx,
+                                                    )
+                                                    .await;
+                                                ::websock::__private::into_reply(__returned)
+                                            }
+                                        }
+                                    };
+                                }
                             }
                         }
                         "leave" => {
