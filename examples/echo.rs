@@ -36,14 +36,6 @@ impl Echo {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::var("WEBSOCK_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".to_owned());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
     let router = Router::new().route("/ws/echo", websocket::<Echo>().config(Config::default()));
-    println!(
-        "echo listening on {} (ws://{}/ws/echo)",
-        listener.local_addr()?,
-        listener.local_addr()?
-    );
-    websock::serve(listener, router).await?;
-    Ok(())
+    websock::run(router).await
 }
