@@ -91,6 +91,14 @@ pub(crate) fn app(handle: ServerHandle) -> axum::Router {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    // axum serves this app, so `websock::run` does not apply; the same logging by hand:
+    // websock logs through `tracing` (refusals, errors), shown with `RUST_LOG=websock=debug`.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let addr = std::env::var("WEBSOCK_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on {}", listener.local_addr()?);

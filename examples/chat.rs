@@ -295,9 +295,6 @@ pub async fn pubsub(redis_url: Option<&str>) -> Result<PubSub, PubSubError> {
 #[allow(dead_code)] // unused when the tests include this file as a module
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::var("WEBSOCK_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".to_owned());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    let local = listener.local_addr()?;
     let redis_url = std::env::var("REDIS_URL")
         .ok()
         .filter(|url| !url.is_empty());
@@ -308,11 +305,6 @@ async fn main() -> std::io::Result<()> {
         Some(url) => println!("pubsub: redis at {url}"),
         None => println!("pubsub: in this process (set REDIS_URL to share it between nodes)"),
     }
-    println!(
-        "chat listening on {local} (page: http://{local}/, phoenix.js: new Socket(\"ws://{local}/socket\"))"
-    );
-    server(socket_route().with_pubsub(pubsub))
-        .serve_with_shutdown(listener, websock::shutdown_signal())
-        .await?;
-    Ok(())
+    // Prints `listening on <addr>`: the page is at http://<addr>/, the socket at ws://<addr>/socket.
+    websock::run_server(server(socket_route().with_pubsub(pubsub))).await
 }

@@ -89,10 +89,5 @@ fn alert_interval() -> Duration {
 #[allow(dead_code)] // unused when the tests include this file as a module
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::var("WEBSOCK_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".to_owned());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    let local = listener.local_addr()?;
-    println!("connection_timer listening on {local} (ws://{local}/ws/connection_timer/<name>)");
-    websock::serve(listener, router(alert_interval())).await?;
-    Ok(())
+    websock::run(router(alert_interval())).await
 }

@@ -7,9 +7,9 @@
 //! ```
 //!
 //! `WEBSOCK_ADDR` (default `127.0.0.1:4000`) is the listen address. The limits are the
-//! defaults of [`websock::Config`]: frames up to 16 MiB, messages up to 64 MiB. Ctrl-C or
-//! SIGTERM stops the server gracefully. The real-client and Autobahn scripts drive this
-//! example.
+//! defaults of [`websock::Config`]: frames up to 16 MiB, messages up to 64 MiB; server pings
+//! are off, for Autobahn. Ctrl-C or SIGTERM stops the server gracefully. The real-client and
+//! Autobahn scripts drive this example.
 
 use websock::{Bytes, Config, Context, Router, Utf8Bytes, websock_handler, websocket};
 
@@ -36,14 +36,9 @@ impl Echo {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::var("WEBSOCK_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".to_owned());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    let router = Router::new().route("/ws/echo", websocket::<Echo>().config(Config::default()));
-    println!(
-        "echo listening on {} (ws://{}/ws/echo)",
-        listener.local_addr()?,
-        listener.local_addr()?
-    );
-    websock::serve(listener, router).await?;
-    Ok(())
+    // No server pings: Autobahn runs against this route, and an unsolicited ping inside a
+    // case fails it.
+    let config = Config::default().ping_interval(None);
+    let router = Router::new().route("/ws/echo", websocket::<Echo>().config(config));
+    websock::run(router).await
 }

@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! use std::time::{Duration, Instant};
-//! use websock::{Context, PathParams, Router, serve, websock_handler, websocket};
+//! use websock::{Context, PathParams, Router, websock_handler, websocket};
 //!
 //! struct ConnectionTimer {
 //!     path: String,
@@ -37,14 +37,29 @@
 //! #[tokio::main]
 //! async fn main() -> std::io::Result<()> {
 //!     let router = Router::new().route("/ws/connection_timer/{name}", websocket::<ConnectionTimer>());
-//!     serve(tokio::net::TcpListener::bind("127.0.0.1:4000").await?, router).await?;
-//!     Ok(())
+//!     // `WEBSOCK_ADDR` (default 127.0.0.1:4000), logs, `listening on <addr>`, until Ctrl-C.
+//!     websock::run(router).await
 //! }
 //! ```
+//!
+//! Replies are what a method returns: `()`, text (`String`, `&str`), bytes (`Vec<u8>`,
+//! `Bytes`), JSON ([`Json<T>`](Json), `serde_json::Value`), a [`Reply`], or an `Option` /
+//! `Result` of those.
+//!
+//! # Logging
+//!
+//! The library logs through [`tracing`](https://docs.rs/tracing): refused upgrades, error
+//! replies, panics, timeouts, dropped frames and infos. [`run`] installs a subscriber that
+//! prints to stderr and honours `RUST_LOG` (default `info`; `RUST_LOG=websock=debug` shows
+//! every connection); with [`serve`] or [`Server`], install your own
+//! (`tracing_subscriber::fmt().init()`).
 //!
 //! The runtime ([`Handler`], [`Context`], [`Router`], [`upgrade`], [`Server`]) is documented in
 //! [`websock_runtime`]; the attribute in [`websock_handler`].
 
+mod run;
+
+pub use run::{run, run_server};
 pub use websock_macros::{channel, websock_handler};
 pub use websock_runtime::*;
 

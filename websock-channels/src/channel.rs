@@ -204,7 +204,7 @@ impl ChannelReply {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a reply a channel callback can return",
     label = "this return type is not a channel reply",
-    note = "return `ChannelReply`, `()` (no reply), `Payload` or `serde_json::Value` (an ok reply), or `Result<T, E>` where both convert into a `Payload` (ok / error reply)"
+    note = "return `ChannelReply`, `()` (no reply), `Payload`, `serde_json::Value` or `Json<T: Serialize>` (an ok reply), or `Result<T, E>` where both convert into a `Payload` (ok / error reply)"
 )]
 pub trait IntoChannelReply {
     /// Converts into the reply.
@@ -232,6 +232,25 @@ impl IntoChannelReply for Payload {
 impl IntoChannelReply for Value {
     fn into_reply(self) -> ChannelReply {
         ChannelReply::ok(self)
+    }
+}
+
+/// An ok reply whose response is `T` as JSON, as a `#[websock_handler]` method's `Json<T>`
+/// pushes it. A value that fails to serialize is answered with an error reply
+/// (`{"reason":"internal error"}`) and logged with its type; the channel goes on.
+impl<T: serde::Serialize> IntoChannelReply for websock_runtime::Json<T> {
+    fn into_reply(self) -> ChannelReply {
+        match serde_json::to_value(&self.0) {
+            Ok(value) => ChannelReply::ok(value),
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    "could not serialize the JSON reply `{}`: answering with an error reply",
+                    std::any::type_name::<T>()
+                );
+                ChannelReply::error(Payload::reason("internal error"))
+            }
+        }
     }
 }
 

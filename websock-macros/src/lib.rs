@@ -77,7 +77,8 @@ use proc_macro::TokenStream;
 /// Every method takes `&mut self`, may be `async`, and may also take `ctx: &mut Context<Self>`,
 /// anywhere in its parameters (recognised by its type). Methods return anything that
 /// implements [`IntoReply`]: `()` keeps going, `String`/`&str`/`Utf8Bytes` push text,
-/// `Vec<u8>`/`Bytes` push binary, `Reply` says exactly what to do, `Option<_>` pushes when
+/// `Vec<u8>`/`Bytes` push binary, `Json<T: Serialize>` and `serde_json::Value` push JSON text
+/// (a value that fails to serialize closes with 1011), `Reply` says exactly what to do, `Option<_>` pushes when
 /// `Some`, and `Result<_, E: Display>` closes with 1011 on `Err`. `#[on_close]` and
 /// `#[on_terminate]` return `()`: the connection is already closing. Methods without an
 /// attribute stay ordinary methods.

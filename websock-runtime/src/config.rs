@@ -3,12 +3,17 @@
 use crate::wire::Limits;
 use std::{sync::Arc, time::Duration};
 
+/// Half the default idle timeout: a client that only receives (a browser tab showing a feed)
+/// answers two pings per idle window, so one late pong does not close it. Browsers answer
+/// pings without the page's help, as RFC 6455 §5.5.2 requires of every endpoint.
+const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
+
 /// Options for the connections of one route or one [`upgrade`](crate::upgrade).
 ///
 /// | option | default |
 /// | --- | --- |
 /// | [`idle_timeout`](Self::idle_timeout) | 60 s, reset by every frame from the client (close 1001) |
-/// | [`ping_interval`](Self::ping_interval) | off |
+/// | [`ping_interval`](Self::ping_interval) | 30 s; the client's pong resets the idle timeout |
 /// | [`close_timeout`](Self::close_timeout) | 5 s to wait for the client's close frame after ours |
 /// | [`callback_timeout`](Self::callback_timeout) | 30 s (close 1011, `terminate(Timeout(Callback))`) |
 /// | [`max_frame_size`](Self::max_frame_size) | 16 MiB (close 1009, decided from the frame header) |
@@ -57,7 +62,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             idle_timeout: Some(Duration::from_secs(60)),
-            ping_interval: None,
+            ping_interval: Some(DEFAULT_PING_INTERVAL),
             close_timeout: Duration::from_secs(5),
             callback_timeout: Some(Duration::from_secs(30)),
             max_frame_size: 16 << 20,
@@ -85,8 +90,11 @@ impl Config {
         self
     }
 
-    /// Send a ping every `interval` (off by default). Pair with `idle_timeout`: the client's
-    /// pongs keep the connection alive. `Duration::ZERO` turns it off, as `None` does.
+    /// Send a ping every `interval` (every 30 s by default). The client's pong, like any frame
+    /// from it, resets the [`idle_timeout`](Self::idle_timeout), so a client that only
+    /// receives stays connected, while one that stops reading is still closed (1001).
+    /// `None` or `Duration::ZERO` turns pings off: a test suite such as Autobahn, where an
+    /// unsolicited ping inside a case fails it, wants that.
     ///
     /// No duration overflows here or in the other timeouts: one beyond about 30 years
     /// (`Duration::MAX`) means "never".
@@ -177,5 +185,18 @@ impl Config {
             max_frame: self.max_frame_size,
             max_message: self.max_message_size,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_default_pings_come_twice_per_idle_window() {
+        let config = Config::default();
+        assert_eq!(config.ping_interval, Some(Duration::from_secs(30)));
+        assert_eq!(config.idle_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(Config::new().ping_interval(None).ping_interval, None);
     }
 }

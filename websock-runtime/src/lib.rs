@@ -43,6 +43,7 @@ mod drain;
 mod handle;
 mod handler;
 mod handshake;
+mod json;
 mod json_error;
 mod message;
 mod origin;
@@ -68,6 +69,7 @@ pub use handler::{Error, ErrorKind, Handler, TerminateReason, Timeout};
 pub use handshake::{HandshakeError, validate_upgrade};
 /// The `http` crate the runtime's request and response types come from.
 pub use http;
+pub use json::Json;
 pub use json_error::JsonError;
 pub use message::{Control, ControlFrameTooLong, ControlPayload, Frame, Message, Utf8Bytes};
 pub use origin::CheckOrigin;

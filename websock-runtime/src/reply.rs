@@ -132,12 +132,13 @@ impl Reply {
 
 /// Anything a callback of a `#[websock_handler]` may return.
 ///
-/// `()` keeps going, text types push a text frame, byte types a binary frame, `Option` pushes
-/// when `Some`, and `Result` stops with 1011 on `Err` (the error is logged).
+/// `()` keeps going, text types push a text frame, byte types a binary frame,
+/// [`Json<T>`](crate::Json) and `serde_json::Value` push their JSON as a text frame, `Option`
+/// pushes when `Some`, and `Result` stops with 1011 on `Err` (the error is logged).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a reply a websock callback can return",
     label = "this return type is not a reply",
-    note = "return `Reply`, `()`, `String`/`&str` (push text), `Vec<u8>`/`Bytes` (push binary), `Frame`, `Option<_>` or `Result<_, E: Display>` of those, or implement `IntoReply` for your type"
+    note = "return `Reply`, `()`, `String`/`&str` (push text), `Vec<u8>`/`Bytes` (push binary), `Json<T: Serialize>`/`serde_json::Value` (push JSON text), `Frame`, `Option<_>` or `Result<_, E: Display>` of those, or implement `IntoReply` for your type"
 )]
 pub trait IntoReply {
     /// Converts into the reply.

@@ -145,7 +145,14 @@ async fn soak_clients() {
                             // The close frame may already be on its way.
                             continue;
                         }
-                        match tokio::time::timeout(Duration::from_secs(30), client.next()).await {
+                        // The server's pings (every 30 s by default) may come before the answer.
+                        let reply = loop {
+                            match tokio::time::timeout(Duration::from_secs(30), client.next()).await {
+                                Ok(Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_)))) => {}
+                                reply => break reply,
+                            }
+                        };
+                        match reply {
                             Ok(Some(Ok(WsMessage::Text(reply)))) if reply.as_str() == text => answered += 1,
                             Ok(Some(Ok(WsMessage::Close(Some(frame))))) => return Ok((answered, u16::from(frame.code))),
                             _ => return Err("wrong or missing answer"),

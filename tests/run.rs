@@ -1,0 +1,96 @@
+//! `websock::run`, as a user runs it: the echo example binary (built by `cargo test`) with
+//! `WEBSOCK_ADDR=127.0.0.1:0` prints `listening on <bound addr>` first on stdout, logs through
+//! the `tracing` subscriber it installs (to stderr, filtered by `RUST_LOG`), and on SIGTERM
+//! closes its connections with 1012 and exits cleanly.
+
+#![cfg(unix)]
+
+use futures_util::{SinkExt, StreamExt};
+use std::{future::Future, net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader, Lines};
+use tokio_tungstenite::tungstenite::Message;
+
+async fn within<F: Future>(future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(30), future)
+        .await
+        .expect("timed out waiting")
+}
+
+/// `target/<profile>/examples/<name>`, built by `cargo test` with the test binaries.
+fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo test` (which builds the examples) first",
+        binary.display()
+    );
+    binary
+}
+
+/// Reads lines until one contains `needle`; panics if the stream ends first.
+async fn line_containing<R: AsyncRead + Unpin>(lines: &mut Lines<BufReader<R>>, needle: &str) {
+    loop {
+        match within(lines.next_line()).await.unwrap() {
+            Some(line) if line.contains(needle) => return,
+            Some(_) => {}
+            None => panic!("the output ended without a line containing {needle:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn run_prints_the_bound_address_logs_and_stops_gracefully_on_sigterm() {
+    let mut child = tokio::process::Command::new(example_binary("echo"))
+        .env("WEBSOCK_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "websock=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+
+    let first = within(stdout.next_line())
+        .await
+        .unwrap()
+        .expect("the example printed nothing");
+    let addr: SocketAddr = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the first line is not `listening on <addr>`: {first:?}"))
+        .parse()
+        .unwrap();
+    assert_ne!(addr.port(), 0, "the printed address is the bound one");
+
+    let (mut client, _) = within(tokio_tungstenite::connect_async(format!(
+        "ws://{addr}/ws/echo"
+    )))
+    .await
+    .unwrap();
+    within(client.send(Message::text("hello"))).await.unwrap();
+    match within(client.next()).await {
+        Some(Ok(Message::Text(text))) => assert_eq!(text.as_str(), "hello"),
+        other => panic!("expected the echo, got {other:?}"),
+    }
+    // `RUST_LOG=websock=debug` reaches the runtime's debug events, on stderr.
+    line_containing(&mut stderr, "connection open").await;
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    match within(client.next()).await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1012),
+        other => panic!("expected a 1012 close, got {other:?}"),
+    }
+    // Reading on sends our close reply, so the server need not wait out its close timeout.
+    while within(client.next()).await.is_some() {}
+    line_containing(&mut stderr, "shutting down").await;
+    let exit = within(child.wait()).await.unwrap();
+    assert!(exit.success(), "{exit}");
+}
