@@ -109,6 +109,35 @@ impl RequestInfo {
         self.headers.get_or_init(|| parse_head(&self.head))
     }
 
+    /// The first value of the header `name`. Until [`headers`](Self::headers) is called it
+    /// is read from the request's header text, so a check that reads one or two headers
+    /// (the origin check, a token) does not build a `HeaderMap` that the connection would then
+    /// keep for its whole life (≈ 90 B per header).
+    pub fn header(&self, name: &HeaderName) -> Option<HeaderValue> {
+        if let Some(headers) = self.headers.get() {
+            return headers.get(name).cloned();
+        }
+        let name = name.as_str().as_bytes();
+        let mut start = 0;
+        for line in self.head.split(|&b| b == b'\n') {
+            let end = start + line.len();
+            if line.len() > name.len() && line[name.len()] == b':' && &line[..name.len()] == name {
+                return HeaderValue::from_maybe_shared(
+                    self.head.slice(start + name.len() + 1..end),
+                )
+                .ok();
+            }
+            start = end + 1;
+        }
+        None
+    }
+
+    /// Whether the `HeaderMap` has been built (it is then kept with the connection).
+    #[cfg(test)]
+    pub(crate) fn headers_built(&self) -> bool {
+        self.headers.get().is_some()
+    }
+
     /// The path parameters the router matched.
     pub fn params(&self) -> &PathParams {
         &self.params
@@ -259,6 +288,34 @@ mod tests {
 #[cfg(test)]
 mod from_request_tests {
     use super::*;
+
+    #[test]
+    fn one_header_is_read_without_building_the_map() {
+        let request = http::Request::get("/ws?x=1")
+            .header("host", "example.com")
+            .header("origin", "https://a.example")
+            .header("origin", "https://b.example")
+            .header("x-empty", "")
+            .body(())
+            .unwrap();
+        let info = RequestInfo::from_request(&request);
+        assert_eq!(info.header(&http::header::HOST).unwrap(), "example.com");
+        assert_eq!(
+            info.header(&http::header::ORIGIN).unwrap(),
+            "https://a.example"
+        );
+        assert_eq!(
+            info.header(&HeaderName::from_static("x-empty")).unwrap(),
+            ""
+        );
+        assert!(info.header(&http::header::COOKIE).is_none());
+        assert!(!info.headers_built(), "no HeaderMap was built");
+        assert_eq!(info.headers().len(), 4);
+        assert_eq!(
+            info.header(&http::header::ORIGIN).unwrap(),
+            "https://a.example"
+        );
+    }
 
     #[test]
     fn headers_survive_the_copy_in_order_with_repeats_and_empty_values() {
