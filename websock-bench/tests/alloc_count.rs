@@ -6,16 +6,15 @@
 //! tokio runtime (so its connection tasks run there too), and the clients run on the test's
 //! thread, uncounted. Run with `--nocapture` to see the figures BENCHMARKS.md quotes.
 
+#[path = "support/counting.rs"]
+mod counting;
+
+use counting::{ALLOCATED_BYTES, ALLOCATIONS, COUNTED, Snapshot};
 use futures_util::{SinkExt, StreamExt};
 use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    cell::Cell,
     future::Future,
     net::SocketAddr,
-    sync::{
-        Mutex,
-        atomic::{AtomicI64, AtomicU64, Ordering},
-    },
+    sync::{Mutex, atomic::Ordering},
     time::Duration,
 };
 use tokio::{net::TcpListener, sync::mpsc};
@@ -28,77 +27,8 @@ use websock::{Bytes, Context, Handle, Router, Server, Utf8Bytes, websock_handler
 // ---------------------------------------------------------------------------------------------
 // The allocator
 
-/// The system allocator, counting what threads that opted in allocate.
-struct Counting;
-
-thread_local! {
-    /// Whether this thread's allocations are counted. Const-initialised and without a
-    /// destructor, so reading it never allocates.
-    static COUNTED: Cell<bool> = const { Cell::new(false) };
-}
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
-
-/// Live allocations by exact size (the last slot: every size from `LARGE` up), to itemise what
-/// an idle connection holds.
-const LARGE: usize = 1 << 16;
-static LIVE_BY_SIZE: [AtomicI64; LARGE + 1] = [const { AtomicI64::new(0) }; LARGE + 1];
-static LIVE_LARGE_BYTES: AtomicI64 = AtomicI64::new(0);
-
-fn counted() -> bool {
-    COUNTED.try_with(Cell::get).unwrap_or(false)
-}
-
-fn live(size: usize, delta: i64) {
-    LIVE_BY_SIZE[size.min(LARGE)].fetch_add(delta, Ordering::Relaxed);
-    if size >= LARGE {
-        LIVE_LARGE_BYTES.fetch_add(delta * size as i64, Ordering::Relaxed);
-    }
-}
-
-// SAFETY (for the `unsafe` below): every call is forwarded unchanged to `System`; the counters
-// are atomics and the thread-local flag never allocates.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counted() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-            ALLOCATED_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
-            live(layout.size(), 1);
-        }
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if counted() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-            ALLOCATED_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
-            live(layout.size(), 1);
-        }
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counted() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-            ALLOCATED_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
-            live(layout.size(), -1);
-            live(new_size, 1);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if counted() {
-            live(layout.size(), -1);
-        }
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 /// Allocations and bytes allocated so far by counted threads.
 fn snapshot() -> (u64, u64) {
@@ -403,11 +333,7 @@ async fn idle_connection_heap() {
     round_trips(&mut first, &tungstenite::Message::text("hello"), 10).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let before: Vec<i64> = LIVE_BY_SIZE
-        .iter()
-        .map(|n| n.load(Ordering::Relaxed))
-        .collect();
-    let large_before = LIVE_LARGE_BYTES.load(Ordering::Relaxed);
+    let before = Snapshot::now();
     let mut clients = Vec::new();
     for _ in 0..CONNECTIONS {
         let mut ws = client(addr, "/echo").await;
@@ -421,27 +347,10 @@ async fn idle_connection_heap() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let mut total = 0i64;
-    let mut items = Vec::new();
-    for (size, count) in LIVE_BY_SIZE.iter().enumerate().take(LARGE) {
-        let grown = count.load(Ordering::Relaxed) - before[size];
-        if grown != 0 {
-            total += grown * size as i64;
-            items.push((size, grown));
-        }
-    }
-    total += LIVE_LARGE_BYTES.load(Ordering::Relaxed) - large_before;
+    let (total, _, items) = Snapshot::now().grown_since(&before);
     let per_connection = total as f64 / CONNECTIONS as f64;
     println!("live heap per idle connection: {per_connection:.0} B ({CONNECTIONS} connections)");
-    println!("| allocation size | count per connection | bytes per connection |");
-    println!("| ---: | ---: | ---: |");
-    items.sort_by_key(|&(size, count)| std::cmp::Reverse(size as i64 * count));
-    for (size, count) in items {
-        let per = count as f64 / CONNECTIONS as f64;
-        if per.abs() >= 0.05 {
-            println!("| {size} | {per:.2} | {:.0} |", per * size as f64);
-        }
-    }
+    counting::print_table(items, CONNECTIONS, "connection");
     drop(clients);
     drop(first);
     drop(stop);

@@ -9,76 +9,16 @@
 //! (`websock::channels::testing`): a channel costs the same there as behind a WebSocket, since
 //! both drive the same socket core and spawn the same channel task.
 
+#[path = "support/counting.rs"]
+mod counting;
+
+use counting::{COUNTED, Snapshot};
 use serde_json::json;
-use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    cell::Cell,
-    sync::atomic::{AtomicI64, Ordering},
-};
 use websock::channel;
 use websock::channels::{AnonymousSocket, ChannelReply, socket, testing::TestSocket};
 
-/// The system allocator, counting what threads that opted in hold.
-struct Counting;
-
-thread_local! {
-    /// Whether this thread's allocations are counted. Const-initialised and without a
-    /// destructor, so reading it never allocates.
-    static COUNTED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Live allocations by exact size (the last slot: every size from `LARGE` up).
-const LARGE: usize = 1 << 16;
-static LIVE_BY_SIZE: [AtomicI64; LARGE + 1] = [const { AtomicI64::new(0) }; LARGE + 1];
-static LIVE_LARGE_BYTES: AtomicI64 = AtomicI64::new(0);
-
-fn counted() -> bool {
-    COUNTED.try_with(Cell::get).unwrap_or(false)
-}
-
-fn live(size: usize, delta: i64) {
-    LIVE_BY_SIZE[size.min(LARGE)].fetch_add(delta, Ordering::Relaxed);
-    if size >= LARGE {
-        LIVE_LARGE_BYTES.fetch_add(delta * size as i64, Ordering::Relaxed);
-    }
-}
-
-// SAFETY (for the `unsafe` below): every call is forwarded unchanged to `System`; the counters
-// are atomics and the thread-local flag never allocates.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counted() {
-            live(layout.size(), 1);
-        }
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if counted() {
-            live(layout.size(), 1);
-        }
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counted() {
-            live(layout.size(), -1);
-            live(new_size, 1);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if counted() {
-            live(layout.size(), -1);
-        }
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 /// An idle channel with no state of its own.
 struct Idle;
@@ -97,61 +37,16 @@ impl Idle {
     }
 }
 
-struct Snapshot {
-    by_size: Vec<i64>,
-    large: i64,
-}
-
-/// Freed uncounted, as it was made.
-impl Drop for Snapshot {
-    fn drop(&mut self) {
-        let counting = COUNTED.with(|c| c.replace(false));
-        drop(std::mem::take(&mut self.by_size));
-        COUNTED.with(|c| c.set(counting));
-    }
-}
-
-/// The live counts now. Not counted itself: its own 512 KiB table would be.
-fn snapshot() -> Snapshot {
-    let counting = COUNTED.with(|c| c.replace(false));
-    let snapshot = Snapshot {
-        by_size: LIVE_BY_SIZE
-            .iter()
-            .map(|n| n.load(Ordering::Relaxed))
-            .collect(),
-        large: LIVE_LARGE_BYTES.load(Ordering::Relaxed),
-    };
-    COUNTED.with(|c| c.set(counting));
-    snapshot
-}
-
 /// Prints the live heap grown since `before`, per `per` units, by allocation size; returns
 /// the bytes per unit.
 fn report(before: &Snapshot, per: usize, what: &str) -> f64 {
-    let after = snapshot();
-    let mut total = after.large - before.large;
-    let mut items = Vec::new();
-    for size in 0..LARGE {
-        let grown = after.by_size[size] - before.by_size[size];
-        if grown != 0 {
-            total += grown * size as i64;
-            items.push((size, grown));
-        }
-    }
+    let (total, large, items) = Snapshot::now().grown_since(before);
     let bytes = total as f64 / per as f64;
-    let large = (after.large - before.large) as f64 / per as f64;
+    let large = large as f64 / per as f64;
     println!(
         "live heap per {what}: {bytes:.0} B ({per} of them; {large:.0} B of it in allocations of 64 KiB or more)"
     );
-    println!("| allocation size | count per {what} | bytes per {what} |");
-    println!("| ---: | ---: | ---: |");
-    items.sort_by_key(|&(size, count)| std::cmp::Reverse(size as i64 * count));
-    for (size, count) in items {
-        let each = count as f64 / per as f64;
-        if each.abs() >= 0.05 {
-            println!("| {size} | {each:.2} | {:.0} |", each * size as f64);
-        }
-    }
+    counting::print_table(items, per, what);
     bytes
 }
 
@@ -183,7 +78,7 @@ fn idle_channel_heap() {
 
         let mut first = TestSocket::connect(&route, [("x", "y")]).await.unwrap();
         join_all(&mut first, 0, 100).await;
-        let before = snapshot();
+        let before = Snapshot::now();
         let mut hundred = TestSocket::connect(&route, [("x", "y")]).await.unwrap();
         hundred.heartbeat().await;
         report(&before, 1, "test socket");
@@ -192,7 +87,7 @@ fn idle_channel_heap() {
 
         let mut client = TestSocket::connect(&route, [("x", "y")]).await.unwrap();
         join_all(&mut client, 0, 100).await;
-        let before = snapshot();
+        let before = Snapshot::now();
         join_all(&mut client, 100, 100 + CHANNELS).await;
         let per_channel = report(&before, CHANNELS as usize, "joined idle channel");
         println!(
