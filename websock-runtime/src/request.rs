@@ -118,18 +118,9 @@ impl RequestInfo {
             return headers.get(name).cloned();
         }
         let name = name.as_str().as_bytes();
-        let mut start = 0;
-        for line in self.head.split(|&b| b == b'\n') {
-            let end = start + line.len();
-            if line.len() > name.len() && line[name.len()] == b':' && &line[..name.len()] == name {
-                return HeaderValue::from_maybe_shared(
-                    self.head.slice(start + name.len() + 1..end),
-                )
-                .ok();
-            }
-            start = end + 1;
-        }
-        None
+        head_lines(&self.head)
+            .find(|(line_name, _)| *line_name == name)
+            .and_then(|(_, value)| HeaderValue::from_maybe_shared(value).ok())
     }
 
     /// Whether the `HeaderMap` has been built (it is then kept with the connection).
@@ -199,21 +190,28 @@ fn copy_head(uri: &Uri, headers: &HeaderMap) -> (Uri, Bytes) {
 }
 
 fn parse_head(head: &Bytes) -> HeaderMap {
-    let lines = head.split(|&b| b == b'\n').filter(|line| !line.is_empty());
-    let mut headers = HeaderMap::with_capacity(lines.clone().count());
-    let mut start = 0;
-    for line in lines {
-        let end = start + line.len();
-        if let Some(colon) = line.iter().position(|&b| b == b':') {
-            let name = HeaderName::from_bytes(&line[..colon]);
-            let value = HeaderValue::from_maybe_shared(head.slice(start + colon + 1..end));
-            if let (Ok(name), Ok(value)) = (name, value) {
-                headers.append(name, value);
-            }
+    let mut headers = HeaderMap::with_capacity(head_lines(head).count());
+    for (name, value) in head_lines(head) {
+        let name = HeaderName::from_bytes(name);
+        let value = HeaderValue::from_maybe_shared(value);
+        if let (Ok(name), Ok(value)) = (name, value) {
+            headers.append(name, value);
         }
-        start = end + 1;
     }
     headers
+}
+
+/// The `name:value` lines of a header block (see `copy_head`): each name, and its value as a
+/// slice of the block.
+fn head_lines(head: &Bytes) -> impl Iterator<Item = (&[u8], Bytes)> {
+    let mut start = 0;
+    head.split(|&b| b == b'\n').filter_map(move |line| {
+        let line_start = start;
+        start += line.len() + 1;
+        let colon = line.iter().position(|&b| b == b':')?;
+        let value = head.slice(line_start + colon + 1..line_start + line.len());
+        Some((&line[..colon], value))
+    })
 }
 
 /// Decodes `application/x-www-form-urlencoded` text; invalid escapes are kept as written.
