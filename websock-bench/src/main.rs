@@ -13,7 +13,9 @@
 //! `--json FILE` (every sample), `--unpinned`.
 //!
 //! `load` scenarios and their options, with their defaults:
-//! - `throughput`: `--conns 100 --size 20 --window 16 --secs 3 --warmup 0.5`
+//! - `throughput`: `--conns 100 --size 20 --window 16 --secs 3 --warmup 0.5`; with
+//!   `--http2 N` the connections are WebSockets over HTTP/2 streams (RFC 8441), N per TCP
+//!   connection (`--http2 100`: 100 streams on one connection)
 //! - `latency`: `--conns 1000 --rate 20000` (messages per second in all) `--secs 5 --warmup 1`
 //! - `idle`: `--conns 1000 --first-index 0 --hold 240`: prints `ready N`, then holds the
 //!   connections until stdin closes (or `--hold` seconds pass)
@@ -25,6 +27,7 @@
 //! See BENCHMARKS.md for the figures and what they mean.
 
 mod args;
+mod h2;
 mod load;
 mod servers;
 mod suite;
