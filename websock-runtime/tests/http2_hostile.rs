@@ -67,9 +67,10 @@ async fn rapid_reset_is_answered_with_goaway() {
 async fn settings_and_ping_floods_are_throttled() {
     let server = TestServer::start(Config::default()).await;
     // The flooder never reads: each SETTINGS and PING wants an answer, and the server holds
-    // one pending answer of each kind, then stops reading until it can write.
+    // one pending answer of each kind, then stops reading until it can write. 18 MB of
+    // frames is more than the kernel's socket buffers on both sides can take in.
     let mut settings = raw(server.addr).await;
-    let flood: Vec<u8> = (0..200_000)
+    let flood: Vec<u8> = (0..2_000_000)
         .flat_map(|_| h2_frame(SETTINGS, 0, 0, &[]))
         .collect();
     let all_sent = write_until_blocked(&mut settings, &flood).await;
@@ -77,7 +78,7 @@ async fn settings_and_ping_floods_are_throttled() {
     still_serves(server.addr).await;
 
     let mut pings = raw(server.addr).await;
-    let flood: Vec<u8> = (0..200_000u64)
+    let flood: Vec<u8> = (0..2_000_000u64)
         .flat_map(|i| h2_frame(PING, 0, 0, &i.to_be_bytes()))
         .collect();
     let all_sent = write_until_blocked(&mut pings, &flood).await;
