@@ -10,7 +10,8 @@
 //! ```
 //!
 //! `all` options: `--reps N`, `--only throughput,latency,memory,connrate,fanout`,
-//! `--json FILE` (every sample), `--unpinned`.
+//! `--json FILE` (every sample), `--unpinned`. `--only http2` (not in the default list) runs
+//! websock's echo over HTTP/2 streams against HTTP/1.1 connections, at the throughput sizes.
 //!
 //! `load` scenarios and their options, with their defaults:
 //! - `throughput`: `--conns 100 --size 20 --window 16 --secs 3 --warmup 0.5`; with
@@ -36,7 +37,7 @@ use args::Args;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  websock-bench all [--smoke] [--reps N] [--only throughput,latency,memory,connrate,fanout] [--json FILE] [--unpinned]
+  websock-bench all [--smoke] [--reps N] [--only throughput,latency,memory,connrate,fanout,http2] [--json FILE] [--unpinned]
   websock-bench server <websock|raw|axum> [--addr 127.0.0.1:0]
   websock-bench server floor [--addr 127.0.0.1:0] [--conns 10000]
   websock-bench load <throughput|latency|idle|connrate|fanout> --addr ADDR [options]";
