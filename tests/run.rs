@@ -110,7 +110,10 @@ async fn start_echo(env: &[(&str, &str)]) -> (tokio::process::Child, SocketAddr)
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = within(stdout.next_line()).await.unwrap().unwrap_or_default();
+    let first = within(stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap_or_default();
     let addr = first
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("the first line is not `listening on <addr>`: {first:?}"))
@@ -122,23 +125,38 @@ async fn start_echo(env: &[(&str, &str)]) -> (tokio::process::Child, SocketAddr)
 #[tokio::test]
 async fn run_serves_tls_and_http2_when_given_a_certificate() {
     let cert = h2_client::TestCert::new();
-    let (cert_path, key_path) = (cert.cert_path.to_str().unwrap(), cert.key_path.to_str().unwrap());
-    let (_child, addr) =
-        start_echo(&[("WEBSOCK_TLS_CERT", cert_path), ("WEBSOCK_TLS_KEY", key_path)]).await;
+    let (cert_path, key_path) = (
+        cert.cert_path.to_str().unwrap(),
+        cert.key_path.to_str().unwrap(),
+    );
+    let (_child, addr) = start_echo(&[
+        ("WEBSOCK_TLS_CERT", cert_path),
+        ("WEBSOCK_TLS_KEY", key_path),
+    ])
+    .await;
 
     // HTTP/2 chosen by ALPN, the WebSocket on a stream.
     let mut h2 = h2_client::H2Client::tls(addr, &cert).await;
     let mut ws = h2.websocket("/ws/echo").await;
     within(ws.send(Message::text("over h2"))).await.unwrap();
-    assert_eq!(within(ws.next()).await.unwrap().unwrap(), Message::text("over h2"));
+    assert_eq!(
+        within(ws.next()).await.unwrap().unwrap(),
+        Message::text("over h2")
+    );
 
     // HTTP/1.1 chosen by ALPN, the usual upgrade: wss://.
     let tls = cert.connect(addr, &[b"http/1.1"]).await;
-    let (mut ws, _) = within(tokio_tungstenite::client_async("wss://localhost/ws/echo", tls))
-        .await
-        .unwrap();
+    let (mut ws, _) = within(tokio_tungstenite::client_async(
+        "wss://localhost/ws/echo",
+        tls,
+    ))
+    .await
+    .unwrap();
     within(ws.send(Message::text("over h1"))).await.unwrap();
-    assert_eq!(within(ws.next()).await.unwrap().unwrap(), Message::text("over h1"));
+    assert_eq!(
+        within(ws.next()).await.unwrap().unwrap(),
+        Message::text("over h1")
+    );
 }
 
 #[tokio::test]

@@ -175,7 +175,13 @@ async fn throughput(addr: SocketAddr, args: &mut Args) -> Result<Value, BoxError
         let sockets =
             crate::h2::connect_many(addr, &path, conns, http2, WebSocketConfig::default()).await?;
         for ws in sockets {
-            tasks.spawn(pump(ws, payload.clone(), window, received.clone(), stop.clone()));
+            tasks.spawn(pump(
+                ws,
+                payload.clone(),
+                window,
+                received.clone(),
+                stop.clone(),
+            ));
         }
         0
     } else {
@@ -193,7 +199,13 @@ async fn throughput(addr: SocketAddr, args: &mut Args) -> Result<Value, BoxError
             return Err("no connection could be opened".into());
         }
         for ws in sockets {
-            tasks.spawn(pump(ws, payload.clone(), window, received.clone(), stop.clone()));
+            tasks.spawn(pump(
+                ws,
+                payload.clone(),
+                window,
+                received.clone(),
+                stop.clone(),
+            ));
         }
         failed
     };

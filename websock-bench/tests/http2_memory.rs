@@ -70,9 +70,15 @@ async fn idle_http2_stream_heap() {
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let before = Snapshot::now();
-    let mut sockets = within(h2::connect_many(addr, "/echo", STREAMS, PER_CONNECTION, config))
-        .await
-        .unwrap();
+    let mut sockets = within(h2::connect_many(
+        addr,
+        "/echo",
+        STREAMS,
+        PER_CONNECTION,
+        config,
+    ))
+    .await
+    .unwrap();
     for ws in &mut sockets {
         echo_once(ws).await;
     }

@@ -12,7 +12,9 @@ use hyper::{
     service::HttpService,
 };
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use std::{convert::Infallible, future::Future, pin::Pin, pin::pin, sync::atomic::Ordering, time::Duration};
+use std::{
+    convert::Infallible, future::Future, pin::Pin, pin::pin, sync::atomic::Ordering, time::Duration,
+};
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     time::Instant,
@@ -187,7 +189,11 @@ where
 
 /// Runs `step` until `deadline`; `None` when the deadline passes first (counted and logged) or
 /// the server shuts down.
-async fn bounded<F: Future>(deadline: Instant, handle: &ServerHandle, step: F) -> Option<F::Output> {
+async fn bounded<F: Future>(
+    deadline: Instant,
+    handle: &ServerHandle,
+    step: F,
+) -> Option<F::Output> {
     tokio::select! {
         output = tokio::time::timeout_at(deadline, step) => match output {
             Ok(output) => Some(output),

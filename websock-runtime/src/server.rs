@@ -4,7 +4,6 @@
 
 use crate::{CloseCode, Drain, Metrics, PeerAddr, Router, ServerHandle, http_connection};
 use hyper::{body::Incoming, service::service_fn};
-use tokio_rustls::rustls;
 use std::{
     convert::Infallible, future::Future, io, net::SocketAddr, pin::pin, sync::Arc, time::Duration,
 };
@@ -12,6 +11,7 @@ use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::{TcpListener, TcpStream},
 };
+use tokio_rustls::rustls;
 
 /// A source of accepted connections: a TCP listener, or your own (a Unix socket, TLS).
 pub trait Listener: Send + 'static {

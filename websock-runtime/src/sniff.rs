@@ -166,7 +166,10 @@ mod tests {
         assert_eq!(classify(b"PRI * HTTP/2.0\r\n"), None);
         assert_eq!(classify(b"PRI * HTTP/1.1"), Some(Version::Http1));
         assert_eq!(classify(PREFACE), Some(Version::Http2));
-        assert_eq!(classify(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0"), Some(Version::Http2));
+        assert_eq!(
+            classify(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0"),
+            Some(Version::Http2)
+        );
     }
 
     #[tokio::test]

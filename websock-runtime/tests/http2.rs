@@ -31,7 +31,10 @@ async fn echo_text_binary_ping(ws: &mut H2Ws) {
     send(ws, Message::binary(vec![7, 8, 9])).await;
     assert_eq!(next(ws).await, Message::binary(vec![7, 8, 9]));
     send(ws, Message::Ping(b"are you there".to_vec().into())).await;
-    assert_eq!(next(ws).await, Message::Pong(b"are you there".to_vec().into()));
+    assert_eq!(
+        next(ws).await,
+        Message::Pong(b"are you there".to_vec().into())
+    );
 }
 
 /// The next close frame's code.
@@ -121,13 +124,16 @@ async fn fifty_websockets_share_one_connection() {
     }
     assert_eq!(server.handle.metrics().active_connections, 50);
     // Each stream answers its own messages, all in flight at once.
-    let echoes = sockets.into_iter().enumerate().map(|(i, mut ws)| async move {
-        for round in 0..3 {
-            send(&mut ws, Message::text(format!("echo:{i}.{round}"))).await;
-            assert_eq!(next(&mut ws).await, Message::text(format!("{i}.{round}")));
-        }
-        ws
-    });
+    let echoes = sockets
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut ws)| async move {
+            for round in 0..3 {
+                send(&mut ws, Message::text(format!("echo:{i}.{round}"))).await;
+                assert_eq!(next(&mut ws).await, Message::text(format!("{i}.{round}")));
+            }
+            ws
+        });
     let sockets = futures_util::future::join_all(echoes).await;
     // Closing one stream's WebSocket leaves the others open.
     let mut sockets = sockets.into_iter();
@@ -147,7 +153,10 @@ async fn refusals_unknown_path_wrong_version_not_connect_and_origin() {
         .extended_connect("/nowhere", &[("sec-websocket-version", "13")])
         .await;
     let (status, body) = status_and_body(response).await;
-    assert_eq!((status, body.as_str()), (StatusCode::NOT_FOUND, "no route for /nowhere\n"));
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::NOT_FOUND, "no route for /nowhere\n")
+    );
 
     // A 426 needs an `Upgrade` header, which HTTP/2 forbids: 400, and the version we speak.
     let response = client
@@ -235,7 +244,10 @@ async fn a_websocket_close_ends_its_stream() {
     assert!(within(ws.next()).await.is_none(), "the stream ended");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while server.handle.metrics().active_connections > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the slot was released");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slot was released"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // The connection itself goes on.
@@ -284,11 +296,15 @@ async fn half_a_preface_then_silence_is_cut_at_the_deadline() {
     let cert = TestCert::new();
     let config = cert.server_config();
     let server = TestServer::start_with(Config::default(), |s| {
-        s.tls(config).header_read_timeout(Duration::from_millis(300))
+        s.tls(config)
+            .header_read_timeout(Duration::from_millis(300))
     })
     .await;
     let mut stalled = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    stalled.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).await.unwrap();
+    stalled
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .await
+        .unwrap();
     let _ = within(stalled.read_to_end(&mut rest)).await;
     assert_eq!(server.handle.metrics().handshake_timeouts, 1);
     // A TLS client that completes the handshake but sends half the preface.
@@ -306,10 +322,8 @@ async fn half_a_preface_then_silence_is_cut_at_the_deadline() {
 /// `Server` options reach HTTP/2: the stream limit is advertised and enforced.
 #[tokio::test]
 async fn the_stream_limit_is_enforced() {
-    let server = TestServer::start_with(Config::default(), |s: Server| {
-        s.max_concurrent_streams(3)
-    })
-    .await;
+    let server =
+        TestServer::start_with(Config::default(), |s: Server| s.max_concurrent_streams(3)).await;
     let mut client = H2Client::h2c(server.addr).await;
     let mut sockets = Vec::new();
     for _ in 0..3 {

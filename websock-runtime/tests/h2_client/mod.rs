@@ -130,7 +130,10 @@ impl H2Client {
 pub async fn status_and_body(response: Response<Incoming>) -> (StatusCode, String) {
     let status = response.status();
     let body = within(response.into_body().collect()).await.unwrap();
-    (status, String::from_utf8_lossy(&body.to_bytes()).into_owned())
+    (
+        status,
+        String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+    )
 }
 
 /// A self-signed certificate for `localhost`, written as PEM files for the server.
