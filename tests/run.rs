@@ -95,7 +95,7 @@ async fn run_prints_the_bound_address_logs_and_stops_gracefully_on_sigterm() {
     assert!(exit.success(), "{exit}");
 }
 
-#[allow(dead_code, unreachable_pub)]
+// The runtime's HTTP/2 test client (hyper's, with RFC 8441) and test certificate.
 #[path = "../websock-runtime/tests/h2_client/mod.rs"]
 mod h2_client;
 

@@ -131,11 +131,16 @@ where
             let connection = http1_builder(options)
                 .serve_connection(io, service)
                 .with_upgrades();
-            until_shutdown(connection, token, |c| c.graceful_shutdown()).await
+            until_shutdown(
+                connection,
+                token,
+                http1::UpgradeableConnection::graceful_shutdown,
+            )
+            .await
         }
         Version::Http2 => {
             let connection = http2_builder(options).serve_connection(io, service);
-            until_shutdown(connection, token, |c| c.graceful_shutdown()).await
+            until_shutdown(connection, token, http2::Connection::graceful_shutdown).await
         }
     }
 }
