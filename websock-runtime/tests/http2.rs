@@ -269,6 +269,8 @@ async fn graceful_shutdown_sends_goaway_and_1012_on_each_stream() {
         assert_eq!(close_code(ws).await, 1012);
     }
     // GOAWAY: no new stream is accepted, and the connection ends with its last stream.
+    let refused = client.send(Method::GET, "/no-such-page", &[], None).await;
+    assert!(refused.is_err(), "a stream opened after GOAWAY: {refused:?}");
     drop(sockets);
     let ended = within(client.driver).await.unwrap();
     assert!(ended.is_ok(), "{ended:?}");
