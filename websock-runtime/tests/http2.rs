@@ -270,7 +270,10 @@ async fn graceful_shutdown_sends_goaway_and_1012_on_each_stream() {
     }
     // GOAWAY: no new stream is accepted, and the connection ends with its last stream.
     let refused = client.send(Method::GET, "/no-such-page", &[], None).await;
-    assert!(refused.is_err(), "a stream opened after GOAWAY: {refused:?}");
+    assert!(
+        refused.is_err(),
+        "a stream opened after GOAWAY: {refused:?}"
+    );
     drop(sockets);
     let ended = within(client.driver).await.unwrap();
     assert!(ended.is_ok(), "{ended:?}");
