@@ -197,6 +197,7 @@ pub fn metrics_text(server: &Metrics, channels: &ChannelMetrics) -> String {
         ("http1_upgrades", server.http1_upgrades),
         ("http2_upgrades", server.http2_upgrades),
         ("handshake_timeouts", server.handshake_timeouts),
+        ("tls_handshake_failures", server.tls_handshake_failures),
         ("channel_sockets", channels.sockets),
         ("channel_sockets_total", channels.sockets_total),
         ("channel_refused_connects", channels.refused_connects),

@@ -62,7 +62,13 @@ where
     };
     match bounded(deadline, &handle, acceptor.accept(io)).await {
         Some(Ok(tls)) => sniff_and_serve(tls, service, &options, deadline, &handle).await,
-        Some(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+        Some(Err(error)) => {
+            handle
+                .counters()
+                .tls_handshake_failures
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%error, "TLS handshake failed");
+        }
         None => {}
     }
 }

@@ -52,6 +52,7 @@ pub(crate) struct Counters {
     pub(crate) http1_upgrades: AtomicU64,
     pub(crate) http2_upgrades: AtomicU64,
     pub(crate) handshake_timeouts: AtomicU64,
+    pub(crate) tls_handshake_failures: AtomicU64,
 }
 
 /// A snapshot of a server's counters.
@@ -92,6 +93,9 @@ pub struct Metrics {
     /// Connections closed because the TLS handshake or the first bytes of HTTP did not arrive
     /// within [`Server::header_read_timeout`](crate::Server::header_read_timeout).
     pub handshake_timeouts: u64,
+    /// TLS handshakes that failed (a client speaking plain HTTP to the TLS port, no common
+    /// protocol version or cipher, a certificate the client refused).
+    pub tls_handshake_failures: u64,
 }
 
 impl Default for ServerHandle {
@@ -208,6 +212,7 @@ impl ServerHandle {
             http1_upgrades: c.http1_upgrades.load(Ordering::Relaxed),
             http2_upgrades: c.http2_upgrades.load(Ordering::Relaxed),
             handshake_timeouts: c.handshake_timeouts.load(Ordering::Relaxed),
+            tls_handshake_failures: c.tls_handshake_failures.load(Ordering::Relaxed),
         }
     }
 

@@ -312,6 +312,18 @@ async fn half_a_preface_then_silence_is_cut_at_the_deadline() {
         .unwrap();
     let _ = within(stalled.read_to_end(&mut rest)).await;
     assert_eq!(server.handle.metrics().handshake_timeouts, 1);
+    // Plain HTTP to the TLS port fails the handshake at once: counted apart.
+    let mut plain = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    plain
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let _ = within(plain.read_to_end(&mut rest)).await;
+    let metrics = server.handle.metrics();
+    assert_eq!(
+        (metrics.tls_handshake_failures, metrics.handshake_timeouts),
+        (1, 1)
+    );
     // A TLS client that completes the handshake but sends half the preface.
     let mut stalled = cert.connect(server.addr, &[b"h2"]).await;
     stalled.write_all(&h2_client::PREFACE[..10]).await.unwrap();
