@@ -227,7 +227,9 @@ impl Server {
     }
 
     /// Serves one already-accepted connection (after a TLS handshake of your own, say) until it
-    /// ends or the server shuts down. Spawn it; it is tracked by the graceful shutdown.
+    /// ends or the server shuts down. Spawn it; it is tracked by the graceful shutdown. Its
+    /// first bytes say whether it speaks HTTP/1.1 or HTTP/2; with [`tls`](Self::tls) set, the
+    /// TLS handshake is done here first, so pass the plain stream then.
     pub fn serve_connection<Io>(
         &self,
         io: Io,
