@@ -16,3 +16,15 @@ cargo build --example chat
 timeout 150 node tests/browser/chat.mjs ./target/debug/examples/chat "$(command -v chromium)" "$(command -v chromedriver)"
 # Again with the page on LongPoll only, as when WebSockets are blocked.
 CHAT_TRANSPORTS=longpoll timeout 150 node tests/browser/chat.mjs ./target/debug/examples/chat "$(command -v chromium)" "$(command -v chromedriver)"
+# Again over https with a self-signed certificate (openssl, apt): the page comes over HTTP/2,
+# so Chromium opens its WebSockets on that connection with RFC 8441's extended CONNECT.
+command -v openssl >/dev/null || apt-get install -y -qq openssl >/dev/null
+tls_dir=$(mktemp -d)
+trap 'rm -rf "$tls_dir"' EXIT
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$tls_dir/key.pem" -out "$tls_dir/cert.pem" 2>/dev/null
+spki=$(openssl x509 -in "$tls_dir/cert.pem" -pubkey -noout | openssl pkey -pubin -outform der \
+    | openssl dgst -sha256 -binary | base64)
+WEBSOCK_TLS_CERT="$tls_dir/cert.pem" WEBSOCK_TLS_KEY="$tls_dir/key.pem" CHAT_TLS_SPKI="$spki" \
+    timeout 150 node tests/browser/chat.mjs ./target/debug/examples/chat "$(command -v chromium)" "$(command -v chromedriver)"

@@ -2,7 +2,7 @@
 
 use std::{io, io::IsTerminal};
 use tracing_subscriber::EnvFilter;
-use websock_runtime::{Router, Server, shutdown_signal};
+use websock_runtime::{Router, Server, rustls, shutdown_signal, tls_config_from_pem};
 
 /// The address `run` listens on when `WEBSOCK_ADDR` is not set.
 const DEFAULT_ADDR: &str = "127.0.0.1:4000";
@@ -33,14 +33,22 @@ pub async fn run(router: Router) -> io::Result<()> {
 /// - installs a `tracing` subscriber that prints to stderr and honours `RUST_LOG` (default
 ///   `info`; `RUST_LOG=websock=debug` shows every connection). An application that installed
 ///   its own subscriber keeps it;
+/// - serves TLS when `WEBSOCK_TLS_CERT` and `WEBSOCK_TLS_KEY` name PEM files (the certificate
+///   chain and its private key; see [`tls_config_from_pem`]), on the same address: HTTP/2 and
+///   HTTP/1.1 by ALPN, so browsers open WebSockets over HTTP/2 (RFC 8441). Without them it
+///   serves plain HTTP/1.1 and HTTP/2 (h2c);
 /// - prints `listening on <addr>` (the bound address) as the first line on stdout;
 /// - serves until Ctrl-C or SIGTERM, then shuts down gracefully as
 ///   [`Server::serve_with_shutdown`] does.
 ///
-/// A production server usually wants its own listener (TLS, several addresses) and its own
+/// A production server usually wants its own listener (several addresses) and its own
 /// subscriber: use [`Server::serve_with_shutdown`] directly then.
 pub async fn run_server(server: Server) -> io::Result<()> {
     init_tracing();
+    let server = match tls_from_env()? {
+        Some(config) => server.tls(config),
+        None => server,
+    };
     let addr = std::env::var("WEBSOCK_ADDR")
         .ok()
         .filter(|addr| !addr.is_empty())
@@ -53,6 +61,20 @@ pub async fn run_server(server: Server) -> io::Result<()> {
         .serve_with_shutdown(listener, shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// The TLS configuration `WEBSOCK_TLS_CERT` and `WEBSOCK_TLS_KEY` name; an error when only
+/// one is set, as serving plain text when TLS was meant would be a surprise.
+fn tls_from_env() -> io::Result<Option<rustls::ServerConfig>> {
+    let var = |name| std::env::var(name).ok().filter(|value| !value.is_empty());
+    match (var("WEBSOCK_TLS_CERT"), var("WEBSOCK_TLS_KEY")) {
+        (Some(cert), Some(key)) => tls_config_from_pem(cert, key).map(Some),
+        (None, None) => Ok(None),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "set both WEBSOCK_TLS_CERT and WEBSOCK_TLS_KEY (PEM files), or neither",
+        )),
+    }
 }
 
 /// Installs the fmt subscriber unless one is installed already (a second `run`, or the

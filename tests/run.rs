@@ -94,3 +94,84 @@ async fn run_prints_the_bound_address_logs_and_stops_gracefully_on_sigterm() {
     let exit = within(child.wait()).await.unwrap();
     assert!(exit.success(), "{exit}");
 }
+
+// The runtime's HTTP/2 test client (hyper's, with RFC 8441) and test certificate.
+#[path = "../websock-runtime/tests/h2_client/mod.rs"]
+mod h2_client;
+
+/// Starts the echo example with `env`; its child process and the address it printed.
+async fn start_echo(env: &[(&str, &str)]) -> (tokio::process::Child, SocketAddr) {
+    let mut child = tokio::process::Command::new(example_binary("echo"))
+        .env("WEBSOCK_ADDR", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = within(stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    let addr = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the first line is not `listening on <addr>`: {first:?}"))
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
+#[tokio::test]
+async fn run_serves_tls_and_http2_when_given_a_certificate() {
+    let cert = h2_client::TestCert::new();
+    let (cert_path, key_path) = (
+        cert.cert_path.to_str().unwrap(),
+        cert.key_path.to_str().unwrap(),
+    );
+    let (_child, addr) = start_echo(&[
+        ("WEBSOCK_TLS_CERT", cert_path),
+        ("WEBSOCK_TLS_KEY", key_path),
+    ])
+    .await;
+
+    // HTTP/2 chosen by ALPN, the WebSocket on a stream.
+    let mut h2 = h2_client::H2Client::tls(addr, &cert).await;
+    let mut ws = h2.websocket("/ws/echo").await;
+    within(ws.send(Message::text("over h2"))).await.unwrap();
+    assert_eq!(
+        within(ws.next()).await.unwrap().unwrap(),
+        Message::text("over h2")
+    );
+
+    // HTTP/1.1 chosen by ALPN, the usual upgrade: wss://.
+    let tls = cert.connect(addr, &[b"http/1.1"]).await;
+    let (mut ws, _) = within(tokio_tungstenite::client_async(
+        "wss://localhost/ws/echo",
+        tls,
+    ))
+    .await
+    .unwrap();
+    within(ws.send(Message::text("over h1"))).await.unwrap();
+    assert_eq!(
+        within(ws.next()).await.unwrap().unwrap(),
+        Message::text("over h1")
+    );
+}
+
+#[tokio::test]
+async fn run_refuses_half_a_tls_configuration() {
+    let mut child = tokio::process::Command::new(example_binary("echo"))
+        .env("WEBSOCK_ADDR", "127.0.0.1:0")
+        .env("WEBSOCK_TLS_CERT", "/nonexistent/cert.pem")
+        .env_remove("WEBSOCK_TLS_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    line_containing(&mut stderr, "WEBSOCK_TLS_KEY").await;
+    let exit = within(child.wait()).await.unwrap();
+    assert!(!exit.success());
+}

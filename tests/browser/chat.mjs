@@ -2,10 +2,15 @@
 // with plain WebDriver HTTP calls: two tabs as two users in room:lobby, a message sent in one
 // appears in the other, both are in the online list, closing a tab makes its user leave.
 // Saves a screenshot to target/screenshots/chat.png.
+// With WEBSOCK_TLS_CERT and WEBSOCK_TLS_KEY (passed on to the chat server) and CHAT_TLS_SPKI
+// (the certificate's SPKI hash, for --ignore-certificate-errors-spki-list) the page is served
+// over https, where Chromium fetches it over HTTP/2 and opens the wss socket on that
+// connection (RFC 8441): `GET /metrics` must then count the WebSocket under HTTP/2.
 // Usage: node tests/browser/chat.mjs <chat binary> [chromium] [chromedriver]
 // Prints `N passed, M failed`; exits non-zero on any failure.
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import https from "node:https";
 import os from "node:os";
 import path from "node:path";
 import { checks, freePort, sleep, startBinary, until } from "../js/harness.mjs";
@@ -15,10 +20,26 @@ const children = [];
 // No timeout per check: each WebDriver call has its own, and the whole run has one.
 const { test, finish } = checks({ timeoutMs: 0 });
 
+const spki = process.env.CHAT_TLS_SPKI;
+const tls = Boolean(spki && process.env.WEBSOCK_TLS_CERT);
 async function startChat() {
   const { child, addr } = await startBinary(binary, { env: { REDIS_URL: "" } });
   children.push(child);
-  return addr;
+  // The certificate names localhost.
+  return tls ? addr.replace("127.0.0.1", "localhost") : addr;
+}
+const origin = (addr) => `${tls ? "https" : "http"}://${addr}`;
+
+// `GET /metrics` over https, trusting the test certificate; name -> value.
+function metricsOverTls(addr) {
+  return new Promise((resolve, reject) => {
+    const ca = readFileSync(process.env.WEBSOCK_TLS_CERT);
+    https.get(`https://${addr}/metrics`, { ca }, (response) => {
+      let text = "";
+      response.on("data", (chunk) => (text += chunk));
+      response.on("end", () => resolve(Object.fromEntries(text.trim().split("\n").map((l) => l.split(" ")).map(([k, v]) => [k, Number(v)]))));
+    }).on("error", reject);
+  });
 }
 
 // ---- WebDriver over HTTP -----------------------------------------------------------------
@@ -63,6 +84,7 @@ async function newSession() {
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             `--user-data-dir=${userDataDir}`, "--window-size=1100,700",
+            ...(tls ? [`--ignore-certificate-errors-spki-list=${spki}`] : []),
           ],
         },
       },
@@ -99,12 +121,12 @@ let aliceTab, bobTab;
 
 await test("two tabs join room:lobby as alice and bob and both are online", async () => {
   aliceTab = await wd("GET", s("/window"));
-  await navigate(`http://${addr}/?name=alice`);
+  await navigate(`${origin(addr)}/?name=alice`);
   await click('#rooms li[data-room="lobby"]');
   await untilPage("return document.body.dataset.joined === 'lobby'", "alice to join");
   bobTab = (await wd("POST", s("/window/new"), { type: "tab" })).handle;
   await switchTo(bobTab);
-  await navigate(`http://${addr}/?name=bob`);
+  await navigate(`${origin(addr)}/?name=bob`);
   await click('#rooms li[data-room="lobby"]');
   await untilPage("return document.body.dataset.joined === 'lobby'", "bob to join");
   await untilPage(onlineIs(["alice", "bob"]), "bob's online list: alice, bob");
@@ -117,6 +139,14 @@ const transport = process.env.CHAT_TRANSPORTS === "longpoll" ? "longpoll" : "web
 await test(`the page is connected over ${transport}`, async () => {
   await untilPage(`return document.body.dataset.transport === '${transport}'`, `the ${transport} transport`);
 });
+
+if (tls) {
+  await test("over https the page came over HTTP/2 and so did its WebSockets (RFC 8441)", async () => {
+    await untilPage("return performance.getEntriesByType('navigation')[0].nextHopProtocol === 'h2'", "the page over h2");
+    const metrics = await metricsOverTls(addr);
+    if (!(metrics.websock_http2_upgrades >= 2)) throw new Error(`metrics: ${JSON.stringify(metrics)}`);
+  });
+}
 
 await test("a message typed in bob's tab appears in alice's", async () => {
   await switchTo(bobTab);
@@ -135,7 +165,8 @@ await test("a message typed in bob's tab appears in alice's", async () => {
   );
   const png = await wd("GET", s("/screenshot"));
   mkdirSync("target/screenshots", { recursive: true });
-  const shot = transport === "longpoll" ? "target/screenshots/chat-longpoll.png" : "target/screenshots/chat.png";
+  const shot = transport === "longpoll" ? "target/screenshots/chat-longpoll.png"
+    : tls ? "target/screenshots/chat-https.png" : "target/screenshots/chat.png";
   writeFileSync(shot, Buffer.from(png, "base64"));
   console.log(`     screenshot: ${shot}`);
 });

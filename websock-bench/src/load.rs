@@ -163,34 +163,52 @@ async fn throughput(addr: SocketAddr, args: &mut Args) -> Result<Value, BoxError
     let window = args.number_or("--window", 16)?;
     let secs = args.float_or("--secs", 3.0)?;
     let warmup = args.float_or("--warmup", 0.5)?;
+    // `--http2 N`: the WebSockets are HTTP/2 streams, N per TCP connection (RFC 8441).
+    let http2 = args.number_or("--http2", 0)?;
     args.finish()?;
 
-    let (sockets, failed) = connect_many(
-        addr,
-        &path,
-        conns,
-        0,
-        100,
-        WebSocketConfig::default(),
-        false,
-    )
-    .await;
-    if sockets.is_empty() {
-        return Err("no connection could be opened".into());
-    }
     let payload = text_of(size);
     let received = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = JoinSet::new();
-    for ws in sockets {
-        tasks.spawn(pump(
-            ws,
-            payload.clone(),
-            window,
-            received.clone(),
-            stop.clone(),
-        ));
-    }
+    let failed = if http2 > 0 {
+        let sockets =
+            crate::h2::connect_many(addr, &path, conns, http2, WebSocketConfig::default()).await?;
+        for ws in sockets {
+            tasks.spawn(pump(
+                ws,
+                payload.clone(),
+                window,
+                received.clone(),
+                stop.clone(),
+            ));
+        }
+        0
+    } else {
+        let (sockets, failed) = connect_many(
+            addr,
+            &path,
+            conns,
+            0,
+            100,
+            WebSocketConfig::default(),
+            false,
+        )
+        .await;
+        if sockets.is_empty() {
+            return Err("no connection could be opened".into());
+        }
+        for ws in sockets {
+            tasks.spawn(pump(
+                ws,
+                payload.clone(),
+                window,
+                received.clone(),
+                stop.clone(),
+            ));
+        }
+        failed
+    };
     tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
     let start = (Instant::now(), received.load(Ordering::Relaxed));
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
@@ -209,13 +227,16 @@ async fn throughput(addr: SocketAddr, args: &mut Args) -> Result<Value, BoxError
 
 /// One connection of the throughput scenario: writes every message it can before one flush,
 /// as a pipelining client does, so the client is not what limits the server.
-async fn pump(
-    mut ws: Ws,
+async fn pump<S>(
+    mut ws: WebSocketStream<S>,
     payload: Utf8Bytes,
     window: u64,
     received: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
-) -> Result<(), BoxError> {
+) -> Result<(), BoxError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     for _ in 0..window {
         ws.feed(Message::Text(payload.clone())).await?;
     }

@@ -10,10 +10,13 @@
 //! ```
 //!
 //! `all` options: `--reps N`, `--only throughput,latency,memory,connrate,fanout`,
-//! `--json FILE` (every sample), `--unpinned`.
+//! `--json FILE` (every sample), `--unpinned`. `--only http2` (not in the default list) runs
+//! websock's echo over HTTP/2 streams against HTTP/1.1 connections, at the throughput sizes.
 //!
 //! `load` scenarios and their options, with their defaults:
-//! - `throughput`: `--conns 100 --size 20 --window 16 --secs 3 --warmup 0.5`
+//! - `throughput`: `--conns 100 --size 20 --window 16 --secs 3 --warmup 0.5`; with
+//!   `--http2 N` the connections are WebSockets over HTTP/2 streams (RFC 8441), N per TCP
+//!   connection (`--http2 100`: 100 streams on one connection)
 //! - `latency`: `--conns 1000 --rate 20000` (messages per second in all) `--secs 5 --warmup 1`
 //! - `idle`: `--conns 1000 --first-index 0 --hold 240`: prints `ready N`, then holds the
 //!   connections until stdin closes (or `--hold` seconds pass)
@@ -25,6 +28,7 @@
 //! See BENCHMARKS.md for the figures and what they mean.
 
 mod args;
+mod h2;
 mod load;
 mod servers;
 mod suite;
@@ -33,7 +37,7 @@ use args::Args;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  websock-bench all [--smoke] [--reps N] [--only throughput,latency,memory,connrate,fanout] [--json FILE] [--unpinned]
+  websock-bench all [--smoke] [--reps N] [--only throughput,latency,memory,connrate,fanout,http2] [--json FILE] [--unpinned]
   websock-bench server <websock|raw|axum> [--addr 127.0.0.1:0]
   websock-bench server floor [--addr 127.0.0.1:0] [--conns 10000]
   websock-bench load <throughput|latency|idle|connrate|fanout> --addr ADDR [options]";

@@ -481,6 +481,36 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
             }
         }
 
+        if plan.runs("http2") {
+            // websock only: echo over HTTP/2 streams (RFC 8441), all on one TCP connection,
+            // against the same number of HTTP/1.1 connections, on one server process.
+            let server = ServerProcess::start(&launcher, Kind::Websock)?;
+            for &(label, size, conns, window) in &plan.throughput {
+                for http2 in [0, conns] {
+                    let result = load(
+                        &launcher,
+                        &[
+                            strings(&["load", "throughput", "--addr", &server.addr]),
+                            strings(&["--size", &size.to_string(), "--conns", &conns.to_string()]),
+                            strings(&["--window", &window.to_string()]),
+                            strings(&["--secs", &plan.throughput_secs.to_string()]),
+                            strings(&["--warmup", if smoke { "0.2" } else { "0.5" }]),
+                            strings(&["--http2", &http2.to_string()]),
+                        ]
+                        .concat(),
+                    )?;
+                    check(&mut notes, Kind::Websock, "http2", &result);
+                    let label = if http2 > 0 {
+                        format!("echo {label} over HTTP/2 ({conns} streams on 1 conn × {window})")
+                    } else {
+                        format!("echo {label} over HTTP/1.1 ({conns} conns × {window})")
+                    };
+                    let rate = number(&result, "msgs_per_sec")?;
+                    results.record(&label, "msg/s", true, Kind::Websock, rate);
+                }
+            }
+        }
+
         if plan.runs("fanout") {
             // axum has no fan-out route: it would be the raw loop again, behind axum's types.
             for kind in order.into_iter().filter(|kind| *kind != Kind::Axum) {

@@ -1,4 +1,5 @@
-//! Checking an HTTP request against RFC 6455 §4.2.1 before upgrading it.
+//! Checking an HTTP request against RFC 6455 §4.2.1 (over HTTP/2, RFC 8441 §4–5) before
+//! upgrading it.
 
 use crate::Refuse;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version, header};
@@ -32,6 +33,13 @@ pub enum HandshakeError {
     /// An upgrade has none (RFC 6455 §4.1), and the bytes after the head cannot be told apart
     /// from frames, so the refusal also closes the connection (RFC 9112 §6.1).
     RequestBody,
+    /// An HTTP/2 request that is not an extended CONNECT with `:protocol websocket`
+    /// (RFC 8441 §4): HTTP/2 has no `Upgrade`.
+    NotExtendedConnect,
+    /// `Sec-WebSocket-Version` is not 13 on an HTTP/2 extended CONNECT: answered with 400 and
+    /// the version we speak, as a 426 needs an `Upgrade` header, which HTTP/2 forbids
+    /// (RFC 9113 §8.2.2).
+    UnsupportedVersionHttp2,
 }
 
 impl HandshakeError {
@@ -49,7 +57,7 @@ impl HandshakeError {
     pub fn into_refusal(self) -> Refuse {
         let refuse = Refuse::new(self.status(), format!("{self}\n"));
         match self {
-            Self::UnsupportedVersion => refuse.with_header(
+            Self::UnsupportedVersion | Self::UnsupportedVersionHttp2 => refuse.with_header(
                 header::SEC_WEBSOCKET_VERSION,
                 HeaderValue::from_static("13"),
             ),
@@ -87,7 +95,13 @@ impl fmt::Display for HandshakeError {
             Self::InvalidKey => {
                 "websocket upgrade: Sec-WebSocket-Key must be 16 bytes encoded in base64"
             }
-            Self::UnsupportedVersion => "websocket upgrade: Sec-WebSocket-Version must be 13",
+            Self::UnsupportedVersion | Self::UnsupportedVersionHttp2 => {
+                "websocket upgrade: Sec-WebSocket-Version must be 13"
+            }
+            Self::NotExtendedConnect => {
+                "websocket over HTTP/2: the request must be an extended CONNECT \
+                 (RFC 8441: :method CONNECT, :protocol websocket)"
+            }
         };
         f.write_str(reason)
     }
@@ -95,9 +109,12 @@ impl fmt::Display for HandshakeError {
 
 impl std::error::Error for HandshakeError {}
 
-/// Checks that `request` is a WebSocket upgrade we can accept (RFC 6455 §4.2.1), saying why
-/// not in words.
+/// Checks that `request` is a WebSocket upgrade we can accept (RFC 6455 §4.2.1), or over
+/// HTTP/2 an extended CONNECT (RFC 8441 §4–5), saying why not in words.
 pub fn validate_upgrade<B>(request: &Request<B>) -> Result<(), HandshakeError> {
+    if request.version() == Version::HTTP_2 {
+        return crate::extended_connect::validate(request);
+    }
     if request.method() != Method::GET {
         return Err(HandshakeError::MethodNotGet);
     }
@@ -138,20 +155,20 @@ pub fn validate_upgrade<B>(request: &Request<B>) -> Result<(), HandshakeError> {
 /// The request headers that may appear once. `Connection`, `Upgrade`,
 /// `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions` are lists and may repeat
 /// (RFC 9110 §5.3).
-const SINGLE_VALUED: [HeaderName; 4] = [
+pub(crate) const SINGLE_VALUED: [HeaderName; 4] = [
     header::HOST,
     header::SEC_WEBSOCKET_KEY,
     header::SEC_WEBSOCKET_VERSION,
     header::ORIGIN,
 ];
 
-fn is_repeated(headers: &HeaderMap, name: &HeaderName) -> bool {
+pub(crate) fn is_repeated(headers: &HeaderMap, name: &HeaderName) -> bool {
     headers.get_all(name).iter().nth(1).is_some()
 }
 
 /// hyper has already dropped a `Content-Length` sent beside `Transfer-Encoding` (RFC 9112
 /// §6.3), so any `Transfer-Encoding` counts, as does any `Content-Length` but a single 0.
-fn has_body(headers: &HeaderMap) -> bool {
+pub(crate) fn has_body(headers: &HeaderMap) -> bool {
     headers.contains_key(header::TRANSFER_ENCODING)
         || headers
             .get_all(header::CONTENT_LENGTH)

@@ -40,9 +40,11 @@ mod connection;
 mod context;
 mod dispatch;
 mod drain;
+mod extended_connect;
 mod handle;
 mod handler;
 mod handshake;
+mod http_connection;
 mod json;
 mod json_error;
 mod message;
@@ -54,8 +56,10 @@ mod router;
 mod server;
 mod server_handle;
 mod service;
+mod sniff;
 mod stream;
 mod timer;
+mod tls;
 mod upgrade;
 mod wire;
 
@@ -81,6 +85,9 @@ pub use server::{Listener, Server, serve, shutdown_signal};
 pub use server_handle::{DEFAULT_MAX_CONNECTIONS, Metrics, ServerHandle};
 pub use service::RouterService;
 pub use timer::Timer;
+pub use tls::tls_config_from_pem;
+/// The rustls crate [`Server::tls`] takes a configuration of.
+pub use tokio_rustls::rustls;
 pub use upgrade::{Body, upgrade};
 
 /// What `#[websock_handler]` expands to refers to; not a public API.

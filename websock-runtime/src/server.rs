@@ -1,9 +1,9 @@
-//! Serving a [`Router`] over any listener: HTTP/1.1 with keep-alive and upgrades, a connection
-//! limit, accept-error backoff and graceful shutdown.
+//! Serving a [`Router`] over any listener: HTTP/1.1 with keep-alive and upgrades and HTTP/2
+//! with RFC 8441's extended CONNECT on the same port, TLS, a connection limit, accept-error
+//! backoff and graceful shutdown.
 
-use crate::{CloseCode, Drain, Metrics, PeerAddr, Router, ServerHandle};
-use hyper::{body::Incoming, server::conn::http1, service::service_fn};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use crate::{CloseCode, Drain, Metrics, PeerAddr, Router, ServerHandle, http_connection};
+use hyper::{body::Incoming, service::service_fn};
 use std::{
     convert::Infallible, future::Future, io, net::SocketAddr, pin::pin, sync::Arc, time::Duration,
 };
@@ -11,6 +11,7 @@ use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::{TcpListener, TcpStream},
 };
+use tokio_rustls::rustls;
 
 /// A source of accepted connections: a TCP listener, or your own (a Unix socket, TLS).
 pub trait Listener: Send + 'static {
@@ -52,8 +53,13 @@ impl Listener for TcpListener {
 /// # Ok(()) }
 /// ```
 ///
+/// Every connection may speak HTTP/1.1 or HTTP/2 (with prior knowledge, or chosen by ALPN over
+/// TLS): a WebSocket opens with an HTTP/1.1 upgrade or with an HTTP/2 extended CONNECT
+/// (RFC 8441), at the same routes, with the same handlers and checks. With [`tls`](Self::tls)
+/// the server speaks TLS (rustls).
+///
 /// Cloning is cheap and shares the router and the handle: clone it into the task that
-/// finishes a TLS handshake, then call [`serve_connection`](Self::serve_connection).
+/// finishes a TLS handshake of your own, then call [`serve_connection`](Self::serve_connection).
 #[derive(Clone)]
 pub struct Server {
     router: Arc<Router>,
@@ -61,11 +67,14 @@ pub struct Server {
     header_read_timeout: Duration,
     shutdown_timeout: Duration,
     max_headers: usize,
+    max_concurrent_streams: u32,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Server {
     /// A server for `router` with the defaults: 16,384 connections, 1012 on shutdown, 10 s to
-    /// read request headers, 10 s for the graceful shutdown, 100 headers per request.
+    /// read request headers, 10 s for the graceful shutdown, 100 headers per request, 100
+    /// streams per HTTP/2 connection, no TLS.
     pub fn new(router: Router) -> Self {
         Self {
             router: Arc::new(router),
@@ -73,11 +82,33 @@ impl Server {
             header_read_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(10),
             max_headers: 100,
+            max_concurrent_streams: 100,
+            tls: None,
         }
     }
 
-    /// The most WebSocket connections open at once; beyond it upgrades get 503 and the open
-    /// connections are untouched.
+    /// Serves TLS with `config` (see [`tls_config_from_pem`](crate::tls_config_from_pem)):
+    /// HTTP/2 and HTTP/1.1 are offered by ALPN unless `config` names its own protocols. The
+    /// handshake runs in the connection's task, under the header read timeout.
+    pub fn tls(mut self, mut config: rustls::ServerConfig) -> Self {
+        if config.alpn_protocols.is_empty() {
+            config.alpn_protocols = crate::tls::ALPN.iter().map(|p| p.to_vec()).collect();
+        }
+        self.tls = Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)));
+        self
+    }
+
+    /// The most streams a client may open at once on one HTTP/2 connection
+    /// (`SETTINGS_MAX_CONCURRENT_STREAMS`, RFC 9113 §6.5.2): 100 by default. Each WebSocket
+    /// over HTTP/2 is a stream; each also takes a slot of [`max_connections`](Self::max_connections),
+    /// which counts WebSockets, not TCP connections.
+    pub fn max_concurrent_streams(mut self, max: u32) -> Self {
+        self.max_concurrent_streams = max;
+        self
+    }
+
+    /// The most WebSocket connections open at once, over HTTP/1.1 and HTTP/2 together; beyond
+    /// it upgrades get 503 and the open connections are untouched.
     pub fn max_connections(self, max: usize) -> Self {
         self.handle.set_max_connections(max);
         self
@@ -122,7 +153,10 @@ impl Server {
         self
     }
 
-    /// How long a client may take to send its request headers (against slowloris clients).
+    /// How long a client may take to send its request headers (against slowloris clients), and
+    /// before them the TLS handshake and the first bytes that say which HTTP it speaks (the
+    /// HTTP/2 preface): 10 s by default. A connection that misses it is closed and counted in
+    /// [`Metrics::handshake_timeouts`].
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self
@@ -192,8 +226,10 @@ impl Server {
         Ok(self.handle.shutdown_and_wait(self.shutdown_timeout).await)
     }
 
-    /// Serves one already-accepted connection (after a TLS handshake, say) until it ends or the
-    /// server shuts down. Spawn it; it is tracked by the graceful shutdown.
+    /// Serves one already-accepted connection (after a TLS handshake of your own, say) until it
+    /// ends or the server shuts down. Spawn it; it is tracked by the graceful shutdown. Its
+    /// first bytes say whether it speaks HTTP/1.1 or HTTP/2; with [`tls`](Self::tls) set, the
+    /// TLS handshake is done here first, so pass the plain stream then.
     pub fn serve_connection<Io>(
         &self,
         io: Io,
@@ -204,14 +240,14 @@ impl Server {
     {
         let router = self.router.clone();
         let handle = self.handle.clone();
-        let token = handle.shutdown_token().clone();
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.header_read_timeout)
-            .max_headers(self.max_headers)
-            .keep_alive(true);
+        let options = http_connection::Options {
+            header_read_timeout: self.header_read_timeout,
+            max_headers: self.max_headers,
+            max_concurrent_streams: self.max_concurrent_streams,
+            tls: self.tls.clone(),
+        };
         let tracker = handle.tracker().clone();
+        let server = handle.clone();
         let service = service_fn(move |request: http::Request<Incoming>| {
             // Routed requests lose their body; a transport that reads one (LongPoll's POST)
             // takes it from here.
@@ -227,22 +263,7 @@ impl Server {
             let response = router.handle(request);
             async move { Ok::<_, Infallible>(response.await) }
         });
-        let task = async move {
-            let connection = builder
-                .serve_connection(TokioIo::new(io), service)
-                .with_upgrades();
-            let mut connection = pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                () = token.cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(error) = result {
-                tracing::debug!(%error, "http connection ended with an error");
-            }
-        };
+        let task = http_connection::serve(io, service, options, server);
         tracker.track_future(task)
     }
 }

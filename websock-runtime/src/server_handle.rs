@@ -49,6 +49,10 @@ pub(crate) struct Counters {
     pub(crate) panics: AtomicU64,
     pub(crate) closed_over_inbound_buffer: AtomicU64,
     pub(crate) allocation_failures: AtomicU64,
+    pub(crate) http1_upgrades: AtomicU64,
+    pub(crate) http2_upgrades: AtomicU64,
+    pub(crate) handshake_timeouts: AtomicU64,
+    pub(crate) tls_handshake_failures: AtomicU64,
 }
 
 /// A snapshot of a server's counters.
@@ -82,6 +86,16 @@ pub struct Metrics {
     /// Connections closed with 1009 because memory for their message could not be allocated
     /// (an address-space limit, `vm.overcommit_memory=2`): the process goes on.
     pub allocation_failures: u64,
+    /// WebSockets opened by an HTTP/1.1 upgrade so far.
+    pub http1_upgrades: u64,
+    /// WebSockets opened over HTTP/2 by an extended CONNECT (RFC 8441) so far.
+    pub http2_upgrades: u64,
+    /// Connections closed because the TLS handshake or the first bytes of HTTP did not arrive
+    /// within [`Server::header_read_timeout`](crate::Server::header_read_timeout).
+    pub handshake_timeouts: u64,
+    /// TLS handshakes that failed (a client speaking plain HTTP to the TLS port, no common
+    /// protocol version or cipher, a certificate the client refused).
+    pub tls_handshake_failures: u64,
 }
 
 impl Default for ServerHandle {
@@ -195,6 +209,10 @@ impl ServerHandle {
             inbound_buffered_bytes: self.inner.inbound_budget.held(),
             closed_over_inbound_buffer: c.closed_over_inbound_buffer.load(Ordering::Relaxed),
             allocation_failures: c.allocation_failures.load(Ordering::Relaxed),
+            http1_upgrades: c.http1_upgrades.load(Ordering::Relaxed),
+            http2_upgrades: c.http2_upgrades.load(Ordering::Relaxed),
+            handshake_timeouts: c.handshake_timeouts.load(Ordering::Relaxed),
+            tls_handshake_failures: c.tls_handshake_failures.load(Ordering::Relaxed),
         }
     }
 

@@ -15,10 +15,11 @@ pub type Body = http_body_util::Full<Bytes>;
 /// Upgrades `request` to a WebSocket served by `H`, passing `init` to [`Handler::init`].
 ///
 /// Works on any request hyper produced, so the request can be routed and authenticated first
-/// (an axum handler, a hand-written hyper service). Answers 101 and spawns the connection's
-/// task, or answers with the reason the request cannot be upgraded: 400 or 426 for an invalid
-/// handshake ([`validate_upgrade`](crate::validate_upgrade)), 503 when the server's connection
-/// limit is reached. The server's [`ServerHandle`] is taken from the request's extensions, where
+/// (an axum handler, a hand-written hyper service). Answers 101 (over HTTP/2, to an extended
+/// CONNECT, 200: RFC 8441 §5) and spawns the connection's task, or answers with the reason
+/// the request cannot be upgraded: 400 or 426 for an invalid handshake
+/// ([`validate_upgrade`](crate::validate_upgrade)), 503 when the server's connection limit is
+/// reached. The server's [`ServerHandle`] is taken from the request's extensions, where
 /// [`Server`](crate::Server) puts it.
 ///
 /// ```no_run
@@ -41,7 +42,8 @@ pub fn upgrade<H: Handler, B>(
 /// A request checked to be an upgrade, holding what the 101 and the connection need.
 pub(crate) struct Upgrade {
     on_upgrade: OnUpgrade,
-    accept_key: HeaderValue,
+    /// `Sec-WebSocket-Accept` for the 101; `None` over HTTP/2, where the 200 has none.
+    accept_key: Option<HeaderValue>,
     request: Box<RequestInfo>,
     config: Config,
     server: Option<ServerHandle>,
@@ -50,6 +52,7 @@ pub(crate) struct Upgrade {
 impl Upgrade {
     pub(crate) fn new<B>(request: Request<B>, config: &Config) -> Result<Self, Refuse> {
         handshake::validate_upgrade(&request).map_err(handshake::HandshakeError::into_refusal)?;
+        let http2 = request.version() == http::Version::HTTP_2;
         let (mut parts, _body) = request.into_parts();
         let on_upgrade = parts.extensions.remove::<OnUpgrade>().ok_or_else(|| {
             Refuse::new(
@@ -66,13 +69,14 @@ impl Upgrade {
                 "server shutting down\n",
             ));
         }
-        let key = parts
-            .headers
-            .get(header::SEC_WEBSOCKET_KEY)
-            .map(HeaderValue::as_bytes)
-            .unwrap_or_default();
-        let accept_key =
-            HeaderValue::from_str(&derive_accept_key(key)).expect("base64 is a valid header value");
+        let accept_key = (!http2).then(|| {
+            let key = parts
+                .headers
+                .get(header::SEC_WEBSOCKET_KEY)
+                .map(HeaderValue::as_bytes)
+                .unwrap_or_default();
+            HeaderValue::from_str(&derive_accept_key(key)).expect("base64 is a valid header value")
+        });
         let mut request = Box::new(RequestInfo::from_parts(&parts));
         request.selected_protocol = handshake::select_protocol(&parts.headers, &config.protocols);
         Ok(Self {
@@ -99,8 +103,9 @@ impl Upgrade {
         }
     }
 
-    /// Takes a connection slot, answers 101 and spawns the connection, which starts once hyper
-    /// hands over the socket; 503 when the server's connection limit is reached.
+    /// Takes a connection slot, answers 101 (200 on an HTTP/2 stream) and spawns the
+    /// connection, which starts once hyper hands over the socket or the stream; 503 when the
+    /// server's connection limit is reached.
     pub(crate) fn accept<H: Handler>(self, init: H::Init) -> Response<Body> {
         let Self {
             on_upgrade,
@@ -121,12 +126,25 @@ impl Upgrade {
             }
             None => None,
         };
+        if let Some(slot) = &slot {
+            let counters = slot.server().counters();
+            let upgrades = match accept_key {
+                Some(_) => &counters.http1_upgrades,
+                None => &counters.http2_upgrades,
+            };
+            upgrades.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        // Over HTTP/2 the answer is a 200 with no upgrade headers (RFC 8441 §5).
         let mut response = Response::new(Body::default());
-        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        if accept_key.is_some() {
+            *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        }
         let headers = response.headers_mut();
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_key);
+        if let Some(accept_key) = accept_key {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_key);
+        }
         if let Some(protocol) = &request.selected_protocol {
             headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
         }
