@@ -59,6 +59,12 @@
 
 mod run;
 
+// Every Rust block of `README.md`, compiled (and run unless `no_run`) by
+// `cargo test -p websock --doc`, so the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use run::{run, run_server};
 pub use websock_macros::{channel, websock_handler};
 pub use websock_runtime::*;
@@ -76,9 +82,14 @@ pub use websock_redis as redis;
 #[doc(hidden)]
 pub mod __private {
     pub use websock_runtime::__private::*;
+    // Named, not only through the glob above: rustc then prints these traits by their name in
+    // errors (`TextArg`), not by a path through this hidden module.
+    pub use websock_runtime::__private::{
+        BinaryArg, CloseArg, IntoInit, JsonErrorArg, Terminated, TextArg,
+    };
     pub use websock_runtime::{
-        Bytes, Close, Context, Control, Handler, IntoReply, Message, PeerClose, Reply,
-        TerminateReason, Utf8Bytes,
+        Bytes, Close, Context, Control, FromCapture, FromJson, Handler, IntoReply, Message,
+        OnInfo, PeerClose, Reply, TerminateReason, Utf8Bytes,
     };
 
     /// What `#[channel]` expands to refers to.

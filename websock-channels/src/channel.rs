@@ -1,7 +1,8 @@
 //! The channel contract (Phoenix's `Phoenix.Channel`) and what its callbacks can do.
 
 use crate::{
-    AlreadyTracked, Assigns, Broadcast, Payload, Presence, PubSub, Topic, broadcast::SubscriberId,
+    AlreadyTracked, Assigns, Broadcast, ErrorReply, OkReply, Payload, Presence, PubSub, Topic,
+    broadcast::SubscriberId,
     presence::Owner, protocol::Inbound, publisher::Publisher, shared::Shared,
 };
 use serde_json::Value;
@@ -260,11 +261,11 @@ impl<T: IntoChannelReply> IntoChannelReply for Option<T> {
     }
 }
 
-impl<T: Into<Payload>, E: Into<Payload>> IntoChannelReply for Result<T, E> {
+impl<T: OkReply, E: ErrorReply> IntoChannelReply for Result<T, E> {
     fn into_reply(self) -> ChannelReply {
         match self {
-            Ok(value) => ChannelReply::ok(value),
-            Err(error) => ChannelReply::error(error),
+            Ok(value) => ChannelReply::ok(value.into_payload()),
+            Err(error) => ChannelReply::error(error.into_payload()),
         }
     }
 }
@@ -719,6 +720,22 @@ impl<C, R: Into<Payload>> IntoJoin<C> for Result<(C, R), JoinError> {
 pub fn unhandled_event(event: &str) -> ChannelReply {
     tracing::debug!(event, "no #[on_event] method for this event");
     ChannelReply::error(Payload::reason("unhandled event"))
+}
+
+/// A topic capture parsed by `parse` (`<T as FromCapture>::from_capture`, named in the
+/// generated code so that a type without `FromStr` is reported at the parameter, with
+/// `FromCapture`'s message); a capture that does not parse refuses the join as an unmatched
+/// topic.
+#[doc(hidden)]
+pub fn topic_capture<T>(
+    topic: &Topic,
+    name: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, JoinError> {
+    topic
+        .get(name)
+        .and_then(parse)
+        .ok_or_else(JoinError::unmatched_topic)
 }
 
 /// Parses a topic capture into a method's parameter type.

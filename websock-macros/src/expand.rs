@@ -145,13 +145,14 @@ fn generate(handler: &Handler<'_>) -> TokenStream {
     let handle_info = handle_info(handler);
     let handle_control = handle_control(handler);
     let terminate = terminate(handler);
+    let send = send_bound(handler);
     quote! {
         #item
 
         #info_items
 
         #allow
-        impl ::websock::__private::Handler for #self_ty {
+        impl ::websock::__private::Handler for #self_ty #send {
             type Init = #init_ty;
             type Info = #info_ty;
 
@@ -162,6 +163,14 @@ fn generate(handler: &Handler<'_>) -> TokenStream {
             #terminate
         }
     }
+}
+
+/// `where Chat: Send`, spanned at the self type. A handler with a field that is not `Send`
+/// fails this bound, reported once (naming the field's type); the bound then holds inside the
+/// impl, so the supertrait and each callback's `Send` future are not reported again.
+fn send_bound(handler: &Handler<'_>) -> TokenStream {
+    let self_ty = handler.self_ty;
+    quote_spanned!(self_ty.span()=> where #self_ty: ::core::marker::Send)
 }
 
 /// `Self::name(self, args..)` (with `.await` for async methods), then the conversion of what
@@ -218,7 +227,7 @@ fn reply(method: &Method<'_>, value: impl Fn(&Param<'_>) -> TokenStream) -> Toke
         )
     } else {
         quote_spanned!(return_span(method.func)=>
-            ::websock::__private::into_reply(__returned)
+            ::websock::__private::IntoReply::into_reply(__returned)
         )
     };
     quote!({
@@ -539,7 +548,7 @@ fn fallback_call(
 
 fn json_parse(param: &Param<'_>) -> TokenStream {
     let ty = param.ty;
-    quote_spanned!(ty.span()=> ::websock::__private::from_json::<#ty>(__text.as_str()))
+    quote_spanned!(ty.span()=> <#ty as ::websock::__private::FromJson>::from_json(__text.as_str()))
 }
 
 /// One capture pattern: strip the literal prefix and suffix, split at the literals between
@@ -596,7 +605,7 @@ fn capture_block(method: &Method<'_>, segments: &[Segment], index: usize) -> Tok
             quote!(let #var = #raw;)
         } else {
             let parse = quote_spanned!(ty.span()=>
-                ::websock::__private::parse_capture::<#ty>(#raw)
+                <#ty as ::websock::__private::FromCapture>::from_capture(#raw)
             );
             quote!(let ::core::option::Option::Some(#var) = #parse #miss;)
         })
@@ -676,7 +685,7 @@ fn handle_control(handler: &Handler<'_>) -> TokenStream {
 fn terminated(method: &Method<'_>, value: impl Fn(&Param<'_>) -> TokenStream) -> TokenStream {
     let call = call(method.func, &method.params, true, value);
     let check = quote_spanned!(return_span(method.func)=>
-        ::websock::__private::terminated(__returned)
+        ::websock::__private::Terminated::terminated(__returned)
     );
     quote! {
         let __returned = #call;

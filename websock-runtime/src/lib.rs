@@ -46,7 +46,9 @@ mod handshake;
 mod json;
 mod json_error;
 mod message;
+mod on_info;
 mod origin;
+mod parse;
 mod refuse;
 mod reply;
 mod request;
@@ -69,10 +71,15 @@ pub use handler::{Error, ErrorKind, Handler, TerminateReason, Timeout};
 pub use handshake::{HandshakeError, validate_upgrade};
 /// The `http` crate the runtime's request and response types come from.
 pub use http;
+/// The `serde_json` crate behind [`Json`], [`JsonError`] and `#[on_json]`: its `Value` and
+/// `Error` are the ones the runtime takes and returns.
+pub use serde_json;
 pub use json::Json;
 pub use json_error::JsonError;
 pub use message::{Control, ControlFrameTooLong, ControlPayload, Frame, Message, Utf8Bytes};
+pub use on_info::OnInfo;
 pub use origin::CheckOrigin;
+pub use parse::{FromCapture, FromJson};
 pub use refuse::Refuse;
 pub use reply::{IntoReply, Reply};
 pub use request::{FromRequest, PathParams, PeerAddr, RequestInfo};
