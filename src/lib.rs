@@ -82,11 +82,6 @@ pub use websock_redis as redis;
 #[doc(hidden)]
 pub mod __private {
     pub use websock_runtime::__private::*;
-    // Named, not only through the glob above: rustc then prints these traits by their name in
-    // errors (`TextArg`), not by a path through this hidden module.
-    pub use websock_runtime::__private::{
-        BinaryArg, CloseArg, IntoInit, JsonErrorArg, Terminated, TextArg,
-    };
     pub use websock_runtime::{
         Bytes, Close, Context, Control, FromCapture, FromJson, Handler, IntoReply, Message,
         OnInfo, PeerClose, Reply, TerminateReason, Utf8Bytes,

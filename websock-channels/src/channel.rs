@@ -230,6 +230,9 @@ impl IntoChannelReply for Payload {
     }
 }
 
+// Not listed among the types that implement the trait in errors (the note names
+// `serde_json::Value`): rustc would print it by a path through a hidden module.
+#[diagnostic::do_not_recommend]
 impl IntoChannelReply for Value {
     fn into_reply(self) -> ChannelReply {
         ChannelReply::ok(self)
@@ -686,7 +689,6 @@ pub fn into_reply<T: IntoChannelReply>(value: T) -> ChannelReply {
 }
 
 /// What an `#[on_join]` method may return.
-#[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned from an `#[on_join]` method",
     label = "`#[on_join]` must return `Self`, `Result<Self, JoinError>` or `Result<(Self, R), JoinError>`",

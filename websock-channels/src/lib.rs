@@ -109,7 +109,7 @@ mod v1;
 pub use broadcast::{BoxFuture, Broadcast, Delivery, SubscriberId};
 pub use channel::{
     AnyInfo, Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer, IntoChannelReply,
-    JoinError, LeaveReason, NotDelivered,
+    IntoJoin, JoinError, LeaveReason, NotDelivered,
 };
 pub use from_payload::FromPayload;
 pub use connect::{AnonymousSocket, Assigns, ConnectInfo, Params, RateLimit, Refused, Socket};

@@ -523,7 +523,9 @@ fn is_context_not_mut(ty: &Type) -> bool {
                 && path.path.segments.last().is_some_and(|segment| segment.ident == "Context"))
     };
     match ty {
-        Type::Reference(reference) => reference.mutability.is_none() && named_context(&reference.elem),
+        Type::Reference(reference) => {
+            reference.mutability.is_none() && named_context(&reference.elem)
+        }
         other => named_context(other),
     }
 }

@@ -131,7 +131,7 @@ fn allow_lints() -> TokenStream {
 }
 
 fn generate(handler: &Handler<'_>) -> TokenStream {
-    let item = handler.item;
+    let item = with_send_bounds(handler.item);
     let self_ty = handler.self_ty;
     let (info_ty, info_items) = info_items(handler);
     let allow = allow_lints();
@@ -145,14 +145,14 @@ fn generate(handler: &Handler<'_>) -> TokenStream {
     let handle_info = handle_info(handler);
     let handle_control = handle_control(handler);
     let terminate = terminate(handler);
-    let send = send_bound(handler);
+    let send = send_bound(self_ty);
     quote! {
         #item
 
         #info_items
 
         #allow
-        impl ::websock::__private::Handler for #self_ty #send {
+        impl ::websock::__private::Handler for #self_ty where #send {
             type Init = #init_ty;
             type Info = #info_ty;
 
@@ -165,12 +165,30 @@ fn generate(handler: &Handler<'_>) -> TokenStream {
     }
 }
 
-/// `where Chat: Send`, spanned at the self type. A handler with a field that is not `Send`
-/// fails this bound, reported once (naming the field's type); the bound then holds inside the
-/// impl, so the supertrait and each callback's `Send` future are not reported again.
-fn send_bound(handler: &Handler<'_>) -> TokenStream {
-    let self_ty = handler.self_ty;
-    quote_spanned!(self_ty.span()=> where #self_ty: ::core::marker::Send)
+/// `where Chat: Send` on the `Handler` impl and on every method of the user's impl, spanned at
+/// the self type. A handler with a field that is not `Send` then fails only these bounds, all
+/// one diagnostic at one place (which rustc reports once, naming the field's type): inside
+/// the impl the bound holds, so the `Send` supertrait and each callback's `Send` future are
+/// not reported again, and the user's methods that take `&mut Context<Self>` (which needs
+/// `Chat: Handler`) are not either.
+fn send_bound(self_ty: &syn::Type) -> TokenStream {
+    quote_spanned!(self_ty.span()=> #self_ty: ::core::marker::Send)
+}
+
+fn with_send_bounds(item: &syn::ItemImpl) -> syn::ItemImpl {
+    let mut item = item.clone();
+    let bound = send_bound(&item.self_ty);
+    let bound: syn::WherePredicate = syn::parse_quote!(#bound);
+    for impl_item in &mut item.items {
+        if let syn::ImplItem::Fn(func) = impl_item {
+            func.sig
+                .generics
+                .make_where_clause()
+                .predicates
+                .push(bound.clone());
+        }
+    }
+    item
 }
 
 /// `Self::name(self, args..)` (with `.await` for async methods), then the conversion of what

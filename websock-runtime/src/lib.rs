@@ -65,17 +65,17 @@ pub use bytes::Bytes;
 pub use close::{Close, CloseCode, InvalidCloseCode, PeerClose};
 pub use config::Config;
 pub use context::Context;
+// The traits `#[websock_handler]` converts parameters and return values through: public (and
+// not hidden) so that rustc names them plainly (`TextArg`) in errors.
+pub use dispatch::{BinaryArg, CloseArg, IntoInit, Terminated, TextArg};
 pub use drain::Drain;
 pub use handle::{Handle, SendError, Stats};
 pub use handler::{Error, ErrorKind, Handler, TerminateReason, Timeout};
 pub use handshake::{HandshakeError, validate_upgrade};
 /// The `http` crate the runtime's request and response types come from.
 pub use http;
-/// The `serde_json` crate behind [`Json`], [`JsonError`] and `#[on_json]`: its `Value` and
-/// `Error` are the ones the runtime takes and returns.
-pub use serde_json;
 pub use json::Json;
-pub use json_error::JsonError;
+pub use json_error::{JsonError, JsonErrorArg};
 pub use message::{Control, ControlFrameTooLong, ControlPayload, Frame, Message, Utf8Bytes};
 pub use on_info::OnInfo;
 pub use origin::CheckOrigin;

@@ -196,8 +196,7 @@ fn reply_span(method: &Method<'_>) -> proc_macro2::Span {
 /// return type so a type that is not a reply is reported there.
 fn reply(method: &Method<'_>, invoke: TokenStream) -> TokenStream {
     let span = reply_span(method);
-    let convert =
-        quote_spanned!(span=> ::websock::__private::channels::IntoChannelReply::into_reply(__returned));
+    let convert = quote_spanned!(span=> ::websock::__private::channels::IntoChannelReply::into_reply(__returned));
     quote!({
         let __returned = #invoke;
         #convert
