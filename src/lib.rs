@@ -83,8 +83,8 @@ pub use websock_redis as redis;
 pub mod __private {
     pub use websock_runtime::__private::*;
     pub use websock_runtime::{
-        Bytes, Close, Context, Control, FromCapture, FromJson, Handler, IntoReply, Message,
-        OnInfo, PeerClose, Reply, TerminateReason, Utf8Bytes,
+        Bytes, Close, Context, Control, FromCapture, FromJson, Handler, IntoReply, Message, OnInfo,
+        PeerClose, Reply, TerminateReason, Utf8Bytes,
     };
 
     /// What `#[channel]` expands to refers to.

@@ -2,8 +2,8 @@
 
 use crate::{
     AlreadyTracked, Assigns, Broadcast, ErrorReply, OkReply, Payload, Presence, PubSub, Topic,
-    broadcast::SubscriberId,
-    presence::Owner, protocol::Inbound, publisher::Publisher, shared::Shared,
+    broadcast::SubscriberId, presence::Owner, protocol::Inbound, publisher::Publisher,
+    shared::Shared,
 };
 use serde_json::Value;
 use std::{

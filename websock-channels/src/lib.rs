@@ -111,15 +111,15 @@ pub use channel::{
     AnyInfo, Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer, IntoChannelReply,
     IntoJoin, JoinError, LeaveReason, NotDelivered,
 };
-pub use from_payload::FromPayload;
 pub use connect::{AnonymousSocket, Assigns, ConnectInfo, Params, RateLimit, Refused, Socket};
+pub use from_payload::FromPayload;
 pub use payload::{Binary, Payload, PayloadError};
 pub use presence::{AlreadyTracked, Presence};
-pub use reply_payload::{ErrorReply, OkReply};
 pub use pubsub::{
     Adapter, LocalAdapter, PresenceDiff, PresenceMeta, PubSub, PubSubError, Subscriber,
     Subscription,
 };
+pub use reply_payload::{ErrorReply, OkReply};
 pub use socket::{SocketRoute, socket};
 pub use telemetry::ChannelMetrics;
 pub use topic::Topic;
@@ -127,9 +127,9 @@ pub use topic::Topic;
 /// What `#[channel]` expands to refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::IntoChannelReply;
     pub use crate::channel::{IntoJoin, into_reply, parse_capture, topic_capture, unhandled_event};
     pub use crate::from_payload::FromPayload;
-    pub use crate::IntoChannelReply;
     pub use crate::payload::parse_param;
     pub use serde_json;
 }
