@@ -175,10 +175,11 @@ use proc_macro::TokenStream;
 /// a capture type without `FromStr` (`` captures are parsed with `FromStr`: implement it for
 /// `RoomId`, or take a `String` ``, through [`FromCapture`]), an `#[on_json]` type without
 /// `Deserialize` (through [`FromJson`]), an info type used by two methods (conflicting impls of
-/// [`OnInfo<Alert>`][OnInfo] for the handler), a field that is not `Send` (reported once, by the
-/// `where Chat: Send` of the generated impl). `ctx: &Context<Self>` gets "write `ctx: &mut
-/// Context<Self>`", and a `#[channel]` attribute (`#[on_leave]`, `#[on_event]`) its
-/// `#[websock_handler]` counterpart.
+/// [`OnInfo<Alert>`][OnInfo] for the handler), a field that is not `Send` (reported once, at
+/// the impl: the generated impl and each method of yours carry `where Chat: Send`, so the
+/// bound is not reported again by every callback and every `&mut Context<Self>`).
+/// `ctx: &Context<Self>` gets "write `ctx: &mut Context<Self>`", and a `#[channel]` attribute
+/// (`#[on_leave]`, `#[on_event]`) its `#[websock_handler]` counterpart.
 ///
 /// # Not supported
 ///
