@@ -326,6 +326,15 @@ fn method_params<'a>(
             *ok = false;
             continue;
         }
+        if is_channel_socket(ty) {
+            cx.error_spanned(
+                typed,
+                "`ChannelSocket` belongs to `#[channel]`: a `#[websock_handler]` method pushes \
+                 and schedules through its context; write `ctx: &mut Context<Self>`",
+            );
+            *ok = false;
+            continue;
+        }
         if is_context(ty) {
             if has_ctx {
                 cx.error_spanned(
@@ -528,6 +537,17 @@ fn is_context_not_mut(ty: &Type) -> bool {
         }
         other => named_context(other),
     }
+}
+
+/// `ChannelSocket`, by any reference or by value: a `#[channel]` parameter.
+fn is_channel_socket(ty: &Type) -> bool {
+    let ty = match ty {
+        Type::Reference(reference) => &*reference.elem,
+        other => other,
+    };
+    matches!(ty, Type::Path(path)
+        if path.qself.is_none()
+            && path.path.segments.last().is_some_and(|segment| segment.ident == "ChannelSocket"))
 }
 
 /// `ctx: &Context<Self>` gets "write `ctx: &mut Context<Self>`": the context schedules

@@ -277,6 +277,7 @@ pub(crate) fn method<'a>(
     check_signature(func, kind, cx, &mut ok);
     let params = params(func, kind, topic);
     check_socket(&params, cx, &mut ok);
+    check_no_context(&params, cx, &mut ok);
     check_values(func, kind, topic, &params, cx, &mut ok);
     check_captures(func, kind, topic, &params, cx, &mut ok);
     ok.then_some(Method {
@@ -413,6 +414,25 @@ fn check_socket(params: &[Param<'_>], cx: &Ctxt, ok: &mut bool) {
                     pretty(&typed.ty),
                     pretty(&typed.pat)
                 ),
+            );
+            *ok = false;
+        }
+    }
+}
+
+/// `ctx: &mut Context<Self>` is a `#[websock_handler]` parameter, which would otherwise be
+/// taken for the payload.
+fn check_no_context(params: &[Param<'_>], cx: &Ctxt, ok: &mut bool) {
+    for param in params {
+        let elem = match param.ty {
+            Type::Reference(reference) => &*reference.elem,
+            other => other,
+        };
+        if param.kind == ParamKind::Value && is_named(elem, "Context") {
+            cx.error_spanned(
+                param.arg,
+                "`Context` belongs to `#[websock_handler]`: a channel method pushes, \
+                 broadcasts and schedules through its socket; write `socket: &mut ChannelSocket`",
             );
             *ok = false;
         }
