@@ -523,8 +523,8 @@ pub(crate) fn is_context(ty: &Type) -> bool {
                 && path.path.segments.last().is_some_and(|segment| segment.ident == "Context"))
 }
 
-/// `&Context<..>` or `Context<..>`: a context the method cannot use, which would otherwise be
-/// taken for the value parameter.
+/// `&Context<..>` or `Context<Self>`: a context the method cannot use, which would otherwise
+/// be taken for the value parameter.
 fn is_context_not_mut(ty: &Type) -> bool {
     let named_context = |ty: &Type| {
         matches!(ty, Type::Path(path)
@@ -535,8 +535,18 @@ fn is_context_not_mut(ty: &Type) -> bool {
         Type::Reference(reference) => {
             reference.mutability.is_none() && named_context(&reference.elem)
         }
-        other => named_context(other),
+        // By value only with arguments (`Context<Self>`): a payload type of the user's own may
+        // be called `Context`.
+        Type::Path(path) => named_context(ty) && has_arguments(path),
+        _ => false,
     }
+}
+
+fn has_arguments(path: &syn::TypePath) -> bool {
+    path.path
+        .segments
+        .last()
+        .is_some_and(|segment| !segment.arguments.is_none())
 }
 
 /// `ChannelSocket`, by any reference or by value: a `#[channel]` parameter.

@@ -424,11 +424,21 @@ fn check_socket(params: &[Param<'_>], cx: &Ctxt, ok: &mut bool) {
 /// taken for the payload.
 fn check_no_context(params: &[Param<'_>], cx: &Ctxt, ok: &mut bool) {
     for param in params {
-        let elem = match param.ty {
-            Type::Reference(reference) => &*reference.elem,
-            other => other,
+        // By value only with arguments (`Context<Self>`): a payload type of the user's own
+        // may be called `Context`.
+        let context = match param.ty {
+            Type::Reference(reference) => is_named(&reference.elem, "Context"),
+            Type::Path(path) => {
+                is_named(param.ty, "Context")
+                    && path
+                        .path
+                        .segments
+                        .last()
+                        .is_some_and(|segment| !segment.arguments.is_none())
+            }
+            _ => false,
         };
-        if param.kind == ParamKind::Value && is_named(elem, "Context") {
+        if param.kind == ParamKind::Value && context {
             cx.error_spanned(
                 param.arg,
                 "`Context` belongs to `#[websock_handler]`: a channel method pushes, \
