@@ -59,6 +59,12 @@
 
 mod run;
 
+// Every Rust block of `README.md`, compiled (and run unless `no_run`) by
+// `cargo test -p websock --doc`, so the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use run::{run, run_server};
 pub use websock_macros::{channel, websock_handler};
 pub use websock_runtime::*;
@@ -77,8 +83,8 @@ pub use websock_redis as redis;
 pub mod __private {
     pub use websock_runtime::__private::*;
     pub use websock_runtime::{
-        Bytes, Close, Context, Control, Handler, IntoReply, Message, PeerClose, Reply,
-        TerminateReason, Utf8Bytes,
+        Bytes, Close, Context, Control, FromCapture, FromJson, Handler, IntoReply, Message, OnInfo,
+        PeerClose, Reply, TerminateReason, Utf8Bytes,
     };
 
     /// What `#[channel]` expands to refers to.

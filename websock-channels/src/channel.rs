@@ -1,8 +1,9 @@
 //! The channel contract (Phoenix's `Phoenix.Channel`) and what its callbacks can do.
 
 use crate::{
-    AlreadyTracked, Assigns, Broadcast, Payload, Presence, PubSub, Topic, broadcast::SubscriberId,
-    presence::Owner, protocol::Inbound, publisher::Publisher, shared::Shared,
+    AlreadyTracked, Assigns, Broadcast, ErrorReply, OkReply, Payload, Presence, PubSub, Topic,
+    broadcast::SubscriberId, presence::Owner, protocol::Inbound, publisher::Publisher,
+    shared::Shared,
 };
 use serde_json::Value;
 use std::{
@@ -229,6 +230,9 @@ impl IntoChannelReply for Payload {
     }
 }
 
+// Not listed among the types that implement the trait in errors (the note names
+// `serde_json::Value`): rustc would print it by a path through a hidden module.
+#[diagnostic::do_not_recommend]
 impl IntoChannelReply for Value {
     fn into_reply(self) -> ChannelReply {
         ChannelReply::ok(self)
@@ -260,11 +264,11 @@ impl<T: IntoChannelReply> IntoChannelReply for Option<T> {
     }
 }
 
-impl<T: Into<Payload>, E: Into<Payload>> IntoChannelReply for Result<T, E> {
+impl<T: OkReply, E: ErrorReply> IntoChannelReply for Result<T, E> {
     fn into_reply(self) -> ChannelReply {
         match self {
-            Ok(value) => ChannelReply::ok(value),
-            Err(error) => ChannelReply::error(error),
+            Ok(value) => ChannelReply::ok(value.into_payload()),
+            Err(error) => ChannelReply::error(error.into_payload()),
         }
     }
 }
@@ -685,7 +689,6 @@ pub fn into_reply<T: IntoChannelReply>(value: T) -> ChannelReply {
 }
 
 /// What an `#[on_join]` method may return.
-#[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned from an `#[on_join]` method",
     label = "`#[on_join]` must return `Self`, `Result<Self, JoinError>` or `Result<(Self, R), JoinError>`",
@@ -719,6 +722,22 @@ impl<C, R: Into<Payload>> IntoJoin<C> for Result<(C, R), JoinError> {
 pub fn unhandled_event(event: &str) -> ChannelReply {
     tracing::debug!(event, "no #[on_event] method for this event");
     ChannelReply::error(Payload::reason("unhandled event"))
+}
+
+/// A topic capture parsed by `parse` (`<T as FromCapture>::from_capture`, named in the
+/// generated code so that a type without `FromStr` is reported at the parameter, with
+/// `FromCapture`'s message); a capture that does not parse refuses the join as an unmatched
+/// topic.
+#[doc(hidden)]
+pub fn topic_capture<T>(
+    topic: &Topic,
+    name: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, JoinError> {
+    topic
+        .get(name)
+        .and_then(parse)
+        .ok_or_else(JoinError::unmatched_topic)
 }
 
 /// Parses a topic capture into a method's parameter type.

@@ -85,6 +85,7 @@ mod channel;
 mod channel_task;
 mod connect;
 mod core;
+mod from_payload;
 mod handler;
 mod hub;
 pub mod longpoll;
@@ -94,6 +95,7 @@ mod presence;
 mod protocol;
 mod publisher;
 mod pubsub;
+mod reply_payload;
 mod route_service;
 mod serializer;
 mod shared;
@@ -107,15 +109,17 @@ mod v1;
 pub use broadcast::{BoxFuture, Broadcast, Delivery, SubscriberId};
 pub use channel::{
     AnyInfo, Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer, IntoChannelReply,
-    JoinError, LeaveReason, NotDelivered,
+    IntoJoin, JoinError, LeaveReason, NotDelivered,
 };
 pub use connect::{AnonymousSocket, Assigns, ConnectInfo, Params, RateLimit, Refused, Socket};
+pub use from_payload::FromPayload;
 pub use payload::{Binary, Payload, PayloadError};
 pub use presence::{AlreadyTracked, Presence};
 pub use pubsub::{
     Adapter, LocalAdapter, PresenceDiff, PresenceMeta, PubSub, PubSubError, Subscriber,
     Subscription,
 };
+pub use reply_payload::{ErrorReply, OkReply};
 pub use socket::{SocketRoute, socket};
 pub use telemetry::ChannelMetrics;
 pub use topic::Topic;
@@ -123,7 +127,9 @@ pub use topic::Topic;
 /// What `#[channel]` expands to refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::channel::{IntoJoin, into_reply, parse_capture, unhandled_event};
+    pub use crate::IntoChannelReply;
+    pub use crate::channel::{IntoJoin, into_reply, parse_capture, topic_capture, unhandled_event};
+    pub use crate::from_payload::FromPayload;
     pub use crate::payload::parse_param;
     pub use serde_json;
 }

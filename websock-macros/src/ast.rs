@@ -321,6 +321,20 @@ fn method_params<'a>(
     for arg in &sig.inputs {
         let FnArg::Typed(typed) = arg else { continue };
         let ty = &*typed.ty;
+        if is_context_not_mut(ty) {
+            report_context_not_mut(typed, &helper.display(), cx);
+            *ok = false;
+            continue;
+        }
+        if is_channel_socket(ty) {
+            cx.error_spanned(
+                typed,
+                "`ChannelSocket` belongs to `#[channel]`: a `#[websock_handler]` method pushes \
+                 and schedules through its context; write `ctx: &mut Context<Self>`",
+            );
+            *ok = false;
+            continue;
+        }
         if is_context(ty) {
             if has_ctx {
                 cx.error_spanned(
@@ -507,6 +521,57 @@ pub(crate) fn is_context(ty: &Type) -> bool {
         && matches!(&*reference.elem, Type::Path(path)
             if path.qself.is_none()
                 && path.path.segments.last().is_some_and(|segment| segment.ident == "Context"))
+}
+
+/// `&Context<..>` or `Context<Self>`: a context the method cannot use, which would otherwise
+/// be taken for the value parameter.
+fn is_context_not_mut(ty: &Type) -> bool {
+    let named_context = |ty: &Type| {
+        matches!(ty, Type::Path(path)
+            if path.qself.is_none()
+                && path.path.segments.last().is_some_and(|segment| segment.ident == "Context"))
+    };
+    match ty {
+        Type::Reference(reference) => {
+            reference.mutability.is_none() && named_context(&reference.elem)
+        }
+        // By value only with arguments (`Context<Self>`): a payload type of the user's own may
+        // be called `Context`.
+        Type::Path(path) => named_context(ty) && has_arguments(path),
+        _ => false,
+    }
+}
+
+fn has_arguments(path: &syn::TypePath) -> bool {
+    path.path
+        .segments
+        .last()
+        .is_some_and(|segment| !segment.arguments.is_none())
+}
+
+/// `ChannelSocket`, by any reference or by value: a `#[channel]` parameter.
+fn is_channel_socket(ty: &Type) -> bool {
+    let ty = match ty {
+        Type::Reference(reference) => &*reference.elem,
+        other => other,
+    };
+    matches!(ty, Type::Path(path)
+        if path.qself.is_none()
+            && path.path.segments.last().is_some_and(|segment| segment.ident == "ChannelSocket"))
+}
+
+/// `ctx: &Context<Self>` gets "write `ctx: &mut Context<Self>`": the context schedules
+/// timers and pushes frames, which needs `&mut`.
+fn report_context_not_mut(typed: &syn::PatType, attr: &str, cx: &Ctxt) {
+    cx.error_spanned(
+        typed,
+        format!(
+            "`{attr}` methods take the context as `&mut Context<Self>`, not `{}`: write `{}: \
+             &mut Context<Self>`",
+            crate::ctxt::pretty(&typed.ty),
+            crate::ctxt::pretty(&typed.pat)
+        ),
+    );
 }
 
 /// `self: &mut Self`

@@ -211,6 +211,9 @@ fn helper_name(attr: &Attribute) -> Option<String> {
 }
 
 fn unknown_message(name: &str) -> String {
+    if let Some(message) = channel_attribute_message(name) {
+        return message;
+    }
     let closest = Kind::ALL
         .into_iter()
         .filter(|kind| *kind != Kind::Init)
@@ -228,6 +231,27 @@ fn unknown_message(name: &str) -> String {
          `#[on_json_error]`, `#[on_info]`, `#[on_ping]`, `#[on_pong]`, `#[on_close]`, \
          `#[on_terminate]` and `#[init]`)"
     )
+}
+
+/// A `#[channel]` attribute written in a `#[websock_handler]`: the handler's counterpart,
+/// which spelling distance would not find (`#[on_leave]` is closest to `#[on_pong]`).
+fn channel_attribute_message(name: &str) -> Option<String> {
+    let counterpart = match name {
+        "on_leave" => {
+            "`#[on_terminate]` (called however the connection ends) or `#[on_close]` (called \
+             with the client's close frame)"
+        }
+        "on_event" => {
+            "`#[on_json(type = \"new_msg\")]` (a JSON message by its tag) or \
+             `#[on_text(\"new_msg\")]` (a text message)"
+        }
+        "on_join" => "`fn init(ctx: &mut Context<Self>) -> Self`, which builds the handler",
+        "on_out" => "`#[on_info]` for messages from other tasks, pushed with `Reply::push`",
+        _ => return None,
+    };
+    Some(format!(
+        "`#[{name}]` is a `#[channel]` attribute; in a `#[websock_handler]`, write {counterpart}"
+    ))
 }
 
 fn example_name(kind: Kind) -> &'static str {

@@ -131,7 +131,7 @@ fn allow_lints() -> TokenStream {
 }
 
 fn generate(handler: &Handler<'_>) -> TokenStream {
-    let item = handler.item;
+    let item = with_send_bounds(handler.item);
     let self_ty = handler.self_ty;
     let (info_ty, info_items) = info_items(handler);
     let allow = allow_lints();
@@ -145,13 +145,14 @@ fn generate(handler: &Handler<'_>) -> TokenStream {
     let handle_info = handle_info(handler);
     let handle_control = handle_control(handler);
     let terminate = terminate(handler);
+    let send = send_bound(self_ty);
     quote! {
         #item
 
         #info_items
 
         #allow
-        impl ::websock::__private::Handler for #self_ty {
+        impl ::websock::__private::Handler for #self_ty where #send {
             type Init = #init_ty;
             type Info = #info_ty;
 
@@ -162,6 +163,32 @@ fn generate(handler: &Handler<'_>) -> TokenStream {
             #terminate
         }
     }
+}
+
+/// `where Chat: Send` on the `Handler` impl and on every method of the user's impl, spanned at
+/// the self type. A handler with a field that is not `Send` then fails only these bounds, all
+/// one diagnostic at one place (which rustc reports once, naming the field's type): inside
+/// the impl the bound holds, so the `Send` supertrait and each callback's `Send` future are
+/// not reported again, and the user's methods that take `&mut Context<Self>` (which needs
+/// `Chat: Handler`) are not either.
+fn send_bound(self_ty: &syn::Type) -> TokenStream {
+    quote_spanned!(self_ty.span()=> #self_ty: ::core::marker::Send)
+}
+
+fn with_send_bounds(item: &syn::ItemImpl) -> syn::ItemImpl {
+    let mut item = item.clone();
+    let bound = send_bound(&item.self_ty);
+    let bound: syn::WherePredicate = syn::parse_quote!(#bound);
+    for impl_item in &mut item.items {
+        if let syn::ImplItem::Fn(func) = impl_item {
+            func.sig
+                .generics
+                .make_where_clause()
+                .predicates
+                .push(bound.clone());
+        }
+    }
+    item
 }
 
 /// `Self::name(self, args..)` (with `.await` for async methods), then the conversion of what
@@ -218,7 +245,7 @@ fn reply(method: &Method<'_>, value: impl Fn(&Param<'_>) -> TokenStream) -> Toke
         )
     } else {
         quote_spanned!(return_span(method.func)=>
-            ::websock::__private::into_reply(__returned)
+            ::websock::__private::IntoReply::into_reply(__returned)
         )
     };
     quote!({
@@ -539,7 +566,7 @@ fn fallback_call(
 
 fn json_parse(param: &Param<'_>) -> TokenStream {
     let ty = param.ty;
-    quote_spanned!(ty.span()=> ::websock::__private::from_json::<#ty>(__text.as_str()))
+    quote_spanned!(ty.span()=> <#ty as ::websock::__private::FromJson>::from_json(__text.as_str()))
 }
 
 /// One capture pattern: strip the literal prefix and suffix, split at the literals between
@@ -596,7 +623,7 @@ fn capture_block(method: &Method<'_>, segments: &[Segment], index: usize) -> Tok
             quote!(let #var = #raw;)
         } else {
             let parse = quote_spanned!(ty.span()=>
-                ::websock::__private::parse_capture::<#ty>(#raw)
+                <#ty as ::websock::__private::FromCapture>::from_capture(#raw)
             );
             quote!(let ::core::option::Option::Some(#var) = #parse #miss;)
         })
@@ -676,7 +703,7 @@ fn handle_control(handler: &Handler<'_>) -> TokenStream {
 fn terminated(method: &Method<'_>, value: impl Fn(&Param<'_>) -> TokenStream) -> TokenStream {
     let call = call(method.func, &method.params, true, value);
     let check = quote_spanned!(return_span(method.func)=>
-        ::websock::__private::terminated(__returned)
+        ::websock::__private::Terminated::terminated(__returned)
     );
     quote! {
         let __returned = #call;

@@ -37,26 +37,26 @@ pub(crate) fn info_items(handler: &Handler<'_>) -> (TokenStream, TokenStream) {
         let ty = param.ty;
         quote!(#(#cfgs)* #variant(#ty))
     });
-    let froms = infos.iter().enumerate().map(|(index, (method, param))| {
+    let on_infos = infos.iter().enumerate().map(|(index, (method, param))| {
         let cfgs = method.cfgs();
         let variant = format_ident!("__Info{}", index);
         let ty = param.ty;
         // Spanned at the user's type: two `#[on_info]` methods for one type (through an alias
-        // or another path) are reported by rustc as conflicting impls, right there.
-        let span = ty.span();
-        let name = syn::Ident::new(&name.to_string(), span);
-        let from = quote_spanned! {span=>
+        // or another path) are reported by rustc as conflicting impls of `OnInfo<Alert>` for
+        // the handler, right there.
+        let on_info = quote_spanned! {ty.span()=>
             #[allow(unused_qualifications)]
-            impl ::core::convert::From<#ty> for #name {
+            impl ::websock::__private::OnInfo<#ty> for #self_ty {
+                type Info = #name;
                 #[inline]
-                fn from(__info: #ty) -> Self {
+                fn into_info(__info: #ty) -> #name {
                     #name::#variant(__info)
                 }
             }
         };
         quote! {
             #(#cfgs)*
-            #from
+            #on_info
         }
     });
     let items = quote! {
@@ -66,7 +66,19 @@ pub(crate) fn info_items(handler: &Handler<'_>) -> (TokenStream, TokenStream) {
         pub enum #name {
             #(#variants,)*
         }
-        #(#froms)*
+        #(#on_infos)*
+        // One `From` for every type the handler has an `#[on_info]` method for, so the only
+        // impls that can conflict are the `OnInfo`s, which name the handler.
+        #[allow(unused_qualifications)]
+        impl<__T> ::core::convert::From<__T> for #name
+        where
+            #self_ty: ::websock::__private::OnInfo<__T, Info = #name>,
+        {
+            #[inline]
+            fn from(__info: __T) -> Self {
+                <#self_ty as ::websock::__private::OnInfo<__T>>::into_info(__info)
+            }
+        }
     };
     (quote!(#name), items)
 }

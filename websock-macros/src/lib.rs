@@ -170,9 +170,16 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
-/// Types are checked by rustc, with the error on your type: a return type that is not a reply
-/// (`` `i32` is not a reply a websock callback can return ``), a capture type without
-/// `FromStr`, an `#[on_json]` type without `Deserialize`, an info type used by two methods.
+/// Types are checked by rustc, with the error on your type and a message that says the fix:
+/// a return type that is not a reply (`` `i32` is not a reply a websock callback can return ``),
+/// a capture type without `FromStr` (`` captures are parsed with `FromStr`: implement it for
+/// `RoomId`, or take a `String` ``, through [`FromCapture`]), an `#[on_json]` type without
+/// `Deserialize` (through [`FromJson`]), an info type used by two methods (conflicting impls of
+/// [`OnInfo<Alert>`][OnInfo] for the handler), a field that is not `Send` (reported once, at
+/// the impl: the generated impl and each method of yours carry `where Chat: Send`, so the
+/// bound is not reported again by every callback and every `&mut Context<Self>`).
+/// `ctx: &Context<Self>` gets "write `ctx: &mut Context<Self>`", and a `#[channel]` attribute
+/// (`#[on_leave]`, `#[on_event]`) its `#[websock_handler]` counterpart.
 ///
 /// # Not supported
 ///
@@ -183,6 +190,9 @@ use proc_macro::TokenStream;
 ///
 /// [`Handler`]: https://docs.rs/websock/latest/websock/trait.Handler.html
 /// [`IntoReply`]: https://docs.rs/websock/latest/websock/trait.IntoReply.html
+/// [`FromCapture`]: https://docs.rs/websock/latest/websock/trait.FromCapture.html
+/// [`FromJson`]: https://docs.rs/websock/latest/websock/trait.FromJson.html
+/// [OnInfo]: https://docs.rs/websock/latest/websock/trait.OnInfo.html
 /// [`JsonError`]: https://docs.rs/websock/latest/websock/struct.JsonError.html
 /// [`JsonError::to_reply`]: https://docs.rs/websock/latest/websock/struct.JsonError.html#method.to_reply
 #[proc_macro_attribute]
@@ -246,6 +256,12 @@ pub fn websock_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///     fn join(socket: &mut ChannelSocket) -> Result<Self, JoinError> { Ok(Room) }
 /// }
 /// ```
+///
+/// Capture and payload types are checked through `websock::FromCapture` and
+/// `websock::channels::FromPayload` (`` payloads are deserialized: add `#[derive(Deserialize)]`
+/// to `NewMsg` ``), a `Result`'s error through `websock::channels::ErrorReply` (`Result<(),
+/// &str>` says to return `Err(Payload::reason(..))`); `socket: &ChannelSocket` gets "write
+/// `socket: &mut ChannelSocket`", and `#[on_terminate]` "write `#[on_leave]`".
 ///
 /// Not supported: generic impl blocks and methods, the attribute on a trait impl.
 #[proc_macro_attribute]

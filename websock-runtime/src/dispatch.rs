@@ -124,7 +124,15 @@ impl CloseArg for PeerClose {
     label = "remove this return type",
     note = "the connection is already closing: nothing can be pushed or stopped from here"
 )]
-pub trait Terminated {}
+pub trait Terminated {
+    /// Called on what the method returned: a trait method rather than a bounded function,
+    /// so an error names only this trait.
+    fn terminated(self)
+    where
+        Self: Sized,
+    {
+    }
+}
 
 impl Terminated for () {}
 

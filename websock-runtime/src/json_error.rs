@@ -99,7 +99,6 @@ pub fn invalid_json(error: JsonError) -> Reply {
     label = "the `#[on_json_error]` parameter must be `JsonError` or `serde_json::Error`",
     note = "write `fn invalid(&mut self, error: websock::JsonError) -> ..`"
 )]
-#[doc(hidden)]
 pub trait JsonErrorArg: Sized {
     /// Converts the error.
     fn from_json_error(error: JsonError) -> Self;
@@ -111,6 +110,9 @@ impl JsonErrorArg for JsonError {
     }
 }
 
+// Not listed among the types that implement the trait in errors: the label names it, and
+// rustc would print it by a path through a hidden module.
+#[diagnostic::do_not_recommend]
 impl JsonErrorArg for serde_json::Error {
     fn from_json_error(error: JsonError) -> Self {
         error.error

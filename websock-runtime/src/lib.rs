@@ -48,7 +48,9 @@ mod http_connection;
 mod json;
 mod json_error;
 mod message;
+mod on_info;
 mod origin;
+mod parse;
 mod refuse;
 mod reply;
 mod request;
@@ -67,6 +69,9 @@ pub use bytes::Bytes;
 pub use close::{Close, CloseCode, InvalidCloseCode, PeerClose};
 pub use config::Config;
 pub use context::Context;
+// The traits `#[websock_handler]` converts parameters and return values through: public (and
+// not hidden) so that rustc names them plainly (`TextArg`) in errors.
+pub use dispatch::{BinaryArg, CloseArg, IntoInit, Terminated, TextArg};
 pub use drain::Drain;
 pub use handle::{Handle, SendError, Stats};
 pub use handler::{Error, ErrorKind, Handler, TerminateReason, Timeout};
@@ -74,9 +79,11 @@ pub use handshake::{HandshakeError, validate_upgrade};
 /// The `http` crate the runtime's request and response types come from.
 pub use http;
 pub use json::Json;
-pub use json_error::JsonError;
+pub use json_error::{JsonError, JsonErrorArg};
 pub use message::{Control, ControlFrameTooLong, ControlPayload, Frame, Message, Utf8Bytes};
+pub use on_info::OnInfo;
 pub use origin::CheckOrigin;
+pub use parse::{FromCapture, FromJson};
 pub use refuse::Refuse;
 pub use reply::{IntoReply, Reply};
 pub use request::{FromRequest, PathParams, PeerAddr, RequestInfo};

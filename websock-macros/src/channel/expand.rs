@@ -145,7 +145,7 @@ fn fallback(item: &ItemImpl, errors: syn::Error) -> TokenStream {
 /// The arguments of a call to `method`, in its parameter order, and the `let`s that make them.
 fn call(
     method: &Method<'_>,
-    value: impl Fn(proc_macro2::Span) -> TokenStream,
+    value: impl Fn(&syn::Type) -> TokenStream,
 ) -> (TokenStream, TokenStream) {
     let mut lets = TokenStream::new();
     let mut args = Vec::new();
@@ -159,12 +159,16 @@ fn call(
             ParamKind::Reason => args.push(quote!(__reason)),
             ParamKind::Capture(name) => {
                 lets.extend(quote_spanned! {span=>
-                    let #local: #ty = ::websock::__private::channels::parse_capture(&__topic, #name)?;
+                    let #local: #ty = ::websock::__private::channels::topic_capture(
+                        &__topic,
+                        #name,
+                        <#ty as ::websock::__private::FromCapture>::from_capture,
+                    )?;
                 });
                 args.push(quote!(#local));
             }
             ParamKind::Value => {
-                let value = value(span);
+                let value = value(ty);
                 lets.extend(quote_spanned! {span=> let #local: #ty = #value; });
                 args.push(quote!(#local));
             }
@@ -192,7 +196,7 @@ fn reply_span(method: &Method<'_>) -> proc_macro2::Span {
 /// return type so a type that is not a reply is reported there.
 fn reply(method: &Method<'_>, invoke: TokenStream) -> TokenStream {
     let span = reply_span(method);
-    let convert = quote_spanned!(span=> ::websock::__private::channels::into_reply(__returned));
+    let convert = quote_spanned!(span=> ::websock::__private::channels::IntoChannelReply::into_reply(__returned));
     quote!({
         let __returned = #invoke;
         #convert
@@ -210,10 +214,13 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
     let handle_out = handle_out_fn(&outs);
     let (info_type, handle_info) = handle_info_fn(methods);
     let terminate = terminate_fn(methods);
+    // A field that is not `Send` is reported once, by this bound (which then holds inside the
+    // impl, so the supertrait and each callback's future do not report it again).
+    let send = quote_spanned!(self_ty.span()=> where #self_ty: ::core::marker::Send);
 
     quote! {
         #[allow(unused_variables, clippy::needless_question_mark, clippy::unused_async)]
-        impl ::websock::channels::Channel for #self_ty {
+        impl ::websock::channels::Channel for #self_ty #send {
             const TOPIC: &'static str = #pattern;
             const INTERCEPT: &'static [&'static str] = &[#(#intercept),*];
             type Info = #info_type;
@@ -242,9 +249,9 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
 /// `Channel::join`: parse the params, call the `#[on_join]` method, convert its result.
 fn join_fn(methods: &[Method<'_>]) -> Option<TokenStream> {
     methods.iter().find(|m| m.kind == Kind::Join).map(|method| {
-        let (lets, invoke) = call(method, |span| {
-            quote_spanned! {span=>
-                match ::websock::__private::channels::parse_param(__params) {
+        let (lets, invoke) = call(method, |ty| {
+            quote_spanned! {ty.span()=>
+                match <#ty as ::websock::__private::channels::FromPayload>::from_payload(__params) {
                     ::core::result::Result::Ok(__value) => __value,
                     ::core::result::Result::Err(__error) => {
                         return ::core::result::Result::Err(::websock::channels::JoinError::reason(__error));
@@ -274,9 +281,9 @@ fn join_fn(methods: &[Method<'_>]) -> Option<TokenStream> {
 }
 
 /// A payload that does not deserialize gets the error reply `{"reason": ..}`.
-fn parse_payload(span: proc_macro2::Span) -> TokenStream {
-    quote_spanned! {span=>
-    match ::websock::__private::channels::parse_param(__payload) {
+fn parse_payload(ty: &syn::Type) -> TokenStream {
+    quote_spanned! {ty.span()=>
+    match <#ty as ::websock::__private::channels::FromPayload>::from_payload(__payload) {
         ::core::result::Result::Ok(__value) => __value,
         ::core::result::Result::Err(__error) => {
             return ::websock::channels::ChannelReply::error(::websock::channels::Payload::reason(__error));

@@ -178,6 +178,9 @@ pub(crate) fn strip(
 }
 
 fn unknown_message(name: &str) -> String {
+    if let Some(message) = handler_attribute_message(name) {
+        return message;
+    }
     let closest = Kind::ALL
         .into_iter()
         .map(|kind| {
@@ -191,6 +194,24 @@ fn unknown_message(name: &str) -> String {
         "unknown attribute `#[{name}]`; did you mean `#[{closest}]`? (`#[channel]` knows \
          `#[on_join]`, `#[on_event(\"..\")]`, `#[on_info]`, `#[on_out(\"..\")]` and `#[on_leave]`)"
     )
+}
+
+/// A `#[websock_handler]` attribute written in a `#[channel]`: the channel's counterpart,
+/// which spelling distance would not find (`#[on_terminate]` is closest to `#[on_event]`).
+fn handler_attribute_message(name: &str) -> Option<String> {
+    let counterpart = match name {
+        "on_terminate" | "on_close" => {
+            "`#[on_leave]`, called when the channel ends (`reason: LeaveReason` says why)"
+        }
+        "on_text" | "on_json" | "on_binary" => {
+            "`#[on_event(\"new_msg\")]`, called with the event's payload"
+        }
+        "on_init" => "`#[on_join]`, which builds the channel",
+        _ => return None,
+    };
+    Some(format!(
+        "`#[{name}]` is a `#[websock_handler]` attribute; in a `#[channel]`, write {counterpart}"
+    ))
 }
 
 /// `Some(event)` for the kinds that take one, `Some(None)` for those that take none.
@@ -255,6 +276,8 @@ pub(crate) fn method<'a>(
     let mut ok = true;
     check_signature(func, kind, cx, &mut ok);
     let params = params(func, kind, topic);
+    check_socket(&params, cx, &mut ok);
+    check_no_context(&params, cx, &mut ok);
     check_values(func, kind, topic, &params, cx, &mut ok);
     check_captures(func, kind, topic, &params, cx, &mut ok);
     ok.then_some(Method {
@@ -347,7 +370,9 @@ fn params<'a>(func: &'a ImplItemFn, kind: Kind, topic: Option<&Topic>) -> Vec<Pa
             _ => None,
         };
         let ty = &*typed.ty;
-        let kind_of = if is_socket(ty) {
+        // A socket taken by `&` or by value is still the socket (so it is not taken for the
+        // payload); `check_socket` reports it.
+        let kind_of = if is_socket(ty) || is_socket_not_mut(ty) {
             ParamKind::Socket
         } else if is_named(ty, "Topic") && kind == Kind::Join {
             ParamKind::Topic
@@ -371,6 +396,57 @@ fn params<'a>(func: &'a ImplItemFn, kind: Kind, topic: Option<&Topic>) -> Vec<Pa
         });
     }
     params
+}
+
+/// `socket: &ChannelSocket` gets "write `socket: &mut ChannelSocket`": pushing, broadcasting
+/// and tracking presence need `&mut`.
+fn check_socket(params: &[Param<'_>], cx: &Ctxt, ok: &mut bool) {
+    for param in params {
+        let FnArg::Typed(typed) = param.arg else {
+            continue;
+        };
+        if param.kind == ParamKind::Socket && is_socket_not_mut(param.ty) {
+            cx.error_spanned(
+                typed,
+                format!(
+                    "channel methods take the socket as `&mut ChannelSocket`, not `{}`: write \
+                     `{}: &mut ChannelSocket`",
+                    pretty(&typed.ty),
+                    pretty(&typed.pat)
+                ),
+            );
+            *ok = false;
+        }
+    }
+}
+
+/// `ctx: &mut Context<Self>` is a `#[websock_handler]` parameter, which would otherwise be
+/// taken for the payload.
+fn check_no_context(params: &[Param<'_>], cx: &Ctxt, ok: &mut bool) {
+    for param in params {
+        // By value only with arguments (`Context<Self>`): a payload type of the user's own
+        // may be called `Context`.
+        let context = match param.ty {
+            Type::Reference(reference) => is_named(&reference.elem, "Context"),
+            Type::Path(path) => {
+                is_named(param.ty, "Context")
+                    && path
+                        .path
+                        .segments
+                        .last()
+                        .is_some_and(|segment| !segment.arguments.is_none())
+            }
+            _ => false,
+        };
+        if param.kind == ParamKind::Value && context {
+            cx.error_spanned(
+                param.arg,
+                "`Context` belongs to `#[websock_handler]`: a channel method pushes, \
+                 broadcasts and schedules through its socket; write `socket: &mut ChannelSocket`",
+            );
+            *ok = false;
+        }
+    }
 }
 
 /// At most one socket, and the number of value parameters the attribute takes.
@@ -493,6 +569,16 @@ fn check_captures(
 fn is_socket(ty: &Type) -> bool {
     matches!(ty, Type::Reference(reference)
         if reference.mutability.is_some() && is_named(&reference.elem, "ChannelSocket"))
+}
+
+/// `&ChannelSocket` or `ChannelSocket`: a socket the method cannot use.
+fn is_socket_not_mut(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(reference) => {
+            reference.mutability.is_none() && is_named(&reference.elem, "ChannelSocket")
+        }
+        other => is_named(other, "ChannelSocket"),
+    }
 }
 
 fn is_named(ty: &Type, name: &str) -> bool {

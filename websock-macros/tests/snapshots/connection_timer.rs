@@ -1,12 +1,21 @@
 impl ConnectionTimer {
-    fn init(params: PathParams, ctx: &mut Context<Self>) -> Self {
+    fn init(params: PathParams, ctx: &mut Context<Self>) -> Self
+    where
+        ConnectionTimer: ::core::marker::Send,
+    {
         ctx.send_after(ALERT, Alert);
         ConnectionTimer::new(params)
     }
-    fn request_timer(&mut self) -> String {
+    fn request_timer(&mut self) -> String
+    where
+        ConnectionTimer: ::core::marker::Send,
+    {
         format!("Connected to {} for {}s.", self.path, self.elapsed())
     }
-    fn alert(&mut self, _: Alert, ctx: &mut Context<Self>) -> String {
+    fn alert(&mut self, _: Alert, ctx: &mut Context<Self>) -> String
+    where
+        ConnectionTimer: ::core::marker::Send,
+    {
         ctx.send_after(ALERT, Alert);
         format!("Alert for {} after {}s.", self.path, self.elapsed())
     }
@@ -18,10 +27,24 @@ pub enum __WebsockInfoConnectionTimer {
     __Info0(Alert),
 }
 #[allow(unused_qualifications)]
-impl ::core::convert::From<Alert> for __WebsockInfoConnectionTimer {
+impl ::websock::__private::OnInfo<Alert> for ConnectionTimer {
+    type Info = __WebsockInfoConnectionTimer;
     #[inline]
-    fn from(__info: Alert) -> Self {
+    fn into_info(__info: Alert) -> __WebsockInfoConnectionTimer {
         __WebsockInfoConnectionTimer::__Info0(__info)
+    }
+}
+#[allow(unused_qualifications)]
+impl<__T> ::core::convert::From<__T> for __WebsockInfoConnectionTimer
+where
+    ConnectionTimer: ::websock::__private::OnInfo<
+        __T,
+        Info = __WebsockInfoConnectionTimer,
+    >,
+{
+    #[inline]
+    fn from(__info: __T) -> Self {
+        <ConnectionTimer as ::websock::__private::OnInfo<__T>>::into_info(__info)
     }
 }
 #[allow(
@@ -32,7 +55,10 @@ impl ::core::convert::From<Alert> for __WebsockInfoConnectionTimer {
     clippy::pedantic,
     clippy::nursery
 )]
-impl ::websock::__private::Handler for ConnectionTimer {
+impl ::websock::__private::Handler for ConnectionTimer
+where
+    ConnectionTimer: ::core::marker::Send,
+{
     type Init = PathParams;
     type Info = __WebsockInfoConnectionTimer;
     async fn init(
@@ -53,7 +79,7 @@ impl ::websock::__private::Handler for ConnectionTimer {
                     "request_timer" => {
                         return {
                             let __returned = Self::request_timer(self);
-                            ::websock::__private::into_reply(__returned)
+                            ::websock::__private::IntoReply::into_reply(__returned)
                         };
                     }
                     _ => {}
@@ -71,7 +97,7 @@ impl ::websock::__private::Handler for ConnectionTimer {
         match __info {
             __WebsockInfoConnectionTimer::__Info0(__info_value) => {
                 let __returned = Self::alert(self, __info_value, &mut *__ctx);
-                ::websock::__private::into_reply(__returned)
+                ::websock::__private::IntoReply::into_reply(__returned)
             }
         }
     }

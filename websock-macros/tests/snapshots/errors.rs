@@ -15,10 +15,21 @@ pub enum __WebsockInfoBroken {
     __Info0(Alert),
 }
 #[allow(unused_qualifications)]
-impl ::core::convert::From<Alert> for __WebsockInfoBroken {
+impl ::websock::__private::OnInfo<Alert> for Broken {
+    type Info = __WebsockInfoBroken;
     #[inline]
-    fn from(__info: Alert) -> Self {
+    fn into_info(__info: Alert) -> __WebsockInfoBroken {
         __WebsockInfoBroken::__Info0(__info)
+    }
+}
+#[allow(unused_qualifications)]
+impl<__T> ::core::convert::From<__T> for __WebsockInfoBroken
+where
+    Broken: ::websock::__private::OnInfo<__T, Info = __WebsockInfoBroken>,
+{
+    #[inline]
+    fn from(__info: __T) -> Self {
+        <Broken as ::websock::__private::OnInfo<__T>>::into_info(__info)
     }
 }
 #[allow(unused_variables)]

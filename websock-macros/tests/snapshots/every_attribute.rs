@@ -1,39 +1,99 @@
 impl Chat {
-    async fn open(user: RequestInfo, ctx: &mut Context<Self>) -> Result<Self, Close> {
+    async fn open(user: RequestInfo, ctx: &mut Context<Self>) -> Result<Self, Close>
+    where
+        Chat: ::core::marker::Send,
+    {
         Chat::new(user)
     }
-    fn ping(&mut self) -> &'static str {
+    fn ping(&mut self) -> &'static str
+    where
+        Chat: ::core::marker::Send,
+    {
         "pong"
     }
     #[cfg(feature = "admin")]
-    fn shutdown(&mut self) -> Reply {
+    fn shutdown(&mut self) -> Reply
+    where
+        Chat: ::core::marker::Send,
+    {
         Reply::stop()
     }
-    async fn join(&mut self, room: RoomId, ctx: &mut Context<Self>) -> Reply {
+    async fn join(&mut self, room: RoomId, ctx: &mut Context<Self>) -> Reply
+    where
+        Chat: ::core::marker::Send,
+    {
         todo!()
     }
-    fn mv(&mut self, to: &str, from: u32) {}
-    fn new_message(&mut self, message: NewMessage) -> Reply {
+    fn mv(&mut self, to: &str, from: u32)
+    where
+        Chat: ::core::marker::Send,
+    {}
+    fn new_message(&mut self, message: NewMessage) -> Reply
+    where
+        Chat: ::core::marker::Send,
+    {
         todo!()
     }
-    fn leave(&mut self) -> Reply {
+    fn leave(&mut self) -> Reply
+    where
+        Chat: ::core::marker::Send,
+    {
         Reply::stop()
     }
-    fn command(&mut self, command: Command) {}
-    async fn invalid(&mut self, error: JsonError, ctx: &mut Context<Self>) -> String {
+    fn command(&mut self, command: Command)
+    where
+        Chat: ::core::marker::Send,
+    {}
+    async fn invalid(&mut self, error: JsonError, ctx: &mut Context<Self>) -> String
+    where
+        Chat: ::core::marker::Send,
+    {
         error.to_string()
     }
-    fn other(&mut self, text: &str) {}
-    fn one(&mut self, data: Bytes) {}
-    fn one_two(&mut self, data: &[u8]) {}
-    fn binary(&mut self, data: Vec<u8>) {}
-    fn alert(&mut self, alert: Alert) {}
-    async fn broadcast(&mut self, ctx: &mut Context<Self>, message: Broadcast) {}
-    fn on_ping(&mut self, payload: &[u8]) {}
-    fn on_pong(&mut self) {}
-    fn closed(&mut self, close: Option<PeerClose>) {}
-    async fn terminated(&mut self, reason: TerminateReason, ctx: &mut Context<Self>) {}
-    fn helper(&self) -> usize {
+    fn other(&mut self, text: &str)
+    where
+        Chat: ::core::marker::Send,
+    {}
+    fn one(&mut self, data: Bytes)
+    where
+        Chat: ::core::marker::Send,
+    {}
+    fn one_two(&mut self, data: &[u8])
+    where
+        Chat: ::core::marker::Send,
+    {}
+    fn binary(&mut self, data: Vec<u8>)
+    where
+        Chat: ::core::marker::Send,
+    {}
+    fn alert(&mut self, alert: Alert)
+    where
+        Chat: ::core::marker::Send,
+    {}
+    async fn broadcast(&mut self, ctx: &mut Context<Self>, message: Broadcast)
+    where
+        Chat: ::core::marker::Send,
+    {}
+    fn on_ping(&mut self, payload: &[u8])
+    where
+        Chat: ::core::marker::Send,
+    {}
+    fn on_pong(&mut self)
+    where
+        Chat: ::core::marker::Send,
+    {}
+    fn closed(&mut self, close: Option<PeerClose>)
+    where
+        Chat: ::core::marker::Send,
+    {}
+    async fn terminated(&mut self, reason: TerminateReason, ctx: &mut Context<Self>)
+    where
+        Chat: ::core::marker::Send,
+    {}
+    fn helper(&self) -> usize
+    where
+        Chat: ::core::marker::Send,
+    {
         1
     }
 }
@@ -45,17 +105,29 @@ pub enum __WebsockInfoChat {
     __Info1(Broadcast),
 }
 #[allow(unused_qualifications)]
-impl ::core::convert::From<Alert> for __WebsockInfoChat {
+impl ::websock::__private::OnInfo<Alert> for Chat {
+    type Info = __WebsockInfoChat;
     #[inline]
-    fn from(__info: Alert) -> Self {
+    fn into_info(__info: Alert) -> __WebsockInfoChat {
         __WebsockInfoChat::__Info0(__info)
     }
 }
 #[allow(unused_qualifications)]
-impl ::core::convert::From<Broadcast> for __WebsockInfoChat {
+impl ::websock::__private::OnInfo<Broadcast> for Chat {
+    type Info = __WebsockInfoChat;
     #[inline]
-    fn from(__info: Broadcast) -> Self {
+    fn into_info(__info: Broadcast) -> __WebsockInfoChat {
         __WebsockInfoChat::__Info1(__info)
+    }
+}
+#[allow(unused_qualifications)]
+impl<__T> ::core::convert::From<__T> for __WebsockInfoChat
+where
+    Chat: ::websock::__private::OnInfo<__T, Info = __WebsockInfoChat>,
+{
+    #[inline]
+    fn from(__info: __T) -> Self {
+        <Chat as ::websock::__private::OnInfo<__T>>::into_info(__info)
     }
 }
 #[allow(
@@ -66,7 +138,10 @@ impl ::core::convert::From<Broadcast> for __WebsockInfoChat {
     clippy::pedantic,
     clippy::nursery
 )]
-impl ::websock::__private::Handler for Chat {
+impl ::websock::__private::Handler for Chat
+where
+    Chat: ::core::marker::Send,
+{
     type Init = RequestInfo;
     type Info = __WebsockInfoChat;
     async fn init(
@@ -94,7 +169,7 @@ impl ::websock::__private::Handler for Chat {
                     "shutdown" => {
                         return {
                             let __returned = Self::shutdown(self);
-                            ::websock::__private::into_reply(__returned)
+                            ::websock::__private::IntoReply::into_reply(__returned)
                         };
                     }
                     _ => {}
@@ -109,14 +184,14 @@ impl ::websock::__private::Handler for Chat {
                     if __raw0.is_empty() {
                         break '__pattern0;
                     }
-                    let ::core::option::Option::Some(__capture0) = ::websock::__private::parse_capture::<
-                        RoomId,
-                    >(__raw0) else {
+                    let ::core::option::Option::Some(__capture0) = <RoomId as ::websock::__private::FromCapture>::from_capture(
+                        __raw0,
+                    ) else {
                         break '__pattern0;
                     };
                     return {
                         let __returned = Self::join(self, __capture0, &mut *__ctx).await;
-                        ::websock::__private::into_reply(__returned)
+                        ::websock::__private::IntoReply::into_reply(__returned)
                     };
                 }
                 '__pattern1: {
@@ -138,14 +213,14 @@ impl ::websock::__private::Handler for Chat {
                         break '__pattern1;
                     }
                     let __capture1 = __raw1;
-                    let ::core::option::Option::Some(__capture0) = ::websock::__private::parse_capture::<
-                        u32,
-                    >(__raw0) else {
+                    let ::core::option::Option::Some(__capture0) = <u32 as ::websock::__private::FromCapture>::from_capture(
+                        __raw0,
+                    ) else {
                         break '__pattern1;
                     };
                     return {
                         let __returned = Self::mv(self, __capture1, __capture0);
-                        ::websock::__private::into_reply(__returned)
+                        ::websock::__private::IntoReply::into_reply(__returned)
                     };
                 }
                 if let ::core::option::Option::Some(__tag) = ::websock::__private::json_tag(
@@ -154,13 +229,13 @@ impl ::websock::__private::Handler for Chat {
                 ) {
                     match &*__tag {
                         "new_message" => {
-                            match ::websock::__private::from_json::<
-                                NewMessage,
-                            >(__text.as_str()) {
+                            match <NewMessage as ::websock::__private::FromJson>::from_json(
+                                __text.as_str(),
+                            ) {
                                 ::core::result::Result::Ok(__json) => {
                                     return {
                                         let __returned = Self::new_message(self, __json);
-                                        ::websock::__private::into_reply(__returned)
+                                        ::websock::__private::IntoReply::into_reply(__returned)
                                     };
                                 }
                                 ::core::result::Result::Err(__error) => {
@@ -180,7 +255,7 @@ impl ::websock::__private::Handler for Chat {
                                                         &mut *__ctx,
                                                     )
                                                     .await;
-                                                ::websock::__private::into_reply(__returned)
+                                                ::websock::__private::IntoReply::into_reply(__returned)
                                             }
                                         }
                                     };
@@ -190,18 +265,18 @@ impl ::websock::__private::Handler for Chat {
                         "leave" => {
                             return {
                                 let __returned = Self::leave(self);
-                                ::websock::__private::into_reply(__returned)
+                                ::websock::__private::IntoReply::into_reply(__returned)
                             };
                         }
                         _ => {}
                     }
                 }
-                if let ::core::result::Result::Ok(__json) = ::websock::__private::from_json::<
-                    Command,
-                >(__text.as_str()) {
+                if let ::core::result::Result::Ok(__json) = <Command as ::websock::__private::FromJson>::from_json(
+                    __text.as_str(),
+                ) {
                     return {
                         let __returned = Self::command(self, __json);
-                        ::websock::__private::into_reply(__returned)
+                        ::websock::__private::IntoReply::into_reply(__returned)
                     };
                 }
                 {
@@ -212,7 +287,7 @@ impl ::websock::__private::Handler for Chat {
                                 '_,
                             >>::from_text(&__text),
                         );
-                        ::websock::__private::into_reply(__returned)
+                        ::websock::__private::IntoReply::into_reply(__returned)
                     }
                 }
             }
@@ -225,7 +300,7 @@ impl ::websock::__private::Handler for Chat {
                                 '_,
                             >>::from_bytes(&__bytes),
                         );
-                        ::websock::__private::into_reply(__returned)
+                        ::websock::__private::IntoReply::into_reply(__returned)
                     }
                     [1u8, ..] => {
                         let __returned = Self::one(
@@ -234,7 +309,7 @@ impl ::websock::__private::Handler for Chat {
                                 '_,
                             >>::from_bytes(&__bytes),
                         );
-                        ::websock::__private::into_reply(__returned)
+                        ::websock::__private::IntoReply::into_reply(__returned)
                     }
                     _ => {
                         let __returned = Self::binary(
@@ -245,7 +320,7 @@ impl ::websock::__private::Handler for Chat {
                                 '_,
                             >>::from_bytes(&__bytes),
                         );
-                        ::websock::__private::into_reply(__returned)
+                        ::websock::__private::IntoReply::into_reply(__returned)
                     }
                 }
             }
@@ -259,11 +334,11 @@ impl ::websock::__private::Handler for Chat {
         match __info {
             __WebsockInfoChat::__Info0(__info_value) => {
                 let __returned = Self::alert(self, __info_value);
-                ::websock::__private::into_reply(__returned)
+                ::websock::__private::IntoReply::into_reply(__returned)
             }
             __WebsockInfoChat::__Info1(__info_value) => {
                 let __returned = Self::broadcast(self, &mut *__ctx, __info_value).await;
-                ::websock::__private::into_reply(__returned)
+                ::websock::__private::IntoReply::into_reply(__returned)
             }
         }
     }
@@ -278,11 +353,11 @@ impl ::websock::__private::Handler for Chat {
                     self,
                     <&[u8] as ::websock::__private::BinaryArg<'_>>::from_bytes(&__bytes),
                 );
-                ::websock::__private::into_reply(__returned)
+                ::websock::__private::IntoReply::into_reply(__returned)
             }
             ::websock::__private::Control::Pong(__bytes) => {
                 let __returned = Self::on_pong(self);
-                ::websock::__private::into_reply(__returned)
+                ::websock::__private::IntoReply::into_reply(__returned)
             }
             _ => ::websock::__private::Reply::ok(),
         }
@@ -298,13 +373,13 @@ impl ::websock::__private::Handler for Chat {
                     PeerClose,
                 > as ::websock::__private::CloseArg>::from_close(__peer) {
                     let __returned = Self::closed(self, __close);
-                    ::websock::__private::terminated(__returned);
+                    ::websock::__private::Terminated::terminated(__returned);
                 }
             }
         }
         {
             let __returned = Self::terminated(self, __reason, &mut *__ctx).await;
-            ::websock::__private::terminated(__returned);
+            ::websock::__private::Terminated::terminated(__returned);
         }
     }
 }

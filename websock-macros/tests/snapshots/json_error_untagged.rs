@@ -1,16 +1,31 @@
 impl Cursors {
-    fn init(ctx: &mut Context<Self>) -> Self {
+    fn init(ctx: &mut Context<Self>) -> Self
+    where
+        Cursors: ::core::marker::Send,
+    {
         Cursors
     }
-    fn moved(&mut self, to: Move) {}
+    fn moved(&mut self, to: Move)
+    where
+        Cursors: ::core::marker::Send,
+    {}
     #[cfg(feature = "strict")]
-    fn clicked(&mut self, click: Click) {}
+    fn clicked(&mut self, click: Click)
+    where
+        Cursors: ::core::marker::Send,
+    {}
     #[cfg(feature = "strict")]
-    fn strict(&mut self, error: serde_json::Error) -> Reply {
+    fn strict(&mut self, error: serde_json::Error) -> Reply
+    where
+        Cursors: ::core::marker::Send,
+    {
         Reply::stop()
     }
     #[cfg(not(feature = "strict"))]
-    fn lenient(&mut self, error: JsonError) {}
+    fn lenient(&mut self, error: JsonError)
+    where
+        Cursors: ::core::marker::Send,
+    {}
 }
 #[allow(
     unused_variables,
@@ -20,7 +35,10 @@ impl Cursors {
     clippy::pedantic,
     clippy::nursery
 )]
-impl ::websock::__private::Handler for Cursors {
+impl ::websock::__private::Handler for Cursors
+where
+    Cursors: ::core::marker::Send,
+{
     type Init = ();
     type Info = ::core::convert::Infallible;
     async fn init(
@@ -40,13 +58,13 @@ impl ::websock::__private::Handler for Cursors {
                 let __json_error: ::core::option::Option<
                     ::websock::__private::serde_json::Error,
                 > = ::core::option::Option::None;
-                let __json_error = match ::websock::__private::from_json::<
-                    Move,
-                >(__text.as_str()) {
+                let __json_error = match <Move as ::websock::__private::FromJson>::from_json(
+                    __text.as_str(),
+                ) {
                     ::core::result::Result::Ok(__json) => {
                         return {
                             let __returned = Self::moved(self, __json);
-                            ::websock::__private::into_reply(__returned)
+                            ::websock::__private::IntoReply::into_reply(__returned)
                         };
                     }
                     ::core::result::Result::Err(__error) => {
@@ -54,13 +72,13 @@ impl ::websock::__private::Handler for Cursors {
                     }
                 };
                 #[cfg(feature = "strict")]
-                let __json_error = match ::websock::__private::from_json::<
-                    Click,
-                >(__text.as_str()) {
+                let __json_error = match <Click as ::websock::__private::FromJson>::from_json(
+                    __text.as_str(),
+                ) {
                     ::core::result::Result::Ok(__json) => {
                         return {
                             let __returned = Self::clicked(self, __json);
-                            ::websock::__private::into_reply(__returned)
+                            ::websock::__private::IntoReply::into_reply(__returned)
                         };
                     }
                     ::core::result::Result::Err(__error) => {
@@ -83,7 +101,7 @@ impl ::websock::__private::Handler for Cursors {
                                                 __json_error,
                                             ),
                                         );
-                                        ::websock::__private::into_reply(__returned)
+                                        ::websock::__private::IntoReply::into_reply(__returned)
                                     };
                                 }
                                 #[cfg(not(feature = "strict"))]
@@ -95,7 +113,7 @@ impl ::websock::__private::Handler for Cursors {
                                                 __json_error,
                                             ),
                                         );
-                                        ::websock::__private::into_reply(__returned)
+                                        ::websock::__private::IntoReply::into_reply(__returned)
                                     };
                                 }
                                 ::websock::__private::invalid_json(__json_error)
