@@ -355,7 +355,7 @@ impl Core {
         }
         let join_ref = joined.join_ref.clone();
         match joined.mail.try_send(Mail::In(Box::new(msg))) {
-            Ok(()) => {}
+            Ok(()) => self.hub.shared.counters.handled_in(),
             Err(mpsc::error::TrySendError::Full(Mail::In(msg))) => {
                 // The channel is stuck or flooded: answer now rather than hold the socket.
                 self.hub.shared.counters.rate_limited();

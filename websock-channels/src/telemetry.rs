@@ -1,9 +1,12 @@
-//! Counters for one socket endpoint, readable through [`SocketRoute::metrics`](crate::SocketRoute::metrics).
+//! Counters for one socket endpoint, readable through [`SocketRoute::metrics`](crate::SocketRoute::metrics)
+//! and reported through the [`metrics`] facade.
 
+use metrics::{Counter, Gauge, counter, gauge};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    exported: Exported,
     sockets_open: AtomicU64,
     sockets_total: AtomicU64,
     refused_connects: AtomicU64,
@@ -12,6 +15,7 @@ pub(crate) struct Counters {
     refused_joins: AtomicU64,
     crashes: AtomicU64,
     messages_in: AtomicU64,
+    handled_in: AtomicU64,
     messages_out: AtomicU64,
     rate_limited: AtomicU64,
     presence_resyncs: AtomicU64,
@@ -39,6 +43,8 @@ pub struct ChannelMetrics {
     pub crashes: u64,
     /// Messages received from clients (heartbeats included).
     pub messages_in: u64,
+    /// Events delivered to a joined channel (Phoenix's `[:phoenix, :channel_handled_in]`).
+    pub handled_in: u64,
     /// Frames sent to clients.
     pub messages_out: u64,
     /// Messages refused by the rate limit (undecodable frames included).
@@ -66,6 +72,7 @@ impl Counters {
             refused_joins: self.refused_joins.load(Relaxed),
             crashes: self.crashes.load(Relaxed),
             messages_in: self.messages_in.load(Relaxed),
+            handled_in: self.handled_in.load(Relaxed),
             messages_out: self.messages_out.load(Relaxed),
             rate_limited: self.rate_limited.load(Relaxed),
             presence_resyncs: self.presence_resyncs.load(Relaxed),
@@ -77,54 +84,117 @@ impl Counters {
     pub(crate) fn socket_opened(&self) {
         self.sockets_open.fetch_add(1, Relaxed);
         self.sockets_total.fetch_add(1, Relaxed);
+        self.exported.sockets.increment(1);
+        self.exported.sockets_total.increment(1);
     }
 
     pub(crate) fn socket_closed(&self) {
         self.sockets_open.fetch_sub(1, Relaxed);
+        self.exported.sockets.decrement(1);
     }
 
     pub(crate) fn refused_connect(&self) {
         self.refused_connects.fetch_add(1, Relaxed);
+        self.exported.refused_connects.increment(1);
     }
 
     pub(crate) fn joined(&self) {
         self.joins.fetch_add(1, Relaxed);
         self.channels_open.fetch_add(1, Relaxed);
+        self.exported.joins.increment(1);
+        self.exported.channels.increment(1);
     }
 
     pub(crate) fn channel_closed(&self) {
         self.channels_open.fetch_sub(1, Relaxed);
+        self.exported.channels.decrement(1);
     }
 
     pub(crate) fn refused_join(&self) {
         self.refused_joins.fetch_add(1, Relaxed);
+        self.exported.refused_joins.increment(1);
     }
 
     pub(crate) fn crashed(&self) {
         self.crashes.fetch_add(1, Relaxed);
+        self.exported.crashes.increment(1);
     }
 
     pub(crate) fn message_in(&self) {
         self.messages_in.fetch_add(1, Relaxed);
+        self.exported.messages_in.increment(1);
+    }
+
+    pub(crate) fn handled_in(&self) {
+        self.handled_in.fetch_add(1, Relaxed);
+        self.exported.handled_in.increment(1);
     }
 
     pub(crate) fn messages_out(&self, n: usize) {
         self.messages_out.fetch_add(n as u64, Relaxed);
+        self.exported.messages_out.increment(n as u64);
     }
 
     pub(crate) fn rate_limited(&self) {
         self.rate_limited.fetch_add(1, Relaxed);
+        self.exported.rate_limited.increment(1);
     }
 
     pub(crate) fn presence_resynced(&self) {
         self.presence_resyncs.fetch_add(1, Relaxed);
+        self.exported.presence_resyncs.increment(1);
     }
 
     pub(crate) fn slow_consumer(&self) {
         self.slow_consumers.fetch_add(1, Relaxed);
+        self.exported.slow_consumers.increment(1);
     }
 
     pub(crate) fn unencodable(&self) {
         self.unencodable.fetch_add(1, Relaxed);
+        self.exported.unencodable.increment(1);
+    }
+}
+
+/// The same counts through the [`metrics`] facade, named after Phoenix's telemetry events.
+/// The handles are registered once, when the endpoint is built, so that counting a message
+/// allocates nothing; install the recorder (e.g. a Prometheus exporter) before building the
+/// socket route, or these report to no one.
+#[derive(Debug)]
+struct Exported {
+    sockets: Gauge,
+    sockets_total: Counter,
+    refused_connects: Counter,
+    channels: Gauge,
+    joins: Counter,
+    refused_joins: Counter,
+    crashes: Counter,
+    messages_in: Counter,
+    handled_in: Counter,
+    messages_out: Counter,
+    rate_limited: Counter,
+    presence_resyncs: Counter,
+    slow_consumers: Counter,
+    unencodable: Counter,
+}
+
+impl Default for Exported {
+    fn default() -> Self {
+        Self {
+            sockets: gauge!("websock_sockets_connected"),
+            sockets_total: counter!("websock_socket_connected_total"),
+            refused_connects: counter!("websock_socket_refused_total"),
+            channels: gauge!("websock_channels_joined"),
+            joins: counter!("websock_channel_joined_total"),
+            refused_joins: counter!("websock_channel_join_refused_total"),
+            crashes: counter!("websock_channel_crashed_total"),
+            messages_in: counter!("websock_socket_messages_in_total"),
+            handled_in: counter!("websock_channel_handled_in_total"),
+            messages_out: counter!("websock_socket_messages_out_total"),
+            rate_limited: counter!("websock_socket_rate_limited_total"),
+            presence_resyncs: counter!("websock_presence_resynced_total"),
+            slow_consumers: counter!("websock_socket_slow_consumer_total"),
+            unencodable: counter!("websock_frame_unencodable_total"),
+        }
     }
 }

@@ -38,6 +38,7 @@ mod close;
 mod config;
 mod connection;
 mod context;
+mod count;
 mod dispatch;
 mod drain;
 mod extended_connect;

@@ -1,7 +1,7 @@
 //! What all connections of one server share: the shutdown signal, the task tracker, the
 //! connection limit and the counters.
 
-use crate::{CloseCode, Drain, drain::Drainer, wire::InboundBudget};
+use crate::{CloseCode, Drain, count::Count, drain::Drainer, wire::InboundBudget};
 use std::{
     fmt,
     sync::{
@@ -29,6 +29,8 @@ struct Inner {
     deadline: CancellationToken,
     tracker: TaskTracker,
     active: AtomicUsize,
+    /// `active`, reported through the `metrics` facade.
+    active_gauge: metrics::Gauge,
     max_connections: AtomicUsize,
     shutdown_code: AtomicU16,
     inbound_budget: Arc<InboundBudget>,
@@ -38,21 +40,41 @@ struct Inner {
     shutdown_timeout_ms: AtomicU64,
 }
 
-#[derive(Default)]
 pub(crate) struct Counters {
-    pub(crate) accepted: AtomicU64,
-    pub(crate) refused_over_limit: AtomicU64,
-    pub(crate) dropped_frames: AtomicU64,
-    pub(crate) dropped_infos: AtomicU64,
-    pub(crate) unflushed_bytes: AtomicU64,
-    pub(crate) unflushed_connections: AtomicU64,
-    pub(crate) panics: AtomicU64,
-    pub(crate) closed_over_inbound_buffer: AtomicU64,
-    pub(crate) allocation_failures: AtomicU64,
-    pub(crate) http1_upgrades: AtomicU64,
-    pub(crate) http2_upgrades: AtomicU64,
-    pub(crate) handshake_timeouts: AtomicU64,
-    pub(crate) tls_handshake_failures: AtomicU64,
+    pub(crate) accepted: Count,
+    pub(crate) refused_over_limit: Count,
+    pub(crate) dropped_frames: Count,
+    pub(crate) dropped_infos: Count,
+    pub(crate) unflushed_bytes: Count,
+    pub(crate) unflushed_connections: Count,
+    pub(crate) panics: Count,
+    pub(crate) closed_over_inbound_buffer: Count,
+    pub(crate) allocation_failures: Count,
+    pub(crate) http1_upgrades: Count,
+    pub(crate) http2_upgrades: Count,
+    pub(crate) handshake_timeouts: Count,
+    pub(crate) tls_handshake_failures: Count,
+}
+
+impl Default for Counters {
+    /// The `metrics` names of [`Metrics`]' counters.
+    fn default() -> Self {
+        Self {
+            accepted: Count::new("websock_connections_accepted_total"),
+            refused_over_limit: Count::new("websock_connections_refused_over_limit_total"),
+            dropped_frames: Count::new("websock_frames_dropped_total"),
+            dropped_infos: Count::new("websock_infos_dropped_total"),
+            unflushed_bytes: Count::new("websock_unflushed_bytes_total"),
+            unflushed_connections: Count::new("websock_unflushed_connections_total"),
+            panics: Count::new("websock_panics_total"),
+            closed_over_inbound_buffer: Count::new("websock_closed_over_inbound_buffer_total"),
+            allocation_failures: Count::new("websock_allocation_failures_total"),
+            http1_upgrades: Count::new("websock_upgrades_http1_total"),
+            http2_upgrades: Count::new("websock_upgrades_http2_total"),
+            handshake_timeouts: Count::new("websock_handshake_timeouts_total"),
+            tls_handshake_failures: Count::new("websock_tls_handshake_failures_total"),
+        }
+    }
 }
 
 /// A snapshot of a server's counters.
@@ -125,6 +147,7 @@ impl ServerHandle {
                 deadline: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 active: AtomicUsize::new(0),
+                active_gauge: metrics::gauge!("websock_connections_active"),
                 max_connections: AtomicUsize::new(DEFAULT_MAX_CONNECTIONS),
                 shutdown_code: AtomicU16::new(CloseCode::SERVICE_RESTART.as_u16()),
                 inbound_budget: Arc::default(),
@@ -265,6 +288,7 @@ impl ServerHandle {
             });
         match taken {
             Ok(_) => {
+                self.inner.active_gauge.increment(1);
                 self.inner.counters.accepted.fetch_add(1, Ordering::Relaxed);
                 Some(Slot(self.clone()))
             }
@@ -291,5 +315,6 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.inner.active.fetch_sub(1, Ordering::AcqRel);
+        self.0.inner.active_gauge.decrement(1);
     }
 }
