@@ -47,6 +47,7 @@ mod json;
 mod json_error;
 mod message;
 mod origin;
+mod rate_limit;
 mod refuse;
 mod reply;
 mod request;
@@ -73,6 +74,9 @@ pub use json::Json;
 pub use json_error::JsonError;
 pub use message::{Control, ControlFrameTooLong, ControlPayload, Frame, Message, Utf8Bytes};
 pub use origin::CheckOrigin;
+pub use rate_limit::{
+    InMemoryStore, RateLimitStore, RateLimited, RateLimiter, StoreError, StoreFuture,
+};
 pub use refuse::Refuse;
 pub use reply::{IntoReply, Reply};
 pub use request::{FromRequest, PathParams, PeerAddr, RequestInfo};

@@ -5,6 +5,7 @@
 
 mod expand;
 mod parse;
+mod rate_limit;
 mod valid;
 
 pub(crate) use expand::expand;
