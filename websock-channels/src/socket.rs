@@ -42,7 +42,8 @@ pub struct SocketRoute<S> {
     pubsub: PubSub,
     presence: Presence,
     limits: Limits,
-    rate_limiter: RateLimiter,
+    /// `None`: the process's [`RateLimiter::global`].
+    rate_limiter: Option<RateLimiter>,
     config: Option<Config>,
     origins: Option<CheckOrigin>,
     counters: Arc<Counters>,
@@ -85,7 +86,7 @@ pub fn socket<S: Socket>(socket: S) -> SocketRoute<S> {
         presence: Presence::new(),
         pubsub,
         limits: Limits::default(),
-        rate_limiter: RateLimiter::in_memory(),
+        rate_limiter: None,
         config: None,
         origins: None,
         counters: Arc::default(),
@@ -146,14 +147,15 @@ impl<S: Socket> SocketRoute<S> {
         self.rebuilt()
     }
 
-    /// Where `#[rate_limit]` on this socket's channels counts (default: in this process,
-    /// one [`RateLimiter::in_memory`] per route). Give every node the same Redis-backed one
+    /// Where `#[rate_limit]` on this socket's channels counts (default: the process's
+    /// [`RateLimiter::global`], which handlers use too, in memory unless set otherwise). Give
+    /// every node a Redis-backed one
     /// (`RateLimiter::new(websock_redis::RedisRateLimitStore::new(..))`) to share the limits
-    /// across nodes, or one limiter to several routes to share it between them. Unlike
+    /// across nodes. Unlike
     /// [`rate_limit`](Self::rate_limit) (a flood guard per socket), these limits are per key
     /// and per event, declared on the channel's methods.
     pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
-        self.rate_limiter = limiter;
+        self.rate_limiter = Some(limiter);
         self.rebuilt()
     }
 
@@ -196,7 +198,10 @@ impl<S: Socket> SocketRoute<S> {
                     pubsub: self.pubsub.clone(),
                     presence: self.presence.clone(),
                     limits: self.limits.clone(),
-                    rate_limiter: self.rate_limiter.clone(),
+                    rate_limiter: self
+                        .rate_limiter
+                        .clone()
+                        .unwrap_or_else(|| RateLimiter::global().clone()),
                     counters: self.counters.clone(),
                 }),
             })

@@ -12,6 +12,7 @@ mod ctxt;
 mod expand;
 mod fallback;
 mod info;
+mod rate_limit;
 #[cfg(test)]
 mod tests;
 mod valid;

@@ -117,7 +117,24 @@ impl Default for RateLimiter {
     }
 }
 
+/// The process's limiter; see [`RateLimiter::global`].
+static GLOBAL: std::sync::OnceLock<RateLimiter> = std::sync::OnceLock::new();
+
 impl RateLimiter {
+    /// The process's limiter: what `#[rate_limit]` on `#[websock_handler]` methods checks,
+    /// and channel routes without their own
+    /// ([`SocketRoute::rate_limiter`](https://docs.rs/websock-channels)). In memory unless
+    /// [`set_global`](Self::set_global) gave it another store first.
+    pub fn global() -> &'static RateLimiter {
+        GLOBAL.get_or_init(RateLimiter::in_memory)
+    }
+
+    /// Makes `limiter` the process's limiter (a Redis-backed one, say), before any connection
+    /// uses it: `Err(limiter)` once the global one is set or was used.
+    pub fn set_global(limiter: RateLimiter) -> Result<(), RateLimiter> {
+        GLOBAL.set(limiter)
+    }
+
     /// A limiter counting in this process ([`InMemoryStore`]).
     pub fn in_memory() -> Self {
         Self::new(InMemoryStore::new())
@@ -169,6 +186,33 @@ impl RateLimiter {
     pub fn store_errors(&self) -> u64 {
         self.counters.store_errors.load(Ordering::Relaxed)
     }
+}
+
+/// What `#[rate_limit]` on a handler method calls: counts one hit of `key` for `rule` in the
+/// [global](RateLimiter::global) limiter; the future is `true` when it is over `limit`. It
+/// owns what it needs, so the context is free while it runs.
+#[doc(hidden)]
+pub fn over_rate_limit(
+    rule: &'static str,
+    key: &dyn fmt::Display,
+    limit: u64,
+    window: Duration,
+) -> impl Future<Output = bool> + Send + 'static {
+    let key = key.to_string();
+    async move {
+        RateLimiter::global()
+            .check(rule, &key, limit, window)
+            .await
+            .is_err()
+    }
+}
+
+/// The key of a handler's `#[rate_limit]` without `key = ..`: the peer's IP address (the
+/// connection's, or `unknown` when it has none, as over a Unix socket).
+#[doc(hidden)]
+pub fn default_rate_key<H: crate::Handler>(ctx: &crate::Context<H>) -> String {
+    ctx.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
 }
 
 /// A [`RateLimitStore`] in this process's memory: one window per key, in a map behind a

@@ -7,10 +7,12 @@
 
 use super::{
     parse::{self, Kind, Method, ParamKind},
-    rate_limit::{self, RateLimit},
     valid,
 };
-use crate::ctxt::Ctxt;
+use crate::{
+    ctxt::Ctxt,
+    rate_limit::{self, RateLimit},
+};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::{ImplItem, Item, ItemImpl, LitStr, ReturnType, spanned::Spanned};
@@ -55,8 +57,17 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let found = parse::strip(&mut item, &cx);
-    let kinds: Vec<_> = found.iter().map(|(index, kind, _, _)| (*index, *kind)).collect();
-    let limits = rate_limit::strip(&mut item, &kinds, &cx);
+    let events: Vec<usize> = found
+        .iter()
+        .filter(|(_, kind, _, _)| *kind == Kind::Event)
+        .map(|(index, ..)| *index)
+        .collect();
+    let limits = rate_limit::strip(
+        &mut item,
+        |index| events.contains(&index),
+        "`#[rate_limit]` goes on an `#[on_event(\"..\")]` method: it limits the events a client pushes",
+        &cx,
+    );
     if let Some((path, for_token)) = &item.trait_ {
         cx.error_spanned(
             quote!(#path #for_token),
@@ -325,7 +336,7 @@ fn event_arm(method: &Method<'_>, limit: Option<&RateLimit>) -> TokenStream {
     let event = method.event.as_ref();
     let check = limit
         .zip(event)
-        .map(|(limit, event)| rate_limit::check(limit, event));
+        .map(|(limit, event)| rate_limit::channel_check(limit, event));
     let cfgs = method
         .func
         .attrs

@@ -5,7 +5,6 @@
 
 mod expand;
 mod parse;
-mod rate_limit;
 mod valid;
 
 pub(crate) use expand::expand;

@@ -1,8 +1,7 @@
-//! `#[rate_limit(30, per = WINDOW, key = self.user_id)]` on an `#[on_event]` method: parsed
-//! and stripped here (every mistake reported), expanded into a check that runs before the
-//! payload is decoded.
+//! `#[rate_limit(30, per = WINDOW, key = self.user_id)]` on a channel's `#[on_event]` method
+//! or a handler's `#[on_text]`/`#[on_binary]`/`#[on_json]` method: parsed and stripped here
+//! (every mistake reported), expanded into a check that runs before the message is decoded.
 
-use super::parse::Kind;
 use crate::ctxt::Ctxt;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -15,6 +14,7 @@ const USAGE: &str = "`#[rate_limit(30, per = Duration::from_secs(60), key = self
 
 /// One `#[rate_limit(..)]`: the limit and the window are expressions evaluated at each event
 /// (a value read from the environment works as well as a literal).
+#[derive(Clone)]
 pub(crate) struct RateLimit {
     pub(crate) attr: Attribute,
     limit: Expr,
@@ -24,11 +24,12 @@ pub(crate) struct RateLimit {
 }
 
 /// Removes every `#[rate_limit]` from the methods of `item`; returns those that parse, by
-/// method. `kinds` are the helper attributes of the methods, by item index: a limit goes on
-/// an `#[on_event]` method only.
+/// method. `allowed` says which methods (by item index) may have one; the others get
+/// `misplaced`.
 pub(crate) fn strip(
     item: &mut ItemImpl,
-    kinds: &[(usize, Kind)],
+    allowed: impl Fn(usize) -> bool,
+    misplaced: &str,
     cx: &Ctxt,
 ) -> Vec<(Ident, RateLimit)> {
     let mut found = Vec::new();
@@ -53,13 +54,8 @@ pub(crate) fn strip(
             false
         });
         let Some(attr) = first else { continue };
-        let kind = kinds.iter().find(|(i, _)| *i == index).map(|(_, k)| *k);
-        if kind != Some(Kind::Event) {
-            cx.error_spanned(
-                &attr,
-                "`#[rate_limit]` goes on an `#[on_event(\"..\")]` method: it limits the events \
-                 a client pushes",
-            );
+        if !allowed(index) {
+            cx.error_spanned(&attr, misplaced);
             continue;
         }
         if let Some(limit) = parse(attr, cx) {
@@ -155,26 +151,28 @@ fn parse(attr: Attribute, cx: &Ctxt) -> Option<RateLimit> {
     .filter(|_| ok)
 }
 
-/// The check that starts the event's arm: a hit over the limit returns the refusal before
-/// the payload is decoded or the method runs; every hit counts, refused ones included.
-/// `socket` and `self` are in scope for the expressions.
-pub(crate) fn check(limit: &RateLimit, event: &LitStr) -> TokenStream {
-    let RateLimit {
-        limit,
-        per,
-        key,
-        reply,
-        ..
-    } = limit;
-    let limit = quote_spanned!(limit.span()=> let __limit: u64 = #limit;);
-    let per = quote_spanned!(per.span()=> let __window: ::core::time::Duration = #per;);
+/// `let`s of the limit, the window and the key (`default` without `key = ..`), each typed
+/// and spanned at the user's expression.
+fn values(limit: &RateLimit, default: TokenStream) -> TokenStream {
+    let RateLimit { limit, per, key, .. } = limit;
     let key = match key {
         Some(key) => quote_spanned!(key.span()=> let __key: &dyn ::core::fmt::Display = &(#key);),
-        None => quote! {
-            let __key: &dyn ::core::fmt::Display =
-                &::websock::__private::channels::default_rate_key(socket);
-        },
+        None => quote!(let __key: &dyn ::core::fmt::Display = &#default;),
     };
+    let limit = quote_spanned!(limit.span()=> let __limit: u64 = #limit;);
+    let per = quote_spanned!(per.span()=> let __window: ::core::time::Duration = #per;);
+    quote!(#limit #per #key)
+}
+
+/// The check that starts a channel event's arm: a hit over the limit returns the refusal
+/// before the payload is decoded or the method runs; every hit counts, refused ones included.
+/// `socket` and `self` are in scope for the expressions.
+pub(crate) fn channel_check(limit: &RateLimit, event: &LitStr) -> TokenStream {
+    let values = values(
+        limit,
+        quote!(::websock::__private::channels::default_rate_key(socket)),
+    );
+    let reply = &limit.reply;
     let refusal = match reply {
         Some(reply) => {
             quote_spanned!(reply.span()=> ::websock::__private::channels::into_reply(#reply))
@@ -184,13 +182,34 @@ pub(crate) fn check(limit: &RateLimit, event: &LitStr) -> TokenStream {
     quote! {
         let __over = {
             let socket: &::websock::channels::ChannelSocket = &*__socket;
-            #limit
-            #per
-            #key
+            #values
             ::websock::__private::channels::over_rate_limit(socket, #event, __key, __limit, __window)
         };
         if __over.await {
             let socket: &mut ::websock::channels::ChannelSocket = &mut *__socket;
+            return #refusal;
+        }
+    }
+}
+
+/// The check that starts a handler method's call: a hit over the limit returns the refusal
+/// (by default nothing: the message is dropped, counted and logged by the limiter) before the
+/// message is decoded or the method runs. `ctx` and `self` are in scope for the expressions;
+/// the rule is `Type::method`.
+pub(crate) fn handler_check(limit: &RateLimit, rule: &str) -> TokenStream {
+    let values = values(limit, quote!(::websock::__private::default_rate_key(ctx)));
+    let refusal = match &limit.reply {
+        Some(reply) => quote_spanned!(reply.span()=> ::websock::__private::into_reply(#reply)),
+        None => quote!(::websock::__private::Reply::ok()),
+    };
+    quote! {
+        let __over = {
+            let ctx: &::websock::__private::Context<Self> = &*__ctx;
+            #values
+            ::websock::__private::over_rate_limit(#rule, __key, __limit, __window)
+        };
+        if __over.await {
+            let ctx: &mut ::websock::__private::Context<Self> = &mut *__ctx;
             return #refusal;
         }
     }
