@@ -16,7 +16,6 @@ const USAGE: &str = "`#[rate_limit(30, per = Duration::from_secs(60), key = self
 /// (a value read from the environment works as well as a literal).
 #[derive(Clone)]
 pub(crate) struct RateLimit {
-    pub(crate) attr: Attribute,
     limit: Expr,
     per: Expr,
     key: Option<Expr>,
@@ -142,7 +141,6 @@ fn parse(attr: Attribute, cx: &Ctxt) -> Option<RateLimit> {
         );
     }
     Some(RateLimit {
-        attr,
         limit: limit?,
         per: per?,
         key,
