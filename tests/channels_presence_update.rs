@@ -68,7 +68,11 @@ async fn join(addr: SocketAddr, user: &str) -> Client {
 
 async fn set_status(client: &mut Client, status: &str) {
     let payload = json!({ "status": status });
-    send(client, json!(["1", "5", "room:lobby", "update_status", payload])).await;
+    send(
+        client,
+        json!(["1", "5", "room:lobby", "update_status", payload]),
+    )
+    .await;
     let reply = next_event(client, "phx_reply").await;
     assert_eq!(reply[4]["response"], json!({"updated": true}), "{reply}");
 }

@@ -26,7 +26,9 @@ impl Socket for UserSocket {
     }
 
     fn id(&self, assigns: &Assigns) -> Option<String> {
-        assigns.get::<UserId>().map(|u| format!("user_socket:{}", u.0))
+        assigns
+            .get::<UserId>()
+            .map(|u| format!("user_socket:{}", u.0))
     }
 }
 
@@ -52,7 +54,10 @@ struct NewMessage {
 impl Room {
     #[on_join]
     fn join(params: JoinParams, socket: &mut ChannelSocket) -> Result<Self, JoinError> {
-        let user = socket.assigns().get::<UserId>().ok_or(JoinError::reason("unauthorized"))?;
+        let user = socket
+            .assigns()
+            .get::<UserId>()
+            .ok_or(JoinError::reason("unauthorized"))?;
         Ok(Room {
             user: user.0.clone(),
             limit: params.limit.unwrap_or(2),
@@ -151,8 +156,14 @@ async fn the_window_starts_with_the_first_hit_and_every_attempt_counts() {
     let params = json!({"limit": 2, "window_ms": 2000});
     let mut a = joined(addr, "carol", "room:w", params).await;
 
-    assert_eq!(push(&mut a, "room:w", "ping", json!({})).await["response"]["handled"], 1);
-    assert_eq!(push(&mut a, "room:w", "ping", json!({})).await["response"]["handled"], 2);
+    assert_eq!(
+        push(&mut a, "room:w", "ping", json!({})).await["response"]["handled"],
+        1
+    );
+    assert_eq!(
+        push(&mut a, "room:w", "ping", json!({})).await["response"]["handled"],
+        2
+    );
     let slow_down = json!({"status": "error", "response": {"reason": "slow_down"}});
     assert_eq!(push(&mut a, "room:w", "ping", json!({})).await, slow_down);
     assert_eq!(push(&mut a, "room:w", "ping", json!({})).await, slow_down);
@@ -160,7 +171,10 @@ async fn the_window_starts_with_the_first_hit_and_every_attempt_counts() {
     // The window (2 s from the first ping) ends: a new one starts, and the method was not
     // called for the refused attempts.
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(push(&mut a, "room:w", "ping", json!({})).await["response"]["handled"], 3);
+    assert_eq!(
+        push(&mut a, "room:w", "ping", json!({})).await["response"]["handled"],
+        3
+    );
 }
 
 #[tokio::test]
@@ -170,7 +184,16 @@ async fn without_a_key_the_limit_is_the_socket_ids() {
     let mut two = joined(addr, "dave", "room:k", json!({})).await;
     let mut erin = joined(addr, "erin", "room:k", json!({})).await;
 
-    assert_eq!(push(&mut one, "room:k", "once", json!({})).await["status"], "ok");
-    assert_eq!(push(&mut two, "room:k", "once", json!({})).await, rate_limited());
-    assert_eq!(push(&mut erin, "room:k", "once", json!({})).await["status"], "ok");
+    assert_eq!(
+        push(&mut one, "room:k", "once", json!({})).await["status"],
+        "ok"
+    );
+    assert_eq!(
+        push(&mut two, "room:k", "once", json!({})).await,
+        rate_limited()
+    );
+    assert_eq!(
+        push(&mut erin, "room:k", "once", json!({})).await["status"],
+        "ok"
+    );
 }

@@ -46,8 +46,15 @@ struct Tick;
 #[channel("room:lobby")]
 impl Lobby {
     #[on_join]
-    fn join(app: State<UserSocket>, socket: &mut ChannelSocket) -> Result<(Self, Value), JoinError> {
-        let user = socket.assigns().get::<String>().cloned().unwrap_or_default();
+    fn join(
+        app: State<UserSocket>,
+        socket: &mut ChannelSocket,
+    ) -> Result<(Self, Value), JoinError> {
+        let user = socket
+            .assigns()
+            .get::<String>()
+            .cloned()
+            .unwrap_or_default();
         socket.send_after(std::time::Duration::ZERO, Tick);
         Ok((Lobby { user }, json!({ "motd": app.motd })))
     }
@@ -87,14 +94,27 @@ async fn connect_and_every_callback_read_the_routes_socket_value() {
     for client in [&mut alice, &mut bob] {
         send(client, json!(["1", "1", "room:lobby", "phx_join", {}])).await;
         let reply = next_event(client, "phx_reply").await;
-        assert_eq!(reply[4], json!({"status": "ok", "response": {"motd": "welcome"}}));
-        assert_eq!(next_event(client, "motd").await[4], json!({"again": "welcome"}));
+        assert_eq!(
+            reply[4],
+            json!({"status": "ok", "response": {"motd": "welcome"}})
+        );
+        assert_eq!(
+            next_event(client, "motd").await[4],
+            json!({"again": "welcome"})
+        );
     }
 
     // One value for every socket of the route.
-    send(&mut alice, json!(["1", "2", "room:lobby", "new_message", {}])).await;
+    send(
+        &mut alice,
+        json!(["1", "2", "room:lobby", "new_message", {}]),
+    )
+    .await;
     let reply = next_event(&mut alice, "phx_reply").await;
-    assert_eq!(reply[4]["response"], json!({"user": "alice", "messages": 1}));
+    assert_eq!(
+        reply[4]["response"],
+        json!({"user": "alice", "messages": 1})
+    );
     send(&mut bob, json!(["1", "2", "room:lobby", "new_message", {}])).await;
     let reply = next_event(&mut bob, "phx_reply").await;
     assert_eq!(reply[4]["response"], json!({"user": "bob", "messages": 2}));

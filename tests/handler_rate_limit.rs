@@ -44,7 +44,10 @@ impl Cursors {
 
 async fn client(addr: std::net::SocketAddr, user: &str) -> Client {
     let url = format!("ws://{addr}/ws/{user}");
-    within(tokio_tungstenite::connect_async(url)).await.unwrap().0
+    within(tokio_tungstenite::connect_async(url))
+        .await
+        .unwrap()
+        .0
 }
 
 async fn next_text(client: &mut Client) -> String {

@@ -296,15 +296,39 @@ async fn channel_events_return_value_and_results() {
     next_event(&mut client, "phx_reply").await;
 
     let cases = [
-        ("value", json!({}), json!({"status": "ok", "response": {"kind": "value"}})),
-        ("fallible", json!({"ok": true}), json!({"status": "ok", "response": {"x": 7, "y": 8}})),
-        ("fallible", json!({"ok": false}), json!({"status": "error", "response": {"code": 42}})),
-        ("either", json!({"ok": true}), json!({"status": "ok", "response": {"done": true}})),
-        ("either", json!({"ok": false}), json!({"status": "error", "response": {"reason": "nope"}})),
+        (
+            "value",
+            json!({}),
+            json!({"status": "ok", "response": {"kind": "value"}}),
+        ),
+        (
+            "fallible",
+            json!({"ok": true}),
+            json!({"status": "ok", "response": {"x": 7, "y": 8}}),
+        ),
+        (
+            "fallible",
+            json!({"ok": false}),
+            json!({"status": "error", "response": {"code": 42}}),
+        ),
+        (
+            "either",
+            json!({"ok": true}),
+            json!({"status": "ok", "response": {"done": true}}),
+        ),
+        (
+            "either",
+            json!({"ok": false}),
+            json!({"status": "error", "response": {"reason": "nope"}}),
+        ),
     ];
     for (n, (event, payload, expected)) in cases.into_iter().enumerate() {
         let msg_ref = (n + 10).to_string();
-        send(&mut client, json!(["1", msg_ref, "room:lobby", event, payload])).await;
+        send(
+            &mut client,
+            json!(["1", msg_ref, "room:lobby", event, payload]),
+        )
+        .await;
         let reply = next_event(&mut client, "phx_reply").await;
         assert_eq!(reply[1], msg_ref.as_str());
         assert_eq!(reply[4], expected, "{event} {n}");

@@ -37,8 +37,13 @@ struct Room {
 impl Room {
     #[on_join]
     fn join(socket: &mut ChannelSocket) -> Result<Self, JoinError> {
-        let user = socket.assigns().get::<UserId>().ok_or(JoinError::reason("unauthorized"))?;
-        Ok(Room { user: user.0.clone() })
+        let user = socket
+            .assigns()
+            .get::<UserId>()
+            .ok_or(JoinError::reason("unauthorized"))?;
+        Ok(Room {
+            user: user.0.clone(),
+        })
     }
 
     #[on_event("new_message")]
@@ -50,18 +55,26 @@ impl Room {
 
 /// A node: its own server and its own limiter, counting in the Redis at `url`.
 async fn node(url: &str) -> (SocketAddr, RateLimiter) {
-    let store = RedisRateLimitStore::new(url).unwrap().timeout(Duration::from_secs(2));
+    let store = RedisRateLimitStore::new(url)
+        .unwrap()
+        .timeout(Duration::from_secs(2));
     let limiter = RateLimiter::new(store);
     let route = socket(UserSocket)
         .rate_limiter(limiter.clone())
         .channel::<Room>();
-    (serve(Router::new().route("/socket/websocket", route)).await, limiter)
+    (
+        serve(Router::new().route("/socket/websocket", route)).await,
+        limiter,
+    )
 }
 
 async fn joined(addr: SocketAddr, user: &str, topic: &str) -> Client {
     let mut client = connect(addr, &format!("?vsn=2.0.0&user={user}")).await;
     send(&mut client, json!(["1", "1", topic, "phx_join", {}])).await;
-    assert_eq!(next_event(&mut client, "phx_reply").await[4]["status"], "ok");
+    assert_eq!(
+        next_event(&mut client, "phx_reply").await[4]["status"],
+        "ok"
+    );
     client
 }
 

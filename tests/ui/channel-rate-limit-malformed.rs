@@ -1,4 +1,3 @@
-use std::time::Duration;
 use websock::channel;
 use websock::channels::JoinError;
 
@@ -18,7 +17,7 @@ impl Room {
     fn no_window(&mut self) {}
 
     #[on_event("unknown_argument")]
-    #[rate_limit(30, every = Duration::from_secs(60))]
+    #[rate_limit(30, every = std::time::Duration::from_secs(60))]
     fn unknown_argument(&mut self) {}
 
     #[on_event("no_arguments")]
@@ -26,11 +25,11 @@ impl Room {
     fn no_arguments(&mut self) {}
 
     #[on_event("two_limits")]
-    #[rate_limit(30, 40, per = Duration::from_secs(60))]
+    #[rate_limit(30, 40, per = std::time::Duration::from_secs(60))]
     fn two_limits(&mut self) {}
 
     #[on_leave]
-    #[rate_limit(30, per = Duration::from_secs(60))]
+    #[rate_limit(30, per = std::time::Duration::from_secs(60))]
     fn leave(&mut self) {}
 }
 

@@ -1,4 +1,3 @@
-use std::time::Duration;
 use websock::websock_handler;
 
 struct Ticker;
@@ -12,15 +11,15 @@ impl Ticker {
     }
 
     #[on_info]
-    #[rate_limit(10, per = Duration::from_secs(1))]
+    #[rate_limit(10, per = std::time::Duration::from_secs(1))]
     fn tick(&mut self, _: Tick) {}
 
-    #[rate_limit(10, per = Duration::from_secs(1))]
+    #[rate_limit(10, per = std::time::Duration::from_secs(1))]
     fn helper(&self) {}
 
     #[on_text("ping")]
-    #[rate_limit(10, per = Duration::from_secs(1))]
-    #[rate_limit(20, per = Duration::from_secs(1))]
+    #[rate_limit(10, per = std::time::Duration::from_secs(1))]
+    #[rate_limit(20, per = std::time::Duration::from_secs(1))]
     fn ping(&mut self) -> &'static str {
         "pong"
     }

@@ -134,7 +134,9 @@ fn parse(attr: Attribute, cx: &Ctxt) -> Option<RateLimit> {
             format!("`#[rate_limit]` needs the most events per window first: write {USAGE}"),
         );
     }
-    if per.is_none() {
+    // An unknown argument is most likely the window misnamed (`every = ..`): its error says
+    // what the arguments are, a second one would only repeat it.
+    if per.is_none() && ok {
         cx.error_spanned(
             &attr,
             format!("`#[rate_limit]` needs its window, `per = <Duration>`: write {USAGE}"),
@@ -152,7 +154,9 @@ fn parse(attr: Attribute, cx: &Ctxt) -> Option<RateLimit> {
 /// `let`s of the limit, the window and the key (`default` without `key = ..`), each typed
 /// and spanned at the user's expression.
 fn values(limit: &RateLimit, default: TokenStream) -> TokenStream {
-    let RateLimit { limit, per, key, .. } = limit;
+    let RateLimit {
+        limit, per, key, ..
+    } = limit;
     let key = match key {
         Some(key) => quote_spanned!(key.span()=> let __key: &dyn ::core::fmt::Display = &(#key);),
         None => quote!(let __key: &dyn ::core::fmt::Display = &#default;),

@@ -92,10 +92,10 @@ pub use upgrade::{Body, upgrade};
 pub mod __private {
     pub use crate::callback::catch_panic;
     pub use crate::dispatch::*;
-    pub use crate::rate_limit::{default_rate_key, over_rate_limit};
     pub use crate::json_error::{
         JsonErrorArg, invalid_json, json_error_tagged, json_error_untagged,
     };
+    pub use crate::rate_limit::{default_rate_key, over_rate_limit};
     pub use crate::stream::{NoSlot, RequestBody, run_on_stream};
     pub use serde_json;
 }

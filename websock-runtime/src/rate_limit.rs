@@ -26,7 +26,11 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait RateLimitStore: Send + Sync + 'static {
     /// Counts one hit of `key` and returns the hits of `key` in its current window, this one
     /// included (1 for the first hit of a window).
-    fn hit<'a>(&'a self, key: &'a str, window: Duration) -> StoreFuture<'a, Result<u64, StoreError>>;
+    fn hit<'a>(
+        &'a self,
+        key: &'a str,
+        window: Duration,
+    ) -> StoreFuture<'a, Result<u64, StoreError>>;
 }
 
 /// A store could not count a hit (Redis unreachable, say).
@@ -59,7 +63,11 @@ pub struct RateLimited {
 
 impl fmt::Display for RateLimited {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rate limited: {} hits, {} allowed", self.count, self.limit)
+        write!(
+            f,
+            "rate limited: {} hits, {} allowed",
+            self.count, self.limit
+        )
     }
 }
 
@@ -302,7 +310,11 @@ impl InMemoryStore {
 }
 
 impl RateLimitStore for InMemoryStore {
-    fn hit<'a>(&'a self, key: &'a str, window: Duration) -> StoreFuture<'a, Result<u64, StoreError>> {
+    fn hit<'a>(
+        &'a self,
+        key: &'a str,
+        window: Duration,
+    ) -> StoreFuture<'a, Result<u64, StoreError>> {
         let count = self.hit_now(key, window, Instant::now());
         Box::pin(std::future::ready(Ok(count)))
     }
@@ -318,8 +330,14 @@ mod tests {
         let start = Instant::now();
         let minute = Duration::from_secs(60);
         assert_eq!(store.hit_now("a", minute, start), 1);
-        assert_eq!(store.hit_now("a", minute, start + Duration::from_secs(59)), 2);
-        assert_eq!(store.hit_now("b", minute, start + Duration::from_secs(30)), 1);
+        assert_eq!(
+            store.hit_now("a", minute, start + Duration::from_secs(59)),
+            2
+        );
+        assert_eq!(
+            store.hit_now("b", minute, start + Duration::from_secs(30)),
+            1
+        );
         // The window of `a` ended: a new one starts with this hit.
         assert_eq!(store.hit_now("a", minute, start + minute), 1);
         assert_eq!(store.hit_now("b", minute, start + minute), 2);
@@ -350,7 +368,11 @@ mod tests {
     async fn refusals_and_store_errors_are_counted() {
         struct Broken;
         impl RateLimitStore for Broken {
-            fn hit<'a>(&'a self, _: &'a str, _: Duration) -> StoreFuture<'a, Result<u64, StoreError>> {
+            fn hit<'a>(
+                &'a self,
+                _: &'a str,
+                _: Duration,
+            ) -> StoreFuture<'a, Result<u64, StoreError>> {
                 Box::pin(std::future::ready(Err(StoreError::new("down"))))
             }
         }

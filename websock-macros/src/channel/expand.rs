@@ -277,10 +277,13 @@ fn state_type(methods: &[Method<'_>]) -> TokenStream {
         .iter()
         .flat_map(|m| &m.params)
         .find(|p| p.kind == ParamKind::State)
-        .map_or_else(|| quote!(()), |p| {
-            let ty = p.ty;
-            quote!(#ty)
-        })
+        .map_or_else(
+            || quote!(()),
+            |p| {
+                let ty = p.ty;
+                quote!(#ty)
+            },
+        )
 }
 
 /// `Channel::join`: parse the params, call the `#[on_join]` method, convert its result.

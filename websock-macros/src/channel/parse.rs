@@ -502,9 +502,9 @@ fn is_socket(ty: &Type) -> bool {
 /// `State<S>` (with its type argument: a payload type named `State` is a payload).
 pub(crate) fn is_state(ty: &Type) -> bool {
     matches!(ty, Type::Path(path)
-        if path.qself.is_none() && path.path.segments.last().is_some_and(|s| {
-            s.ident == "State" && matches!(s.arguments, syn::PathArguments::AngleBracketed(_))
-        }))
+    if path.qself.is_none() && path.path.segments.last().is_some_and(|s| {
+        s.ident == "State" && matches!(s.arguments, syn::PathArguments::AngleBracketed(_))
+    }))
 }
 
 fn is_named(ty: &Type, name: &str) -> bool {
