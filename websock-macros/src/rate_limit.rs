@@ -44,8 +44,8 @@ pub(crate) fn strip(
             if first.is_some() {
                 cx.error_spanned(
                     attr,
-                    "this method already has a `#[rate_limit]`: one limit per event; put the \
-                     strictest one here",
+                    "this method already has a `#[rate_limit]`: one limit per method; keep the \
+                     strictest one",
                 );
             } else {
                 first = Some(attr.clone());
