@@ -1,12 +1,13 @@
 //! JSON replies over real sockets: `Json<T>` and `serde_json::Value` returned from a
 //! `#[websock_handler]` method, `Reply::json` from a hand-written `Handler`, and `Json<T>` from a
-//! channel's `#[on_event]`; a value that fails to serialize is an error (1011 for a handler, an
+//! channel's `#[on_event]` (also `Value`, `Result<Json<T>, Json<E>>`, `Result<Value, Value>`:
+//! the same shapes a handler returns, `Err` an error reply); a value that fails to serialize is an error (1011 for a handler, an
 //! error reply for a channel), never a panic.
 
 mod support;
 
 use futures_util::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::{collections::BTreeMap, convert::Infallible, net::SocketAddr};
 use tokio::sync::mpsc;
@@ -98,6 +99,16 @@ impl Handler for Manual {
 
 struct Room;
 
+#[derive(Serialize)]
+struct Problem {
+    code: u16,
+}
+
+#[derive(Deserialize)]
+struct Ask {
+    ok: bool,
+}
+
 #[channel("room:lobby")]
 impl Room {
     #[on_join]
@@ -118,6 +129,29 @@ impl Room {
     #[on_event("maybe")]
     fn maybe(&mut self) -> Option<Json<Cursor>> {
         Some(Json(Cursor { x: 5, y: 6 }))
+    }
+
+    #[on_event("value")]
+    fn value(&mut self) -> Value {
+        json!({"kind": "value"})
+    }
+
+    #[on_event("fallible")]
+    fn fallible(&mut self, ask: Ask) -> Result<Json<Cursor>, Json<Problem>> {
+        if ask.ok {
+            Ok(Json(Cursor { x: 7, y: 8 }))
+        } else {
+            Err(Json(Problem { code: 42 }))
+        }
+    }
+
+    #[on_event("either")]
+    async fn either(&mut self, ask: Ask) -> Result<Value, Value> {
+        if ask.ok {
+            Ok(json!({"done": true}))
+        } else {
+            Err(json!({"reason": "nope"}))
+        }
     }
 }
 
@@ -250,4 +284,53 @@ async fn channel_events_return_json_as_an_ok_reply() {
         reply[4],
         json!({"status": "ok", "response": {"x": 5, "y": 6}})
     );
+}
+
+/// `Value`, and a `Result` whose `Ok` is an ok reply and whose `Err` an error reply, with
+/// `Json` or `Value` on either side.
+#[tokio::test]
+async fn channel_events_return_value_and_results() {
+    let (addr, _ended) = start().await;
+    let mut client = connect_v2(addr).await;
+    send(&mut client, json!(["1", "1", "room:lobby", "phx_join", {}])).await;
+    next_event(&mut client, "phx_reply").await;
+
+    let cases = [
+        (
+            "value",
+            json!({}),
+            json!({"status": "ok", "response": {"kind": "value"}}),
+        ),
+        (
+            "fallible",
+            json!({"ok": true}),
+            json!({"status": "ok", "response": {"x": 7, "y": 8}}),
+        ),
+        (
+            "fallible",
+            json!({"ok": false}),
+            json!({"status": "error", "response": {"code": 42}}),
+        ),
+        (
+            "either",
+            json!({"ok": true}),
+            json!({"status": "ok", "response": {"done": true}}),
+        ),
+        (
+            "either",
+            json!({"ok": false}),
+            json!({"status": "error", "response": {"reason": "nope"}}),
+        ),
+    ];
+    for (n, (event, payload, expected)) in cases.into_iter().enumerate() {
+        let msg_ref = (n + 10).to_string();
+        send(
+            &mut client,
+            json!(["1", msg_ref, "room:lobby", event, payload]),
+        )
+        .await;
+        let reply = next_event(&mut client, "phx_reply").await;
+        assert_eq!(reply[1], msg_ref.as_str());
+        assert_eq!(reply[4], expected, "{event} {n}");
+    }
 }

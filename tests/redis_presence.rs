@@ -27,6 +27,7 @@ struct Relay;
 impl Channel for Relay {
     const TOPIC: &'static str = "room:lobby";
     type Info = ();
+    type State = ();
 
     async fn join(
         _: Topic,

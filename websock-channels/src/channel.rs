@@ -18,6 +18,7 @@ use std::{
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use websock_runtime::RateLimiter;
 
 /// A channel: the state of one joined topic on one socket, as Phoenix's `Phoenix.Channel`.
 ///
@@ -42,6 +43,12 @@ pub trait Channel: Sized + Send + 'static {
     /// Messages sent to this channel with a [`ChannelHandle`] or
     /// [`ChannelSocket::send_after`].
     type Info: Send + 'static;
+
+    /// The app state the channel reads: `()` for none, or [`State<S>`](crate::State) for the
+    /// value its route was made with (`socket(S { .. })`), read with
+    /// [`State::of`](crate::State::of). A route serves the channel only if it matches
+    /// ([`StateOf`](crate::StateOf)), checked at compile time.
+    type State;
 
     /// A client asks to join `topic`: accept with the channel's state and a response payload
     /// (`{}` with [`Payload::empty`]), or refuse with a [`JoinError`]. Pushes made here are
@@ -264,6 +271,9 @@ impl<T: IntoChannelReply> IntoChannelReply for Option<T> {
     }
 }
 
+/// `Ok` is an ok reply, `Err` an error reply (`{"status":"error","response": ..}`); each side
+/// is anything that converts into a [`Payload`]: `Json<T>`, `serde_json::Value`, `Payload`,
+/// bytes, `()` (`{}`).
 impl<T: OkReply, E: ErrorReply> IntoChannelReply for Result<T, E> {
     fn into_reply(self) -> ChannelReply {
         match self {
@@ -447,6 +457,13 @@ impl ChannelSocket {
         &self.shared.pubsub
     }
 
+    /// The endpoint's rate limiter, what `#[rate_limit]` checks (see
+    /// [`SocketRoute::rate_limiter`](crate::SocketRoute::rate_limiter)); a hand-written
+    /// channel calls its [`check`](RateLimiter::check).
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.shared.rate_limiter
+    }
+
     /// The endpoint's presence, to read other topics.
     pub fn presence(&self) -> &Presence {
         &self.shared.presence
@@ -535,12 +552,36 @@ impl ChannelSocket {
     }
 
     /// Replaces the meta this channel tracked under `key` (a new `phx_ref`, with
-    /// `phx_ref_prev`); `false` if it tracked nothing under `key`.
+    /// `phx_ref_prev`); `false` if it tracked nothing under `key`. To change some fields and
+    /// keep the others, use [`update_with`](Self::update_with).
     pub fn update(&mut self, key: impl AsRef<str>, meta: Value) -> bool {
+        self.update_with(key, |_| meta)
+    }
+
+    /// Replaces the meta this channel tracked under `key` with `f` of the current one, as
+    /// Phoenix's `Presence.update/4` with a function: a status change keeps `joined_at` and
+    /// the other fields. `f` gets the fields given to `track` (or the last update), without
+    /// `phx_ref`; everyone in the topic (on every node with a networked adapter) gets a
+    /// `presence_diff`. `false`, and `f` not called, if this channel tracked nothing under
+    /// `key`.
+    ///
+    /// ```
+    /// # use websock_channels::ChannelSocket;
+    /// # use serde_json::json;
+    /// fn away(socket: &mut ChannelSocket, user_id: &str) {
+    ///     socket.update_with(user_id, |mut meta| {
+    ///         meta["status"] = json!("away");
+    ///         meta
+    ///     });
+    /// }
+    /// ```
+    ///
+    /// `f` runs while the presence is locked: it must not call presence itself.
+    pub fn update_with(&mut self, key: impl AsRef<str>, f: impl FnOnce(Value) -> Value) -> bool {
         match self
             .shared
             .presence
-            .update(self.owner(), &self.topic, key.as_ref(), meta)
+            .update(self.owner(), &self.topic, key.as_ref(), f)
         {
             Some(diff) => {
                 self.broadcasts.push(diff);

@@ -11,6 +11,7 @@
 //! impl Channel for Room {
 //!     const TOPIC: &'static str = "room:{id}";
 //!     type Info = ();
+//!     type State = ();
 //!
 //!     async fn join(topic: Topic, _: Payload, _: &mut ChannelSocket) -> Result<(Self, Payload), JoinError> {
 //!         if topic.get("id") == Some("secret") {
@@ -74,9 +75,10 @@
 // 5. `presence`: who is in a topic, its diffs published through pubsub; `publisher`: a
 //    socket's publish queue, drained in order by one task.
 // 6. `connect`: the user's `Socket` (connect, id), its params, assigns, limits.
-// 7. `shared`: what an endpoint's channels share (pubsub, presence, limits, counters).
+// 7. `shared`: what an endpoint's channels share (pubsub, presence, limits, counters);
+//    `state`: the app state channels read (the route's socket value).
 // 8. `channel`: the `Channel` contract and `ChannelSocket`; `channel_task`: a joined
-//    channel's own task (Phoenix's channel process).
+//    channel's own task (Phoenix's channel process); `rate_limit`: what `#[rate_limit]` calls.
 // 9. `hub`: the channel routes, and a connection that passed `connect`.
 // 10. `core`: one socket's state machine (frames in, frames out), transport-free.
 // 11. `handler` (the WebSocket transport), `socket` (the route builder), `testing`.
@@ -96,10 +98,12 @@ mod protocol;
 mod publisher;
 mod pubsub;
 mod reply_payload;
+mod rate_limit;
 mod route_service;
 mod serializer;
 mod shared;
 mod socket;
+mod state;
 mod telemetry;
 pub mod testing;
 pub mod token;
@@ -121,6 +125,7 @@ pub use pubsub::{
 };
 pub use reply_payload::{ErrorReply, OkReply};
 pub use socket::{SocketRoute, socket};
+pub use state::{State, StateOf};
 pub use telemetry::ChannelMetrics;
 pub use topic::Topic;
 
@@ -131,5 +136,7 @@ pub mod __private {
     pub use crate::channel::{IntoJoin, into_reply, parse_capture, topic_capture, unhandled_event};
     pub use crate::from_payload::FromPayload;
     pub use crate::payload::parse_param;
+    pub use crate::rate_limit::{default_rate_key, over_rate_limit, rate_limited_reply};
+    pub use crate::state::channel_state;
     pub use serde_json;
 }

@@ -100,6 +100,26 @@ impl From<Binary> for Payload {
     }
 }
 
+/// `T` as JSON, so that `Json<T>` goes wherever a payload does: a reply's response (also in
+/// `Result<Json<T>, Json<E>>`), `push`, `broadcast`. A value that fails to serialize becomes
+/// `{"reason":"internal error"}`, logged with its type (a bug in a `Serialize` impl should not
+/// crash a channel).
+impl<T: Serialize> From<websock_runtime::Json<T>> for Payload {
+    fn from(json: websock_runtime::Json<T>) -> Self {
+        match serde_json::to_value(&json.0) {
+            Ok(value) => Self::Json(value),
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    "could not serialize the JSON payload `{}`: sending {{\"reason\":\"internal error\"}}",
+                    std::any::type_name::<T>()
+                );
+                Self::reason("internal error")
+            }
+        }
+    }
+}
+
 impl From<()> for Payload {
     fn from((): ()) -> Self {
         Self::empty()

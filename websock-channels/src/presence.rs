@@ -217,12 +217,16 @@ impl Presence {
 
     /// Replaces `owner`'s meta for `key`: a new `phx_ref`, with `phx_ref_prev` the old one. The
     /// diff holds the new meta in `joins` and the old in `leaves`.
+    ///
+    /// `meta` computes the new meta from the current one (the user's fields, without
+    /// `phx_ref`/`phx_ref_prev`), as Phoenix's `update/4` with a function: a status change
+    /// keeps the other fields. It runs under the presence lock: it must not touch presence.
     pub(crate) fn update(
         &self,
         owner: Owner,
         topic: &str,
         key: &str,
-        meta: Value,
+        meta: impl FnOnce(Value) -> Value,
     ) -> Option<Broadcast> {
         let mut topics = self.lock();
         let entry = topics
@@ -231,7 +235,10 @@ impl Presence {
             .iter_mut()
             .find(|e| e.owner == owner)?;
         let old = entry.wire();
-        let mut meta = into_map(meta);
+        let mut current = entry.meta.clone();
+        current.remove("phx_ref_prev");
+        let mut meta = into_map(meta(Value::Object(current)));
+        meta.remove("phx_ref");
         meta.insert(
             "phx_ref_prev".to_owned(),
             Value::String(entry.phx_ref.clone()),
@@ -330,7 +337,7 @@ mod tests {
         assert_eq!(list["alice"]["metas"].as_array().unwrap().len(), 2);
 
         let update = presence
-            .update(a, "t", "alice", json!({"device": "tablet"}))
+            .update(a, "t", "alice", |_| json!({"device": "tablet"}))
             .unwrap();
         let p = update.payload().as_json().unwrap();
         assert_eq!(
@@ -347,5 +354,31 @@ mod tests {
         presence.untrack(b, "t", None).unwrap();
         assert_eq!(presence.list("t"), json!({}));
         assert!(presence.untrack(b, "t", None).is_none());
+    }
+
+    #[test]
+    fn update_from_the_current_meta_keeps_other_fields() {
+        let presence = Presence::new();
+        let a = Owner(SubscriberId::next());
+        presence
+            .track(a, "t", "alice", json!({"joined_at": 7, "status": "online"}))
+            .unwrap();
+        let diff = presence
+            .update(a, "t", "alice", |mut meta| {
+                assert!(meta.get("phx_ref").is_none());
+                meta["status"] = json!("away");
+                meta
+            })
+            .unwrap();
+        let joined = &diff.payload().as_json().unwrap()["joins"]["alice"]["metas"][0];
+        assert_eq!(joined["joined_at"], json!(7));
+        assert_eq!(joined["status"], json!("away"));
+        // A second update sees no stale `phx_ref_prev` among the user's fields.
+        presence
+            .update(a, "t", "alice", |meta| {
+                assert!(meta.get("phx_ref_prev").is_none());
+                meta
+            })
+            .unwrap();
     }
 }

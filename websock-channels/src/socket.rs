@@ -9,6 +9,7 @@ use crate::{
     hub::{ChannelRoute, Connected, Hub},
     serializer::Serializer,
     shared::Shared,
+    state::StateOf,
     telemetry::Counters,
     topic::TopicPattern,
 };
@@ -19,7 +20,9 @@ use std::{
     sync::{Arc, OnceLock},
     time::Duration,
 };
-use websock_runtime::{Body, CheckOrigin, Config, Endpoint, Refuse, RequestInfo, WebSocketRoute};
+use websock_runtime::{
+    Body, CheckOrigin, Config, Endpoint, RateLimiter, Refuse, RequestInfo, WebSocketRoute,
+};
 
 /// A Phoenix socket endpoint: the [`Socket`], its channels and its options. Mount it with the
 /// runtime's `Router` at `<path>/websocket` (phoenix.js appends `/websocket`).
@@ -39,6 +42,8 @@ pub struct SocketRoute<S> {
     pubsub: PubSub,
     presence: Presence,
     limits: Limits,
+    /// `None`: the process's [`RateLimiter::global`].
+    rate_limiter: Option<RateLimiter>,
     config: Option<Config>,
     origins: Option<CheckOrigin>,
     counters: Arc<Counters>,
@@ -53,6 +58,7 @@ impl<S> Clone for SocketRoute<S> {
             pubsub: self.pubsub.clone(),
             presence: self.presence.clone(),
             limits: self.limits.clone(),
+            rate_limiter: self.rate_limiter.clone(),
             config: self.config.clone(),
             origins: self.origins.clone(),
             counters: self.counters.clone(),
@@ -80,6 +86,7 @@ pub fn socket<S: Socket>(socket: S) -> SocketRoute<S> {
         presence: Presence::new(),
         pubsub,
         limits: Limits::default(),
+        rate_limiter: None,
         config: None,
         origins: None,
         counters: Arc::default(),
@@ -89,11 +96,17 @@ pub fn socket<S: Socket>(socket: S) -> SocketRoute<S> {
 
 impl<S: Socket> SocketRoute<S> {
     /// Serves topics matching `C::TOPIC` with the channel `C`; the first matching channel,
-    /// in the order they were added, gets a join.
+    /// in the order they were added, gets a join. A channel that reads a
+    /// [`State`](crate::State) reads this route's socket value: one that reads another type
+    /// does not compile.
     ///
     /// # Panics
     /// When `C::TOPIC` is not a valid pattern (`#[channel]` checks it at compile time).
-    pub fn channel<C: Channel>(mut self) -> Self {
+    pub fn channel<C>(mut self) -> Self
+    where
+        C: Channel,
+        C::State: StateOf<S>,
+    {
         let pattern = TopicPattern::parse(C::TOPIC)
             .unwrap_or_else(|error| panic!("channel {}: {error}", std::any::type_name::<C>()));
         self.routes.push(ChannelRoute {
@@ -134,6 +147,18 @@ impl<S: Socket> SocketRoute<S> {
         self.rebuilt()
     }
 
+    /// Where `#[rate_limit]` on this socket's channels counts (default: the process's
+    /// [`RateLimiter::global`], which handlers use too, in memory unless set otherwise). Give
+    /// every node a Redis-backed one
+    /// (`RateLimiter::new(websock_redis::RedisRateLimitStore::new(..))`) to share the limits
+    /// across nodes. Unlike
+    /// [`rate_limit`](Self::rate_limit) (a flood guard per socket), these limits are per key
+    /// and per event, declared on the channel's methods.
+    pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.rate_limiter = Some(limiter);
+        self.rebuilt()
+    }
+
     /// How long one channel callback (`join`, `handle_in`, `handle_info`, `handle_out`,
     /// `terminate`) may run (default 30 s; `None`: for ever). A callback still running then
     /// crashes its channel only: the client gets `phx_error` `{"reason":"timeout"}` for that
@@ -169,9 +194,14 @@ impl<S: Socket> SocketRoute<S> {
             Arc::new(Hub {
                 routes: self.routes.clone(),
                 shared: Arc::new(Shared {
+                    socket: self.socket.clone(),
                     pubsub: self.pubsub.clone(),
                     presence: self.presence.clone(),
                     limits: self.limits.clone(),
+                    rate_limiter: self
+                        .rate_limiter
+                        .clone()
+                        .unwrap_or_else(|| RateLimiter::global().clone()),
                     counters: self.counters.clone(),
                 }),
             })

@@ -7,6 +7,7 @@
 //! # impl Channel for Echo {
 //! #     const TOPIC: &'static str = "echo:{id}";
 //! #     type Info = ();
+//! #     type State = ();
 //! #     async fn join(_: Topic, _: Payload, _: &mut ChannelSocket) -> Result<(Self, Payload), JoinError> { Ok((Echo, Payload::empty())) }
 //! #     async fn handle_in(&mut self, _: &str, payload: Payload, _: &mut ChannelSocket) -> ChannelReply { ChannelReply::ok(payload) }
 //! # }

@@ -66,6 +66,8 @@ pub(crate) struct Helper {
     /// The whole attribute as written, for spans and messages.
     pub(crate) attr: Attribute,
     pub(crate) args: Args,
+    /// The method's `#[rate_limit]` and its rule (`Type::method`), stripped apart.
+    pub(crate) rate_limit: Option<(crate::rate_limit::RateLimit, String)>,
 }
 
 impl Helper {
@@ -181,6 +183,7 @@ pub(crate) fn strip(item: &mut ItemImpl, cx: &Ctxt) -> Vec<(usize, Helper)> {
                 kind,
                 attr: attr.clone(),
                 args,
+                rate_limit: None,
             };
             match &found {
                 Some(first) => cx.error_spanned(

@@ -14,7 +14,7 @@ use crate::{
 };
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
-use syn::{ImplItemFn, Item, ReturnType, spanned::Spanned};
+use syn::{ImplItem, ImplItemFn, Item, ItemImpl, ReturnType, spanned::Spanned};
 
 /// Expands `#[websock_handler(attr)] item`. Errors become `compile_error!`s next to a
 /// fallback expansion, never a panic.
@@ -46,7 +46,8 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
 
-    let helpers = attr::strip(&mut item, &cx);
+    let mut helpers = attr::strip(&mut item, &cx);
+    rate_limits(&mut item, &mut helpers, &cx);
     if let Some((path, for_token)) = &item.trait_ {
         cx.error_spanned(
             quote!(#path #for_token),
@@ -191,6 +192,32 @@ fn with_send_bounds(item: &syn::ItemImpl) -> syn::ItemImpl {
     item
 }
 
+/// Strips the `#[rate_limit]`s (allowed on the methods that take a client's message) and gives
+/// each to its method's helper.
+fn rate_limits(item: &mut ItemImpl, helpers: &mut [(usize, attr::Helper)], cx: &Ctxt) {
+    let messages: Vec<usize> = helpers
+        .iter()
+        .filter(|(_, h)| matches!(h.kind, Kind::Text | Kind::Binary | Kind::Json))
+        .map(|(index, _)| *index)
+        .collect();
+    let limits = crate::rate_limit::strip(
+        item,
+        |index| messages.contains(&index),
+        "`#[rate_limit]` goes on an `#[on_text]`, `#[on_binary]` or `#[on_json]` method: it \
+         limits the messages a client sends",
+        cx,
+    );
+    let self_ty = crate::ctxt::pretty(&item.self_ty);
+    for (ident, limit) in limits {
+        let method = helpers.iter_mut().find(|(index, _)| {
+            matches!(&item.items[*index], ImplItem::Fn(func) if func.sig.ident == ident)
+        });
+        if let Some((_, helper)) = method {
+            helper.rate_limit = Some((limit, format!("{self_ty}::{ident}")));
+        }
+    }
+}
+
 /// `Self::name(self, args..)` (with `.await` for async methods), then the conversion of what
 /// it returns, spanned at its return type.
 fn call(
@@ -248,7 +275,13 @@ fn reply(method: &Method<'_>, value: impl Fn(&Param<'_>) -> TokenStream) -> Toke
             ::websock::__private::IntoReply::into_reply(__returned)
         )
     };
+    let check = method
+        .helper
+        .rate_limit
+        .as_ref()
+        .map(|(limit, rule)| crate::rate_limit::handler_check(limit, rule));
     quote!({
+        #check
         let __returned = #call;
         #convert
     })

@@ -12,6 +12,7 @@ mod ctxt;
 mod expand;
 mod fallback;
 mod info;
+mod rate_limit;
 #[cfg(test)]
 mod tests;
 mod valid;
@@ -82,6 +83,19 @@ use proc_macro::TokenStream;
 /// `Some`, and `Result<_, E: Display>` closes with 1011 on `Err`. `#[on_close]` and
 /// `#[on_terminate]` return `()`: the connection is already closing. Methods without an
 /// attribute stay ordinary methods.
+///
+/// # Rate limits
+///
+/// `#[rate_limit(limit, per = window, key = ..)]` beside `#[on_text]`, `#[on_binary]` or
+/// `#[on_json]` counts the method's messages per key in a fixed window that starts with the
+/// key's first message, in the process's [`RateLimiter::global`] (in memory, or any store
+/// given to `RateLimiter::set_global`): `#[rate_limit(10, per = Duration::from_secs(1), key =
+/// self.user_id)]`. `limit` (a `u64`), `per` (a `Duration`) and `key` (anything `Display`;
+/// default: the peer's IP address) are expressions evaluated for each message, with `self`
+/// and `ctx` in scope. Over the limit, the message is dropped before it is decoded and the
+/// method does not run (counted in `RateLimiter::refused`, logged at debug), or
+/// `reply = <expr>` (any [`IntoReply`]) says what to answer: `reply = "slow down"`,
+/// `reply = Reply::close(Close::new(CloseCode::POLICY, "rate limited"))`.
 ///
 /// For `#[on_info]`, the macro generates the handler's `Info` type (an enum with a variant per
 /// info type) and a `From` impl per type, so `ctx.send_after(delay, Alert)` and
@@ -195,6 +209,7 @@ use proc_macro::TokenStream;
 /// [OnInfo]: https://docs.rs/websock/latest/websock/trait.OnInfo.html
 /// [`JsonError`]: https://docs.rs/websock/latest/websock/struct.JsonError.html
 /// [`JsonError::to_reply`]: https://docs.rs/websock/latest/websock/struct.JsonError.html#method.to_reply
+/// [`RateLimiter::global`]: https://docs.rs/websock/latest/websock/struct.RateLimiter.html#method.global
 #[proc_macro_attribute]
 pub fn websock_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(attr.into(), item.into()).into()
@@ -241,9 +256,29 @@ pub fn websock_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// | `#[on_leave]` | the channel ending (leave, stop, duplicate join, socket closed) | `reason: LeaveReason` |
 ///
 /// Methods may be `async`. `#[on_event]`, `#[on_info]` and `#[on_out]` take `&mut self` and
-/// return a `ChannelReply`, `()` (no reply), a `serde_json::Value` or `Payload` (an ok reply), or a
-/// `Result` of payloads (ok / error). An event no method handles gets the error reply
+/// return a `ChannelReply`, `()` (no reply), `Json<T: Serialize>`, a `serde_json::Value` or
+/// `Payload` (an ok reply), or a `Result` of those (`Ok`: an ok reply, `Err`: an error reply,
+/// `{"status":"error","response": ..}`). An event no method handles gets the error reply
 /// `{"reason":"unhandled event"}`.
+///
+/// # App state
+///
+/// A parameter `app: State<UserSocket>` (any method) is the value the route was made with,
+/// `socket(UserSocket { .. })`, the one `Socket::connect` gets as `&self`. Every method of a
+/// channel reads the same state type, and a route of another socket type does not compile
+/// with it (`socket(Other).channel::<Room>()` is an error naming both).
+///
+/// # Rate limits
+///
+/// `#[rate_limit(30, per = Duration::from_secs(60), key = self.user_id)]` beside
+/// `#[on_event]` counts the event per key in a fixed window that starts with the key's first
+/// hit, in the route's `RateLimiter` (`SocketRoute::rate_limiter`: in memory, or Redis to
+/// share it between nodes). `limit` (a `u64`), `per` (a `Duration`) and `key` (anything
+/// `Display`; default: the socket's id, else the connection) are expressions evaluated for
+/// each event, with `self` and `socket` in scope. The check runs before the payload is
+/// decoded, and every attempt counts; over the limit the method does not run and the client
+/// gets the error reply `{"reason":"rate_limited"}`, or `reply = <expr>` (any reply a method
+/// may return).
 ///
 /// # Compile errors
 ///

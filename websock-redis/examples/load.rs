@@ -32,6 +32,7 @@ struct Room;
 impl Channel for Room {
     const TOPIC: &'static str = "room:{id}";
     type Info = ();
+    type State = ();
 
     async fn join(
         _: Topic,

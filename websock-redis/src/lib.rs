@@ -13,6 +13,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! [`RedisRateLimitStore`] shares `#[rate_limit]` counts the same way: give every node
+//! `RateLimiter::new(RedisRateLimitStore::new(url)?)` through
+//! [`SocketRoute::rate_limiter`](websock_channels::SocketRoute::rate_limiter).
+//!
 //! # How it works
 //!
 //! - Each node opens two Redis connections: one to `PUBLISH`, one that is `SUBSCRIBE`d to the
@@ -77,12 +81,14 @@ mod adapter;
 mod options;
 mod own_presence;
 mod presence;
+mod rate_limit;
 mod replica;
 mod supervisor;
 mod wire_format;
 
 pub use adapter::RedisAdapter;
 pub use options::{RedisOptions, RedisStats};
+pub use rate_limit::RedisRateLimitStore;
 
 /// The `redis` crate, for commands of your own on the same server.
 pub use redis;

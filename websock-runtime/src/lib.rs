@@ -52,6 +52,7 @@ mod message;
 mod on_info;
 mod origin;
 mod parse;
+mod rate_limit;
 mod refuse;
 mod reply;
 mod request;
@@ -85,6 +86,9 @@ pub use message::{Control, ControlFrameTooLong, ControlPayload, Frame, Message, 
 pub use on_info::OnInfo;
 pub use origin::CheckOrigin;
 pub use parse::{FromCapture, FromJson};
+pub use rate_limit::{
+    InMemoryStore, RateLimitStore, RateLimited, RateLimiter, StoreError, StoreFuture,
+};
 pub use refuse::Refuse;
 pub use reply::{IntoReply, Reply};
 pub use request::{FromRequest, PathParams, PeerAddr, RequestInfo};
@@ -106,6 +110,7 @@ pub mod __private {
     pub use crate::json_error::{
         JsonErrorArg, invalid_json, json_error_tagged, json_error_untagged,
     };
+    pub use crate::rate_limit::{default_rate_key, over_rate_limit};
     pub use crate::stream::{NoSlot, RequestBody, run_on_stream};
     pub use serde_json;
 }

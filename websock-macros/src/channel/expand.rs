@@ -9,7 +9,10 @@ use super::{
     parse::{self, Kind, Method, ParamKind},
     valid,
 };
-use crate::ctxt::Ctxt;
+use crate::{
+    ctxt::Ctxt,
+    rate_limit::{self, RateLimit},
+};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::{ImplItem, Item, ItemImpl, LitStr, ReturnType, spanned::Spanned};
@@ -54,6 +57,17 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let found = parse::strip(&mut item, &cx);
+    let events: Vec<usize> = found
+        .iter()
+        .filter(|(_, kind, _, _)| *kind == Kind::Event)
+        .map(|(index, ..)| *index)
+        .collect();
+    let limits = rate_limit::strip(
+        &mut item,
+        |index| events.contains(&index),
+        "`#[rate_limit]` goes on an `#[on_event(\"..\")]` method: it limits the events a client pushes",
+        &cx,
+    );
     if let Some((path, for_token)) = &item.trait_ {
         cx.error_spanned(
             quote!(#path #for_token),
@@ -80,7 +94,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     valid::check(&methods, has_join, &item.self_ty, &cx);
     match (cx.check(), topic) {
         (Ok(()), Some(topic)) => {
-            let channel = channel_impl(&item, &methods, &topic);
+            let channel = channel_impl(&item, &methods, &topic, &limits);
             quote!(#item #channel)
         }
         (Err(errors), _) => fallback(&item, errors),
@@ -122,6 +136,7 @@ fn fallback(item: &ItemImpl, errors: syn::Error) -> TokenStream {
         impl ::websock::channels::Channel for #self_ty {
             const TOPIC: &'static str = "";
             type Info = ();
+            type State = ();
             async fn join(
                 __topic: ::websock::channels::Topic,
                 __params: ::websock::channels::Payload,
@@ -157,6 +172,13 @@ fn call(
             ParamKind::Socket => args.push(quote!(__socket)),
             ParamKind::Topic => args.push(quote!(::core::clone::Clone::clone(&__topic))),
             ParamKind::Reason => args.push(quote!(__reason)),
+            ParamKind::State => {
+                // `Self::State` is this very type: another method's other state type fails here.
+                lets.extend(quote_spanned! {span=>
+                    let #local: #ty = ::websock::__private::channels::channel_state::<Self, _>(__socket);
+                });
+                args.push(quote!(#local));
+            }
             ParamKind::Capture(name) => {
                 lets.extend(quote_spanned! {span=>
                     let #local: #ty = ::websock::__private::channels::topic_capture(
@@ -203,16 +225,25 @@ fn reply(method: &Method<'_>, invoke: TokenStream) -> TokenStream {
     })
 }
 
-fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -> TokenStream {
+fn channel_impl(
+    item: &ItemImpl,
+    methods: &[Method<'_>],
+    topic: &parse::Topic,
+    limits: &[(syn::Ident, RateLimit)],
+) -> TokenStream {
     let self_ty = &item.self_ty;
     let pattern = &topic.lit;
     let by_kind = |kind| methods.iter().filter(move |m| m.kind == kind);
     let join = join_fn(methods);
-    let events = by_kind(Kind::Event).map(event_arm);
-    let outs: Vec<_> = by_kind(Kind::Out).map(event_arm).collect();
+    let events = by_kind(Kind::Event).map(|method| {
+        let limit = limits.iter().find(|(ident, _)| ident == method.ident());
+        event_arm(method, limit.map(|(_, limit)| limit))
+    });
+    let outs: Vec<_> = by_kind(Kind::Out).map(|m| event_arm(m, None)).collect();
     let intercept = by_kind(Kind::Out).map(|m| m.event.as_ref());
     let handle_out = handle_out_fn(&outs);
     let (info_type, handle_info) = handle_info_fn(methods);
+    let state_type = state_type(methods);
     let terminate = terminate_fn(methods);
     // A field that is not `Send` is reported once, by this bound (which then holds inside the
     // impl, so the supertrait and each callback's future do not report it again).
@@ -224,6 +255,7 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
             const TOPIC: &'static str = #pattern;
             const INTERCEPT: &'static [&'static str] = &[#(#intercept),*];
             type Info = #info_type;
+            type State = #state_type;
 
             #join
 
@@ -244,6 +276,21 @@ fn channel_impl(item: &ItemImpl, methods: &[Method<'_>], topic: &parse::Topic) -
             #terminate
         }
     }
+}
+
+/// The channel's `State`: the type of the first `State<S>` parameter, `()` without one.
+fn state_type(methods: &[Method<'_>]) -> TokenStream {
+    methods
+        .iter()
+        .flat_map(|m| &m.params)
+        .find(|p| p.kind == ParamKind::State)
+        .map_or_else(
+            || quote!(()),
+            |p| {
+                let ty = p.ty;
+                quote!(#ty)
+            },
+        )
 }
 
 /// `Channel::join`: parse the params, call the `#[on_join]` method, convert its result.
@@ -292,10 +339,14 @@ fn parse_payload(ty: &syn::Type) -> TokenStream {
     }
 }
 
-/// One `match` arm of `handle_in` or `handle_out`: the event name, then the call.
-fn event_arm(method: &Method<'_>) -> TokenStream {
+/// One `match` arm of `handle_in` or `handle_out`: the event name, its rate limit, then the
+/// call.
+fn event_arm(method: &Method<'_>, limit: Option<&RateLimit>) -> TokenStream {
     let (lets, invoke) = call(method, parse_payload);
     let event = method.event.as_ref();
+    let check = limit
+        .zip(event)
+        .map(|(limit, event)| rate_limit::channel_check(limit, event));
     let cfgs = method
         .func
         .attrs
@@ -305,6 +356,7 @@ fn event_arm(method: &Method<'_>) -> TokenStream {
     quote! {
         #(#cfgs)*
         #event => {
+            #check
             #lets
             #reply
         }

@@ -79,13 +79,15 @@ pub(crate) fn topic(lit: LitStr) -> syn::Result<Topic> {
     Ok(Topic { lit, captures })
 }
 
-/// What a parameter is, decided by its type (the socket, the topic, the leave reason) or its
-/// name (a capture).
+/// What a parameter is, decided by its type (the socket, the topic, the leave reason, the
+/// app state) or its name (a capture).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ParamKind {
     Socket,
     Topic,
     Reason,
+    /// `State<S>`: the route's socket value.
+    State,
     Capture(String),
     Value,
 }
@@ -374,6 +376,8 @@ fn params<'a>(func: &'a ImplItemFn, kind: Kind, topic: Option<&Topic>) -> Vec<Pa
         // payload); `check_socket` reports it.
         let kind_of = if is_socket(ty) || is_socket_not_mut(ty) {
             ParamKind::Socket
+        } else if is_state(ty) {
+            ParamKind::State
         } else if is_named(ty, "Topic") && kind == Kind::Join {
             ParamKind::Topic
         } else if is_named(ty, "LeaveReason") && kind == Kind::Leave {
@@ -579,6 +583,14 @@ fn is_socket_not_mut(ty: &Type) -> bool {
         }
         other => is_named(other, "ChannelSocket"),
     }
+}
+
+/// `State<S>` (with its type argument: a payload type named `State` is a payload).
+pub(crate) fn is_state(ty: &Type) -> bool {
+    matches!(ty, Type::Path(path)
+    if path.qself.is_none() && path.path.segments.last().is_some_and(|s| {
+        s.ident == "State" && matches!(s.arguments, syn::PathArguments::AngleBracketed(_))
+    }))
 }
 
 fn is_named(ty: &Type, name: &str) -> bool {

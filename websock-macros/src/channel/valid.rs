@@ -1,7 +1,7 @@
 //! Checks across methods: exactly one `#[on_join]`, one method per event, one per info type,
 //! at most one `#[on_leave]`.
 
-use super::parse::{Kind, Method};
+use super::parse::{Kind, Method, ParamKind};
 use crate::ctxt::{Ctxt, line, pretty};
 use quote::ToTokens;
 use syn::spanned::Spanned;
@@ -75,6 +75,7 @@ pub(crate) fn check(methods: &[Method<'_>], has_join: bool, self_ty: &syn::Type,
             );
         }
     }
+    check_state(methods, cx);
     let leaves: Vec<_> = methods.iter().filter(|m| m.kind == Kind::Leave).collect();
     for extra in leaves.iter().skip(1) {
         cx.error_spanned(
@@ -85,5 +86,30 @@ pub(crate) fn check(methods: &[Method<'_>], has_join: bool, self_ty: &syn::Type,
                 line(leaves[0].attr.span())
             ),
         );
+    }
+}
+
+/// One state type per channel: its route's socket value has one type.
+fn check_state(methods: &[Method<'_>], cx: &Ctxt) {
+    let mut first: Option<(&Method<'_>, &syn::Type, String)> = None;
+    for method in methods {
+        for param in method.params.iter().filter(|p| p.kind == ParamKind::State) {
+            let text = param.ty.to_token_stream().to_string();
+            match &first {
+                None => first = Some((method, param.ty, text)),
+                Some((other, ty, seen)) if *seen != text => cx.error_spanned(
+                    param.ty,
+                    format!(
+                        "`{}`: this channel already reads `{}` (in `{}`, line {}); a channel reads \
+                         one state, the socket value of the route that serves it",
+                        pretty(param.ty),
+                        pretty(ty),
+                        other.ident(),
+                        line(ty.span())
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
     }
 }
