@@ -139,8 +139,7 @@ fn generate(handler: &Handler<'_>) -> TokenStream {
     let init_ty = handler
         .init
         .as_ref()
-        .and_then(ast::Init::arg)
-        .map_or_else(|| quote!(()), ToTokens::to_token_stream);
+        .map_or_else(|| quote!(()), ast::Init::init_ty);
     let handle_in = handle_in(handler);
     let handle_info = handle_info(handler);
     let handle_control = handle_control(handler);
@@ -180,6 +179,7 @@ fn call(
             Role::Ctx => quote!(&mut *__ctx),
             Role::Value => value(param),
             Role::Capture(index) => format_ident!("__capture{}", index).into_token_stream(),
+            Role::Extractor(index) => format_ident!("__init{}", index).into_token_stream(),
         }));
     let awaited = func.sig.asyncness.map(|_| quote!(.await));
     quote!(Self::#name(#(#args),*) #awaited)
@@ -231,6 +231,15 @@ fn init_fn(handler: &Handler<'_>) -> TokenStream {
     let Some(init) = &handler.init else {
         return TokenStream::new();
     };
+    // `Init` is the one extractor, or the tuple of several: take it apart again.
+    let names: Vec<_> = (0..init.extractors().count())
+        .map(|index| format_ident!("__init{}", index))
+        .collect();
+    let unpack = match names.as_slice() {
+        [] => TokenStream::new(),
+        [one] => quote!(let #one = __init;),
+        names => quote!(let (#(#names),*) = __init;),
+    };
     let call = call(init.func, &init.params, false, |_| quote!(__init));
     let convert = quote_spanned!(return_span(init.func)=>
         ::websock::__private::IntoInit::<Self>::into_init(__returned)
@@ -240,6 +249,7 @@ fn init_fn(handler: &Handler<'_>) -> TokenStream {
             __init: Self::Init,
             __ctx: &mut ::websock::__private::Context<Self>,
         ) -> ::core::result::Result<Self, ::websock::__private::Close> {
+            #unpack
             let __returned = #call;
             #convert
         }

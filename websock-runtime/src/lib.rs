@@ -40,6 +40,7 @@ mod connection;
 mod context;
 mod dispatch;
 mod drain;
+mod extract;
 mod handle;
 mod handler;
 mod handshake;
@@ -47,6 +48,7 @@ mod json;
 mod json_error;
 mod message;
 mod origin;
+mod percent;
 mod refuse;
 mod reply;
 mod request;
@@ -64,19 +66,24 @@ pub use close::{Close, CloseCode, InvalidCloseCode, PeerClose};
 pub use config::Config;
 pub use context::Context;
 pub use drain::Drain;
+pub use extract::{FromRequest, Path, Query, State};
 pub use handle::{Handle, SendError, Stats};
 pub use handler::{Error, ErrorKind, Handler, TerminateReason, Timeout};
 pub use handshake::{HandshakeError, validate_upgrade};
 /// The `http` crate the runtime's request and response types come from.
 pub use http;
+/// The request headers, as an extractor `init` can take.
+pub use http::HeaderMap;
 pub use json::Json;
 pub use json_error::JsonError;
 pub use message::{Control, ControlFrameTooLong, ControlPayload, Frame, Message, Utf8Bytes};
 pub use origin::CheckOrigin;
 pub use refuse::Refuse;
 pub use reply::{IntoReply, Reply};
-pub use request::{FromRequest, PathParams, PeerAddr, RequestInfo};
-pub use router::{Endpoint, Router, WebSocketRoute, websocket};
+pub use request::{PathParams, PeerAddr, RequestInfo};
+pub use router::{
+    CheckInit, Endpoint, ExtractInit, Router, StateInit, WebSocketRoute, websocket,
+};
 pub use server::{Listener, Server, serve, shutdown_signal};
 pub use server_handle::{DEFAULT_MAX_CONNECTIONS, Metrics, ServerHandle};
 pub use service::RouterService;
