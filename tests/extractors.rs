@@ -24,15 +24,7 @@ async fn within<F: Future>(future: F) -> F::Output {
         .expect("timed out waiting")
 }
 
-/// Every handler here answers `seen` with what its `init` extracted.
-macro_rules! seen {
-    () => {
-        #[on_text("seen")]
-        fn seen(&mut self) -> String {
-            self.0.clone()
-        }
-    };
-}
+// Every handler here answers `seen` with what its `init` extracted.
 
 struct One(String);
 
@@ -41,7 +33,11 @@ impl One {
     fn init(Path(id): Path<u32>) -> Self {
         One(format!("id={id}"))
     }
-    seen!();
+
+    #[on_text("seen")]
+    fn seen(&mut self) -> String {
+        self.0.clone()
+    }
 }
 
 struct Name(String);
@@ -51,7 +47,11 @@ impl Name {
     fn init(Path(name): Path<String>) -> Self {
         Name(format!("name={name}"))
     }
-    seen!();
+
+    #[on_text("seen")]
+    fn seen(&mut self) -> String {
+        self.0.clone()
+    }
 }
 
 struct Pair(String);
@@ -61,7 +61,11 @@ impl Pair {
     fn init(Path((user, room)): Path<(String, u32)>) -> Self {
         Pair(format!("user={user} room={room}"))
     }
-    seen!();
+
+    #[on_text("seen")]
+    fn seen(&mut self) -> String {
+        self.0.clone()
+    }
 }
 
 #[derive(Deserialize)]
@@ -77,7 +81,11 @@ impl ByName {
     fn init(Path(ids): Path<Ids>) -> Self {
         ByName(format!("user={} room={}", ids.user, ids.room))
     }
-    seen!();
+
+    #[on_text("seen")]
+    fn seen(&mut self) -> String {
+        self.0.clone()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,7 +102,11 @@ impl Kinds {
     fn init(Path((flag, letter, mode)): Path<(bool, char, Mode)>) -> Self {
         Kinds(format!("{flag} {letter} {mode:?}"))
     }
-    seen!();
+
+    #[on_text("seen")]
+    fn seen(&mut self) -> String {
+        self.0.clone()
+    }
 }
 
 #[derive(Deserialize)]
@@ -113,7 +125,11 @@ impl Searching {
         let Search { token, limit, tag } = search;
         Searching(format!("token={token} limit={limit:?} tag={tag:?}"))
     }
-    seen!();
+
+    #[on_text("seen")]
+    fn seen(&mut self) -> String {
+        self.0.clone()
+    }
 }
 
 #[derive(Clone)]
@@ -131,7 +147,11 @@ impl Stateful {
         assert_eq!(ctx.path().split('/').count(), 2);
         Stateful(format!("app={}", app.name), app.hits)
     }
-    seen!();
+
+    #[on_text("seen")]
+    fn seen(&mut self) -> String {
+        self.0.clone()
+    }
 }
 
 struct Stateless(String);
@@ -141,7 +161,11 @@ impl Stateless {
     fn init() -> Self {
         Stateless("stateless".to_owned())
     }
-    seen!();
+
+    #[on_text("seen")]
+    fn seen(&mut self) -> String {
+        self.0.clone()
+    }
 }
 
 /// Several extractors, `ctx` among them, in any order.
@@ -164,7 +188,11 @@ impl Everything {
             request.path()
         ))
     }
-    seen!();
+
+    #[on_text("seen")]
+    fn seen(&mut self) -> String {
+        self.0.clone()
+    }
 }
 
 fn router(app: App) -> Router<App> {
