@@ -24,19 +24,23 @@ use websock::{Context, Path, Router, State, websock_handler, websocket};
 pub struct ConnectionTimer {
     path: String,
     start: Instant,
-    alert_every: Duration,
 }
 
-/// The info message the connection sends itself every alert interval.
-pub struct Alert;
+/// The info message the connection sends itself every alert interval, which it carries.
+pub struct Alert(Duration);
 
 #[websock_handler]
 impl ConnectionTimer {
     /// The route's `{name}` (the article's `conn.path_params`) and the router's alert interval.
-    fn init(Path(name): Path<String>, State(alert_every): State<Duration>, ctx: &mut Context<Self>) -> Self {
-        ctx.send_after(alert_every, Alert);
+    fn init(
+        Path(name): Path<String>,
+        State(alert_every): State<Duration>,
+        ctx: &mut Context<Self>,
+    ) -> Self {
+        ctx.send_after(alert_every, Alert(alert_every));
         let path = format!("/ws/connection_timer/{name}");
-        ConnectionTimer { path, start: Instant::now(), alert_every }
+        let start = Instant::now();
+        ConnectionTimer { path, start }
     }
 
     #[on_text("request_timer")]
@@ -45,8 +49,8 @@ impl ConnectionTimer {
     }
 
     #[on_info]
-    fn alert(&mut self, _: Alert, ctx: &mut Context<Self>) -> String {
-        ctx.send_after(self.alert_every, Alert);
+    fn alert(&mut self, Alert(every): Alert, ctx: &mut Context<Self>) -> String {
+        ctx.send_after(every, Alert(every));
         format!("Alert for {} after {}s.", self.path, self.elapsed())
     }
 
@@ -57,13 +61,14 @@ impl ConnectionTimer {
 
 /// The example's routes, with an alert every `alert_every` (the router's state).
 pub fn router(alert_every: Duration) -> Router<Duration> {
-    Router::with_state(alert_every).route("/ws/connection_timer/{name}", websocket::<ConnectionTimer>())
+    let route = websocket::<ConnectionTimer>();
+    Router::with_state(alert_every).route("/ws/connection_timer/{name}", route)
 }
 
 #[allow(dead_code)] // unused when the tests include this file as a module
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     // `ALERT_SECS` seconds, 15 when unset or not a number.
-    let secs = std::env::var("ALERT_SECS").ok().and_then(|secs| secs.trim().parse().ok());
-    websock::run(router(Duration::from_secs(secs.unwrap_or(15)))).await
+    let secs = std::env::var("ALERT_SECS").map_or(15, |secs| secs.trim().parse().unwrap_or(15));
+    websock::run(router(Duration::from_secs(secs))).await
 }

@@ -10,18 +10,17 @@
 //! struct ConnectionTimer {
 //!     path: String,
 //!     start: Instant,
-//!     alert_every: Duration,
 //! }
 //!
-//! struct Alert;
+//! struct Alert(Duration);
 //!
 //! #[websock_handler]
 //! impl ConnectionTimer {
 //!     // Extractors: the route's `{name}` and the router's state.
 //!     fn init(Path(name): Path<String>, State(alert_every): State<Duration>, ctx: &mut Context<Self>) -> Self {
-//!         ctx.send_after(alert_every, Alert);
+//!         ctx.send_after(alert_every, Alert(alert_every));
 //!         let path = format!("/ws/connection_timer/{name}");
-//!         ConnectionTimer { path, start: Instant::now(), alert_every }
+//!         ConnectionTimer { path, start: Instant::now() }
 //!     }
 //!
 //!     #[on_text("request_timer")]
@@ -30,8 +29,8 @@
 //!     }
 //!
 //!     #[on_info]
-//!     fn alert(&mut self, _: Alert, ctx: &mut Context<Self>) -> String {
-//!         ctx.send_after(self.alert_every, Alert);
+//!     fn alert(&mut self, Alert(every): Alert, ctx: &mut Context<Self>) -> String {
+//!         ctx.send_after(every, Alert(every));
 //!         format!("Alert for {} after {}s.", self.path, self.start.elapsed().as_secs())
 //!     }
 //! }

@@ -12,8 +12,8 @@ use tokio_tungstenite::{
     tungstenite::{Error as WsError, Message, client::IntoClientRequest},
 };
 use websock::{
-    Context, HeaderMap, Path, PeerAddr, Query, RequestInfo, Router, Server, State,
-    websock_handler, websocket,
+    Context, HeaderMap, Path, PeerAddr, Query, RequestInfo, Router, Server, State, websock_handler,
+    websocket,
 };
 
 type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -215,7 +215,9 @@ fn router(app: App) -> Router<App> {
         )
         .route("/stateless", websocket::<Stateless>())
         .route("/everything/{room}", websocket::<Everything>())
-        .get("/page", |_| async { websock::http::Response::new("page".into()) })
+        .get("/page", |_| async {
+            websock::http::Response::new("page".into())
+        })
 }
 
 fn app() -> App {
@@ -234,7 +236,10 @@ async fn serve(router: Router<App>) -> SocketAddr {
 
 async fn connect(addr: SocketAddr, path: &str) -> Client {
     let url = format!("ws://{addr}{path}");
-    within(tokio_tungstenite::connect_async(url)).await.unwrap().0
+    within(tokio_tungstenite::connect_async(url))
+        .await
+        .unwrap()
+        .0
 }
 
 /// What the handler at `path` extracted.
@@ -257,10 +262,7 @@ async fn refused(addr: SocketAddr, path: &str) -> (u16, String) {
     match within(tokio_tungstenite::connect_async(url)).await {
         Err(WsError::Http(response)) => {
             let body = response.body().clone().unwrap_or_default();
-            (
-                response.status().as_u16(),
-                String::from_utf8(body).unwrap(),
-            )
+            (response.status().as_u16(), String::from_utf8(body).unwrap())
         }
         Ok(_) => panic!("{path} was upgraded"),
         Err(other) => panic!("unexpected error {other}"),
@@ -271,7 +273,10 @@ async fn refused(addr: SocketAddr, path: &str) -> (u16, String) {
 async fn path_one_value_parsed_by_type_and_percent_decoded() {
     let addr = serve(router(app())).await;
     assert_eq!(seen(addr, "/one/42").await, "id=42");
-    assert_eq!(seen(addr, "/name/caf%C3%A9%20au+lait").await, "name=café au+lait");
+    assert_eq!(
+        seen(addr, "/name/caf%C3%A9%20au+lait").await,
+        "name=café au+lait"
+    );
     assert_eq!(seen(addr, "/kinds/true/x/slow").await, "true x Slow");
 }
 
@@ -293,19 +298,34 @@ async fn path_values_that_do_not_parse_are_refused_with_400_naming_the_parameter
     );
     let (status, body) = refused(addr, "/users/ann/rooms/-1").await;
     assert_eq!(status, 400);
-    assert!(body.starts_with("invalid path parameter `room`: "), "{body}");
+    assert!(
+        body.starts_with("invalid path parameter `room`: "),
+        "{body}"
+    );
     let (status, body) = refused(addr, "/kinds/yes/x/slow").await;
     assert_eq!(status, 400);
-    assert!(body.starts_with("invalid path parameter `flag`: cannot parse \"yes\" as bool"), "{body}");
+    assert!(
+        body.starts_with("invalid path parameter `flag`: cannot parse \"yes\" as bool"),
+        "{body}"
+    );
     let (status, body) = refused(addr, "/kinds/true/xy/slow").await;
     assert_eq!(status, 400);
-    assert!(body.starts_with("invalid path parameter `letter`: "), "{body}");
+    assert!(
+        body.starts_with("invalid path parameter `letter`: "),
+        "{body}"
+    );
     let (status, body) = refused(addr, "/kinds/true/x/medium").await;
     assert_eq!(status, 400);
-    assert!(body.starts_with("invalid path parameter `mode`: unknown variant `medium`"), "{body}");
+    assert!(
+        body.starts_with("invalid path parameter `mode`: unknown variant `medium`"),
+        "{body}"
+    );
     let (status, body) = refused(addr, "/name/%FF").await;
     assert_eq!(status, 400);
-    assert_eq!(body, "invalid path parameter `name`: not UTF-8 once percent-decoded\n");
+    assert_eq!(
+        body,
+        "invalid path parameter `name`: not UTF-8 once percent-decoded\n"
+    );
 }
 
 #[tokio::test]

@@ -81,9 +81,7 @@ pub use origin::CheckOrigin;
 pub use refuse::Refuse;
 pub use reply::{IntoReply, Reply};
 pub use request::{PathParams, PeerAddr, RequestInfo};
-pub use router::{
-    CheckInit, Endpoint, ExtractInit, Router, StateInit, WebSocketRoute, websocket,
-};
+pub use router::{CheckInit, Endpoint, ExtractInit, Router, StateInit, WebSocketRoute, websocket};
 pub use server::{Listener, Server, serve, shutdown_signal};
 pub use server_handle::{DEFAULT_MAX_CONNECTIONS, Metrics, ServerHandle};
 pub use service::RouterService;

@@ -310,7 +310,8 @@ impl<H: Handler, M> WebSocketRoute<H, M> {
         origins: Option<CheckOrigin>,
         init: impl FnOnce(&RequestInfo) -> PendingInit<H::Init>,
     ) -> BoxFuture<Response<Body>> {
-        let ready = |response| -> BoxFuture<Response<Body>> { Box::pin(std::future::ready(response)) };
+        let ready =
+            |response| -> BoxFuture<Response<Body>> { Box::pin(std::future::ready(response)) };
         let origins = self.origins.clone().or(origins).unwrap_or_default();
         let upgrade = match Upgrade::new(request, &self.config) {
             Ok(upgrade) => upgrade,
@@ -383,7 +384,10 @@ where
         _: &S,
     ) -> BoxFuture<Response<Body>> {
         self.answer(request, origins, |request| {
-            PendingInit::Ready(<H::Init as FromRequest<T>>::from_request(request, &self.init.0))
+            PendingInit::Ready(<H::Init as FromRequest<T>>::from_request(
+                request,
+                &self.init.0,
+            ))
         })
     }
 }

@@ -158,7 +158,8 @@ impl<'de> Deserializer<'de> for Param<'de> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, _: V) -> Result<V::Value> {
-        let error = <ExtractError as de::Error>::custom("one value cannot be read as a map or struct");
+        let error =
+            <ExtractError as de::Error>::custom("one value cannot be read as a map or struct");
         Err(error.in_param(self.name))
     }
 

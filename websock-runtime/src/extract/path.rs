@@ -50,7 +50,8 @@ impl<S, T: DeserializeOwned> FromRequest<S> for Path<T> {
             .map(|(name, value)| match decode_path(value) {
                 Some(value) => Ok((name, value)),
                 None => {
-                    let error = <ExtractError as de::Error>::custom("not UTF-8 once percent-decoded");
+                    let error =
+                        <ExtractError as de::Error>::custom("not UTF-8 once percent-decoded");
                     Err(refuse(error.in_param(name)))
                 }
             })

@@ -70,10 +70,7 @@ impl<'de> Deserializer<'de> for QueryDe<'de> {
     type Error = ExtractError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ExtractError> {
-        let params = self
-            .0
-            .iter()
-            .map(|(name, values)| Param::new(name, values));
+        let params = self.0.iter().map(|(name, values)| Param::new(name, values));
         visit_map(params, visitor)
     }
 
