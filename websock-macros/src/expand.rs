@@ -177,9 +177,8 @@ fn call(
         .into_iter()
         .chain(params.iter().map(|param| match param.role {
             Role::Ctx => quote!(&mut *__ctx),
-            Role::Value => value(param),
+            Role::Value | Role::Extractor(_) => value(param),
             Role::Capture(index) => format_ident!("__capture{}", index).into_token_stream(),
-            Role::Extractor(index) => format_ident!("__init{}", index).into_token_stream(),
         }));
     let awaited = func.sig.asyncness.map(|_| quote!(.await));
     quote!(Self::#name(#(#args),*) #awaited)
@@ -231,16 +230,17 @@ fn init_fn(handler: &Handler<'_>) -> TokenStream {
     let Some(init) = &handler.init else {
         return TokenStream::new();
     };
-    // `Init` is the one extractor, or the tuple of several: take it apart again.
-    let names: Vec<_> = (0..init.extractors().count())
-        .map(|index| format_ident!("__init{}", index))
-        .collect();
-    let unpack = match names.as_slice() {
-        [] => TokenStream::new(),
-        [one] => quote!(let #one = __init;),
-        names => quote!(let (#(#names),*) = __init;),
-    };
-    let call = call(init.func, &init.params, false, |_| quote!(__init));
+    // `Init` is the one extractor, or the tuple of several: take the tuple apart again.
+    let several = init.extractors().count() > 1;
+    let name = |index: usize| format_ident!("__init{}", index);
+    let unpack = several.then(|| {
+        let names = (0..init.extractors().count()).map(name);
+        quote!(let (#(#names),*) = __init;)
+    });
+    let call = call(init.func, &init.params, false, |param| match param.role {
+        Role::Extractor(index) if several => name(index).into_token_stream(),
+        _ => quote!(__init),
+    });
     let convert = quote_spanned!(return_span(init.func)=>
         ::websock::__private::IntoInit::<Self>::into_init(__returned)
     );
