@@ -451,7 +451,7 @@ fn check_arity(
         (Kind::Info, _) => (1, 1, "the info type it receives"),
         (Kind::Close, _) => (0, 1, "the close frame (`Option<PeerClose>` or `PeerClose`)"),
         (Kind::Terminate, _) => (0, 1, "the reason (`TerminateReason`)"),
-        (Kind::Init, _) => (0, 1, "the route's `Init`"),
+        (Kind::Init, _) => (0, 1, "the extractors"),
     };
     if values.len() < min {
         let example = match helper.kind {

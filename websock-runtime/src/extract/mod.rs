@@ -104,3 +104,75 @@ tuples!(A B C D E);
 tuples!(A B C D E F);
 tuples!(A B C D E F G);
 tuples!(A B C D E F G H);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, HashMap};
+
+    fn request(uri: &str, params: &[(&str, &str)]) -> RequestInfo {
+        let mut request = http::Request::get(uri).body(()).unwrap();
+        let params = params.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        request
+            .extensions_mut()
+            .insert(PathParams::from_iter(params));
+        RequestInfo::from_request(&request)
+    }
+
+    fn extract<T: FromRequest>(request: &RequestInfo) -> Result<T, (u16, String)> {
+        T::from_request(request, &()).map_err(|refuse| {
+            let body = String::from_utf8(refuse.body().to_vec()).unwrap();
+            (refuse.status().as_u16(), body)
+        })
+    }
+
+    #[test]
+    fn path_into_maps_options_and_newtypes() {
+        let two = request("/", &[("a", "1"), ("b", "x%2Fy")]);
+        let Path(map) = extract::<Path<BTreeMap<String, String>>>(&two).unwrap();
+        assert_eq!(map["a"], "1");
+        assert_eq!(map["b"], "x/y");
+        let error = extract::<Path<HashMap<String, u8>>>(&two).unwrap_err();
+        assert_eq!(
+            error,
+            (400, "invalid path parameter `b`: cannot parse \"x/y\" as u8: invalid digit found in string\n".to_owned())
+        );
+        let error = extract::<Path<u32>>(&two).unwrap_err();
+        assert_eq!(error.0, 500, "{error:?}");
+
+        let one = request("/", &[("id", "7")]);
+        assert_eq!(extract::<Path<Option<u32>>>(&one).unwrap().0, Some(7));
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Id(u32);
+        assert_eq!(extract::<Path<Id>>(&one).unwrap().0, Id(7));
+        assert_eq!(extract::<Path<(u32,)>>(&one).unwrap().0, (7,));
+    }
+
+    #[test]
+    fn query_into_maps_and_floats_and_no_query_at_all() {
+        let info = request("/?x=1.5&flag=true&x=2.5", &[]);
+        #[derive(serde::Deserialize)]
+        struct Q {
+            x: Vec<f64>,
+            flag: bool,
+            missing: Option<String>,
+        }
+        let Query(q) = extract::<Query<Q>>(&info).unwrap();
+        assert_eq!((q.x, q.flag, q.missing), (vec![1.5, 2.5], true, None));
+        let Query(map) = extract::<Query<HashMap<String, String>>>(&info).unwrap();
+        assert_eq!(map["x"], "2.5", "the last value of a repeated key");
+        let empty = request("/", &[]);
+        let Query(map) = extract::<Query<HashMap<String, String>>>(&empty).unwrap();
+        assert!(map.is_empty());
+    }
+
+    #[test]
+    fn headers_do_not_build_the_connections_header_map() {
+        let request = http::Request::get("/").header("x-a", "1").body(()).unwrap();
+        let info = RequestInfo::from_request(&request);
+        let headers = extract::<HeaderMap>(&info).unwrap();
+        assert_eq!(headers["x-a"], "1");
+        assert!(!info.headers_built());
+        assert_eq!(extract::<PeerAddr>(&info).unwrap_err().0, 500);
+    }
+}
