@@ -18,35 +18,29 @@
 //! (default 15) the alert interval. Ctrl-C or SIGTERM stops the server gracefully.
 
 use std::time::{Duration, Instant};
-use websock::{Context, PathParams, Router, WebSocketRoute, websock_handler};
+use websock::{Context, Path, Router, State, websock_handler, websocket};
 
 /// One connection's state: where it is and since when.
 pub struct ConnectionTimer {
     path: String,
     start: Instant,
-    alert_every: Duration,
 }
 
-/// What the route passes to `init`: the path parameters (the article's
-/// `%{path_params: conn.path_params}`) and the alert interval.
-pub struct Opened {
-    params: PathParams,
-    alert_every: Duration,
-}
-
-/// The info message the connection sends itself every alert interval.
-pub struct Alert;
+/// The info message the connection sends itself every alert interval, which it carries.
+pub struct Alert(Duration);
 
 #[websock_handler]
 impl ConnectionTimer {
-    fn init(opened: Opened, ctx: &mut Context<Self>) -> Self {
-        ctx.send_after(opened.alert_every, Alert);
-        let name = opened.params.get("name").unwrap_or_default();
-        ConnectionTimer {
-            path: format!("/ws/connection_timer/{name}"),
-            start: Instant::now(),
-            alert_every: opened.alert_every,
-        }
+    /// The route's `{name}` (the article's `conn.path_params`) and the router's alert interval.
+    fn init(
+        Path(name): Path<String>,
+        State(alert_every): State<Duration>,
+        ctx: &mut Context<Self>,
+    ) -> Self {
+        ctx.send_after(alert_every, Alert(alert_every));
+        let path = format!("/ws/connection_timer/{name}");
+        let start = Instant::now();
+        ConnectionTimer { path, start }
     }
 
     #[on_text("request_timer")]
@@ -55,8 +49,8 @@ impl ConnectionTimer {
     }
 
     #[on_info]
-    fn alert(&mut self, _: Alert, ctx: &mut Context<Self>) -> String {
-        ctx.send_after(self.alert_every, Alert);
+    fn alert(&mut self, Alert(every): Alert, ctx: &mut Context<Self>) -> String {
+        ctx.send_after(every, Alert(every));
         format!("Alert for {} after {}s.", self.path, self.elapsed())
     }
 
@@ -65,29 +59,16 @@ impl ConnectionTimer {
     }
 }
 
-/// The example's routes, with an alert every `alert_every`.
-pub fn router(alert_every: Duration) -> Router {
-    let route = WebSocketRoute::<ConnectionTimer>::with_init(move |request| {
-        let opened = Opened {
-            params: request.params().clone(),
-            alert_every,
-        };
-        async move { Ok(opened) }
-    });
-    Router::new().route("/ws/connection_timer/{name}", route)
-}
-
-/// `ALERT_SECS` seconds, 15 when unset or not a number.
-fn alert_interval() -> Duration {
-    let secs = std::env::var("ALERT_SECS")
-        .ok()
-        .and_then(|secs| secs.trim().parse().ok())
-        .unwrap_or(15);
-    Duration::from_secs(secs)
+/// The example's routes, with an alert every `alert_every` (the router's state).
+pub fn router(alert_every: Duration) -> Router<Duration> {
+    let route = websocket::<ConnectionTimer>();
+    Router::with_state(alert_every).route("/ws/connection_timer/{name}", route)
 }
 
 #[allow(dead_code)] // unused when the tests include this file as a module
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    websock::run(router(alert_interval())).await
+    // `ALERT_SECS` seconds, 15 when unset or not a number.
+    let secs = std::env::var("ALERT_SECS").map_or(15, |secs| secs.trim().parse().unwrap_or(15));
+    websock::run(router(Duration::from_secs(secs))).await
 }

@@ -5,21 +5,22 @@
 //!
 //! ```no_run
 //! use std::time::{Duration, Instant};
-//! use websock::{Context, PathParams, Router, websock_handler, websocket};
+//! use websock::{Context, Path, Router, State, websock_handler, websocket};
 //!
 //! struct ConnectionTimer {
 //!     path: String,
 //!     start: Instant,
 //! }
 //!
-//! struct Alert;
+//! struct Alert(Duration);
 //!
 //! #[websock_handler]
 //! impl ConnectionTimer {
-//!     fn init(params: PathParams, ctx: &mut Context<Self>) -> Self {
-//!         ctx.send_after(Duration::from_secs(15), Alert);
-//!         let name = params.get("name").unwrap_or_default();
-//!         ConnectionTimer { path: format!("/ws/connection_timer/{name}"), start: Instant::now() }
+//!     // Extractors: the route's `{name}` and the router's state.
+//!     fn init(Path(name): Path<String>, State(alert_every): State<Duration>, ctx: &mut Context<Self>) -> Self {
+//!         ctx.send_after(alert_every, Alert(alert_every));
+//!         let path = format!("/ws/connection_timer/{name}");
+//!         ConnectionTimer { path, start: Instant::now() }
 //!     }
 //!
 //!     #[on_text("request_timer")]
@@ -28,19 +29,25 @@
 //!     }
 //!
 //!     #[on_info]
-//!     fn alert(&mut self, _: Alert, ctx: &mut Context<Self>) -> String {
-//!         ctx.send_after(Duration::from_secs(15), Alert);
+//!     fn alert(&mut self, Alert(every): Alert, ctx: &mut Context<Self>) -> String {
+//!         ctx.send_after(every, Alert(every));
 //!         format!("Alert for {} after {}s.", self.path, self.start.elapsed().as_secs())
 //!     }
 //! }
 //!
 //! #[tokio::main]
 //! async fn main() -> std::io::Result<()> {
-//!     let router = Router::new().route("/ws/connection_timer/{name}", websocket::<ConnectionTimer>());
+//!     let router = Router::with_state(Duration::from_secs(15))
+//!         .route("/ws/connection_timer/{name}", websocket::<ConnectionTimer>());
 //!     // `WEBSOCK_ADDR` (default 127.0.0.1:4000), logs, `listening on <addr>`, until Ctrl-C.
 //!     websock::run(router).await
 //! }
 //! ```
+//!
+//! `init` takes extractors, as axum's handlers do: [`Path<T>`](Path) (typed path parameters),
+//! [`Query<T>`](Query), [`State<S>`](State) (the state given to [`Router::with_state`]),
+//! [`HeaderMap`], [`PeerAddr`], [`RequestInfo`], or your own [`FromRequest`]; one that fails
+//! refuses the upgrade with 400 and the reason.
 //!
 //! Replies are what a method returns: `()`, text (`String`, `&str`), bytes (`Vec<u8>`,
 //! `Bytes`), JSON ([`Json<T>`](Json), `serde_json::Value`), a [`Reply`], or an `Option` /

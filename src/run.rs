@@ -23,7 +23,7 @@ const DEFAULT_ADDR: &str = "127.0.0.1:4000";
 ///     websock::run(Router::new().route("/ws/echo", websocket::<Echo>())).await
 /// }
 /// ```
-pub async fn run(router: Router) -> io::Result<()> {
+pub async fn run<S: Send + Sync + 'static>(router: Router<S>) -> io::Result<()> {
     run_server(Server::new(router)).await
 }
 

@@ -28,7 +28,7 @@ impl<S: Socket, B> tower_service::Service<Request<B>> for SocketRoute<S> {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let response = Endpoint::call(self, request.map(drop), None);
+        let response = Endpoint::<()>::call(self, request.map(drop), None, &());
         Box::pin(async move { Ok(response.await) })
     }
 }

@@ -258,11 +258,12 @@ impl<S: Socket> SocketRoute<S> {
     }
 }
 
-impl<S: Socket> Endpoint for SocketRoute<S> {
+impl<S: Socket, St> Endpoint<St> for SocketRoute<S> {
     fn call(
         &self,
         request: websock_runtime::http::Request<()>,
         origins: Option<CheckOrigin>,
+        _: &St,
     ) -> Pin<Box<dyn Future<Output = websock_runtime::http::Response<Body>> + Send>> {
         let hub = self.hub().clone();
         let socket = self.socket.clone();
@@ -273,7 +274,7 @@ impl<S: Socket> Endpoint for SocketRoute<S> {
         if let Some(origins) = &self.origins {
             route = route.check_origin(origins.clone());
         }
-        route.call(request, origins)
+        route.call(request, origins, &())
     }
 }
 

@@ -28,12 +28,25 @@ pub(crate) struct Init<'a> {
 }
 
 impl Init<'_> {
-    /// The type of the value the route passes to `init`, if it takes one.
-    pub(crate) fn arg(&self) -> Option<&Type> {
+    /// The most extractors `init` takes: the runtime's `FromRequest` covers tuples up to 8.
+    pub(crate) const MAX_EXTRACTORS: usize = 8;
+
+    /// The extractors `init` takes, in order.
+    pub(crate) fn extractors(&self) -> impl Iterator<Item = &Type> {
         self.params
             .iter()
-            .find(|param| matches!(param.role, Role::Value))
+            .filter(|param| matches!(param.role, Role::Extractor(_)))
             .map(|param| param.ty)
+    }
+
+    /// The handler's `Init`: `()` for no extractor, the extractor's type for one, the tuple of
+    /// them for several.
+    pub(crate) fn init_ty(&self) -> proc_macro2::TokenStream {
+        let types: Vec<&Type> = self.extractors().collect();
+        match types.as_slice() {
+            [one] => one.to_token_stream(),
+            types => quote::quote!((#(#types),*)),
+        }
     }
 }
 
@@ -84,6 +97,8 @@ pub(crate) enum Role {
     Value,
     /// The capture with this index in the `#[on_text("..")]` pattern.
     Capture(usize),
+    /// The `init` parameter with this index among its extractors.
+    Extractor(usize),
 }
 
 impl<'a> Handler<'a> {
@@ -148,8 +163,8 @@ impl<'a> Handler<'a> {
                         self_ty,
                         format!(
                             "`#[websock_handler]` needs an `init` method that builds `{}`: add \
-                             `fn init(ctx: &mut Context<Self>) -> Self {{ .. }}` (it may also take the \
-                             route's `Init`, such as `params: PathParams`, and return \
+                             `fn init(ctx: &mut Context<Self>) -> Self {{ .. }}` (it may also take \
+                             extractors, such as `Path(name): Path<String>`, and return \
                              `Result<Self, Close>`), or mark another method with `#[init]`",
                             crate::ctxt::pretty(self_ty)
                         ),
@@ -198,7 +213,7 @@ impl<'a> Init<'a> {
         }
         let mut params = Vec::new();
         let mut has_ctx = false;
-        let mut value: Option<&Type> = None;
+        let mut extractors = 0;
         for arg in &sig.inputs {
             let FnArg::Typed(typed) = arg else { continue };
             let ty = &*typed.ty;
@@ -215,24 +230,26 @@ impl<'a> Init<'a> {
                     ty,
                     role: Role::Ctx,
                 });
-            } else if let Some(first) = value {
+                continue;
+            }
+            if extractors == Init::MAX_EXTRACTORS {
                 cx.error_spanned(
                     typed,
                     format!(
-                        "`init` takes at most one value, the route's `Init` (here `{}`), and \
-                         `&mut Context<Self>`; remove `{}` or combine both into one type",
-                        crate::ctxt::pretty(first),
-                        crate::ctxt::pretty(typed)
+                        "`init` takes at most {} extractors (and `&mut Context<Self>`); group \
+                         `{}` with others into a tuple, such as `(a, b): (Path<String>, \
+                         HeaderMap)`, or into a type that implements `FromRequest`",
+                        Init::MAX_EXTRACTORS,
+                        crate::ctxt::pretty(ty)
                     ),
                 );
                 ok = false;
-            } else {
-                value = Some(ty);
-                params.push(Param {
-                    ty,
-                    role: Role::Value,
-                });
             }
+            params.push(Param {
+                ty,
+                role: Role::Extractor(extractors),
+            });
+            extractors += 1;
         }
         ok.then_some(Init { func, params })
     }
@@ -448,7 +465,7 @@ fn check_arity(
         (Kind::Info, _) => (1, 1, "the info type it receives"),
         (Kind::Close, _) => (0, 1, "the close frame (`Option<PeerClose>` or `PeerClose`)"),
         (Kind::Terminate, _) => (0, 1, "the reason (`TerminateReason`)"),
-        (Kind::Init, _) => (0, 1, "the route's `Init`"),
+        (Kind::Init, _) => (0, 1, "the extractors"),
     };
     if values.len() < min {
         let example = match helper.kind {

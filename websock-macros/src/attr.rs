@@ -357,7 +357,7 @@ fn no_args_reason(kind: Kind) -> &'static str {
     match kind {
         Kind::Info => "the info type is the type of the method's parameter",
         Kind::JsonError => "it receives every `#[on_json]` payload that does not deserialize",
-        Kind::Init => "the route's `Init` is the type of the method's parameter",
+        Kind::Init => "the handler's `Init` is made of the method's parameters (its extractors)",
         _ => "the method is called for every such event",
     }
 }

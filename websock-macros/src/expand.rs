@@ -140,8 +140,7 @@ fn generate(handler: &Handler<'_>) -> TokenStream {
     let init_ty = handler
         .init
         .as_ref()
-        .and_then(ast::Init::arg)
-        .map_or_else(|| quote!(()), ToTokens::to_token_stream);
+        .map_or_else(|| quote!(()), ast::Init::init_ty);
     let handle_in = handle_in(handler);
     let handle_info = handle_info(handler);
     let handle_control = handle_control(handler);
@@ -232,7 +231,7 @@ fn call(
         .into_iter()
         .chain(params.iter().map(|param| match param.role {
             Role::Ctx => quote!(&mut *__ctx),
-            Role::Value => value(param),
+            Role::Value | Role::Extractor(_) => value(param),
             Role::Capture(index) => format_ident!("__capture{}", index).into_token_stream(),
         }));
     let awaited = func.sig.asyncness.map(|_| quote!(.await));
@@ -291,7 +290,17 @@ fn init_fn(handler: &Handler<'_>) -> TokenStream {
     let Some(init) = &handler.init else {
         return TokenStream::new();
     };
-    let call = call(init.func, &init.params, false, |_| quote!(__init));
+    // `Init` is the one extractor, or the tuple of several: take the tuple apart again.
+    let several = init.extractors().count() > 1;
+    let name = |index: usize| format_ident!("__init{}", index);
+    let unpack = several.then(|| {
+        let names = (0..init.extractors().count()).map(name);
+        quote!(let (#(#names),*) = __init;)
+    });
+    let call = call(init.func, &init.params, false, |param| match param.role {
+        Role::Extractor(index) if several => name(index).into_token_stream(),
+        _ => quote!(__init),
+    });
     let convert = quote_spanned!(return_span(init.func)=>
         ::websock::__private::IntoInit::<Self>::into_init(__returned)
     );
@@ -300,6 +309,7 @@ fn init_fn(handler: &Handler<'_>) -> TokenStream {
             __init: Self::Init,
             __ctx: &mut ::websock::__private::Context<Self>,
         ) -> ::core::result::Result<Self, ::websock::__private::Close> {
+            #unpack
             let __returned = #call;
             #convert
         }

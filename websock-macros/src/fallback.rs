@@ -8,7 +8,7 @@ use crate::{
     info,
 };
 use proc_macro2::TokenStream;
-use quote::{ToTokens, quote};
+use quote::quote;
 use syn::{Item, ItemImpl};
 
 /// Only the errors.
@@ -57,8 +57,7 @@ pub(crate) fn handler(handler: &Handler<'_>, errors: syn::Error) -> TokenStream 
     let init_ty = handler
         .init
         .as_ref()
-        .and_then(ast::Init::arg)
-        .map_or_else(|| quote!(()), ToTokens::to_token_stream);
+        .map_or_else(|| quote!(()), ast::Init::init_ty);
     quote! {
         #[allow(dead_code)]
         #item

@@ -61,7 +61,7 @@ use proc_macro::TokenStream;
 ///
 /// | attribute | called for | the method's value parameter |
 /// | --- | --- | --- |
-/// | `#[init]`, or a method named `init` | the connection opening; returns `Self` or `Result<Self, Close>` | none (the route's `Init` is `()`), or one: the route's `Init` (`PathParams`, `RequestInfo`, ..) |
+/// | `#[init]`, or a method named `init` | the connection opening; returns `Self` or `Result<Self, Close>` | any number of extractors (up to 8), in any order with `ctx`: `Path<T>`, `Query<T>`, `State<S>`, `HeaderMap`, `PeerAddr`, `PathParams`, `RequestInfo`, or your own `FromRequest`; patterns work (`Path(name): Path<String>`). The handler's `Init` is `()` for none, the type for one, their tuple for several |
 /// | `#[on_text("ping")]` | a text message equal to `ping` | none, or the text |
 /// | `#[on_text("join {room}")]` | a text message matching the pattern | one per capture, by name: `&str`, or any `FromStr` type |
 /// | `#[on_json(type = "new_message")]` | a JSON object whose top-level field `type` is `"new_message"` | none, or the body, parsed (`serde::Deserialize`) |

@@ -54,6 +54,23 @@ fn connection_timer() {
     );
 }
 
+/// Several extractors, patterns among them, and `ctx` in the middle: `Init` is their tuple,
+/// taken apart again for the call.
+#[test]
+fn init_with_extractors() {
+    snapshot(
+        "init_with_extractors",
+        quote!(),
+        quote! {
+            impl Room {
+                fn init(Path(id): Path<u32>, ctx: &mut Context<Self>, State(app): State<App>) -> Self {
+                    Room::new(id, app)
+                }
+            }
+        },
+    );
+}
+
 #[test]
 fn every_attribute() {
     snapshot(

@@ -42,6 +42,7 @@ mod count;
 mod dispatch;
 mod drain;
 mod extended_connect;
+mod extract;
 mod handle;
 mod handler;
 mod handshake;
@@ -53,6 +54,7 @@ mod on_info;
 mod origin;
 mod parse;
 mod rate_limit;
+mod percent;
 mod refuse;
 mod reply;
 mod request;
@@ -75,11 +77,14 @@ pub use context::Context;
 // not hidden) so that rustc names them plainly (`TextArg`) in errors.
 pub use dispatch::{BinaryArg, CloseArg, IntoInit, Terminated, TextArg};
 pub use drain::Drain;
+pub use extract::{FromRequest, Path, Query, State};
 pub use handle::{Handle, SendError, Stats};
 pub use handler::{Error, ErrorKind, Handler, TerminateReason, Timeout};
 pub use handshake::{HandshakeError, validate_upgrade};
 /// The `http` crate the runtime's request and response types come from.
 pub use http;
+/// The request headers, as an extractor `init` can take.
+pub use http::HeaderMap;
 pub use json::Json;
 pub use json_error::{JsonError, JsonErrorArg};
 pub use message::{Control, ControlFrameTooLong, ControlPayload, Frame, Message, Utf8Bytes};
@@ -91,8 +96,8 @@ pub use rate_limit::{
 };
 pub use refuse::Refuse;
 pub use reply::{IntoReply, Reply};
-pub use request::{FromRequest, PathParams, PeerAddr, RequestInfo};
-pub use router::{Endpoint, Router, WebSocketRoute, websocket};
+pub use request::{PathParams, PeerAddr, RequestInfo};
+pub use router::{CheckInit, Endpoint, ExtractInit, Router, StateInit, WebSocketRoute, websocket};
 pub use server::{Listener, Server, serve, shutdown_signal};
 pub use server_handle::{DEFAULT_MAX_CONNECTIONS, Metrics, ServerHandle};
 pub use service::RouterService;

@@ -1,6 +1,6 @@
 //! What a handler can see of the HTTP request that opened its connection.
 
-use crate::Refuse;
+use crate::percent::decode_query;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use std::{net::SocketAddr, sync::OnceLock};
@@ -109,6 +109,15 @@ impl RequestInfo {
         self.headers.get_or_init(|| parse_head(&self.head))
     }
 
+    /// A copy of the request headers that leaves this `RequestInfo` as it was: the
+    /// `HeaderMap` extractor's, since the connection keeps its `RequestInfo` (see `headers`).
+    pub(crate) fn headers_owned(&self) -> HeaderMap {
+        match self.headers.get() {
+            Some(headers) => headers.clone(),
+            None => parse_head(&self.head),
+        }
+    }
+
     /// The first value of the header `name`. Until [`headers`](Self::headers) is called it
     /// is read from the request's header text, so a check that reads one or two headers
     /// (the origin check, a token) does not build a `HeaderMap` that the connection would then
@@ -155,7 +164,7 @@ impl RequestInfo {
             .filter(|pair| !pair.is_empty())
             .map(|pair| {
                 let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                (percent_decode(key), percent_decode(value))
+                (decode_query(key), decode_query(value))
             })
     }
 
@@ -212,75 +221,6 @@ fn head_lines(head: &Bytes) -> impl Iterator<Item = (&[u8], Bytes)> {
         let value = head.slice(line_start + colon + 1..line_start + line.len());
         Some((&line[..colon], value))
     })
-}
-
-/// Decodes `application/x-www-form-urlencoded` text; invalid escapes are kept as written.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = match bytes[i] {
-            b'%' => bytes
-                .get(i + 1..i + 3)
-                .and_then(|hex| std::str::from_utf8(hex).ok())
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok()),
-            _ => None,
-        };
-        match (escaped, bytes[i]) {
-            (Some(byte), _) => {
-                out.push(byte);
-                i += 3;
-            }
-            (None, b'+') => {
-                out.push(b' ');
-                i += 1;
-            }
-            (None, byte) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Builds a handler's [`Handler::Init`](crate::Handler::Init) from the request, for routes
-/// added without their own pre-upgrade check.
-pub trait FromRequest: Sized {
-    /// Extracts the value, or refuses the upgrade with an HTTP status.
-    fn from_request(request: &RequestInfo) -> Result<Self, Refuse>;
-}
-
-impl FromRequest for () {
-    fn from_request(_: &RequestInfo) -> Result<Self, Refuse> {
-        Ok(())
-    }
-}
-
-impl FromRequest for PathParams {
-    fn from_request(request: &RequestInfo) -> Result<Self, Refuse> {
-        Ok(request.params.clone())
-    }
-}
-
-impl FromRequest for RequestInfo {
-    fn from_request(request: &RequestInfo) -> Result<Self, Refuse> {
-        Ok(request.clone())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percent_decode;
-
-    #[test]
-    fn query_values_are_percent_decoded() {
-        assert_eq!(percent_decode("a%20b+c"), "a b c");
-        assert_eq!(percent_decode("%E2%9C%93"), "✓");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
-    }
 }
 
 #[cfg(test)]

@@ -75,9 +75,9 @@ impl Server {
     /// A server for `router` with the defaults: 16,384 connections, 1012 on shutdown, 10 s to
     /// read request headers, 10 s for the graceful shutdown, 100 headers per request, 100
     /// streams per HTTP/2 connection, no TLS.
-    pub fn new(router: Router) -> Self {
+    pub fn new<S: Send + Sync + 'static>(router: Router<S>) -> Self {
         Self {
-            router: Arc::new(router),
+            router: Arc::new(router.into_stateless()),
             handle: ServerHandle::new(),
             header_read_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(10),
@@ -279,7 +279,11 @@ fn is_per_connection(error: &io::Error) -> bool {
 }
 
 /// Serves `router` on `listener` with the default options until Ctrl-C or SIGTERM.
-pub async fn serve<L: Listener>(listener: L, router: Router) -> io::Result<Metrics> {
+pub async fn serve<L, S>(listener: L, router: Router<S>) -> io::Result<Metrics>
+where
+    L: Listener,
+    S: Send + Sync + 'static,
+{
     Server::new(router)
         .serve_with_shutdown(listener, shutdown_signal())
         .await

@@ -40,11 +40,11 @@ impl fmt::Debug for RouterService {
     }
 }
 
-impl Router {
+impl<S: Send + Sync + 'static> Router<S> {
     /// This router as a tower service, to mount in axum (`route_service`, `nest_service`).
     pub fn into_service(self) -> RouterService {
         RouterService {
-            router: Arc::new(self),
+            router: Arc::new(self.into_stateless()),
         }
     }
 }

@@ -1,8 +1,11 @@
-//! `init` by name or by `#[init]`, sync or async, with or without the route's value and the
-//! context, returning `Self` or `Result<Self, Close>`.
+//! `init` by name or by `#[init]`, sync or async, with no, one or several extractors (with
+//! patterns) and the context anywhere, returning `Self` or `Result<Self, Close>`.
 #![deny(warnings)]
 
-use websock::{Close, CloseCode, Context, Handler, PathParams, RequestInfo, websock_handler};
+use websock::{
+    Close, CloseCode, Context, Handler, HeaderMap, Path, PathParams, Query, RequestInfo, Router,
+    State, websock_handler, websocket,
+};
 
 struct Bare;
 
@@ -42,11 +45,37 @@ impl WithParams {
     }
 }
 
+struct Extractors;
+
+#[websock_handler]
+impl Extractors {
+    async fn init(
+        Path((name, id)): Path<(String, u32)>,
+        ctx: &mut Context<Self>,
+        State(limit): State<u8>,
+        Query(query): Query<std::collections::HashMap<String, String>>,
+        _headers: HeaderMap,
+    ) -> Result<Self, Close> {
+        let _ = (ctx.path(), name, id, limit, query);
+        Ok(Extractors)
+    }
+}
+
 fn assert_init<H: Handler<Init = I>, I>() {}
 
 fn main() {
     assert_init::<Bare, ()>();
     assert_init::<Marked, RequestInfo>();
     assert_init::<WithParams, PathParams>();
+    assert_init::<
+        Extractors,
+        (
+            Path<(String, u32)>,
+            State<u8>,
+            Query<std::collections::HashMap<String, String>>,
+            HeaderMap,
+        ),
+    >();
     let _ = Marked.init();
+    let _ = Router::with_state(7u8).route("/{name}/{id}", websocket::<Extractors>());
 }

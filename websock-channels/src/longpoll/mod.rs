@@ -463,11 +463,12 @@ impl<S: Socket> LongPoll<S> {
     }
 }
 
-impl<S: Socket> Endpoint for LongPoll<S> {
+impl<S: Socket, St> Endpoint<St> for LongPoll<S> {
     fn call(
         &self,
         request: Request<()>,
         origins: Option<CheckOrigin>,
+        _: &St,
     ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
         Box::pin(self.clone().answer(request, origins))
     }
