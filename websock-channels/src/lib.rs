@@ -12,14 +12,14 @@
 //!     const TOPIC: &'static str = "room:{id}";
 //!     type Info = ();
 //!
-//!     async fn join(topic: Topic, _: Payload, _: &mut ChannelSocket) -> Result<(Self, Payload), JoinError> {
+//!     async fn join(topic: Topic, _: Payload, _: &mut ChannelSocket<'_, Self>) -> Result<(Self, Payload), JoinError> {
 //!         if topic.get("id") == Some("secret") {
 //!             return Err(JoinError::reason("unauthorized"));
 //!         }
 //!         Ok((Room, Payload::empty()))
 //!     }
 //!
-//!     async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket) -> ChannelReply {
+//!     async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<'_, Self>) -> ChannelReply {
 //!         socket.broadcast(event, payload);
 //!         ChannelReply::ok(Payload::empty())
 //!     }
@@ -67,7 +67,8 @@
 
 // The modules in layers, each using only those above it (no import circles):
 //
-// 1. `topic`, `payload`, `protocol`, `telemetry`: names, values, the wire format, counters.
+// 1. `topic`, `payload`, `protocol`, `telemetry`: names, values, the wire format, counters;
+//    `info`: a typed value published to a topic.
 // 2. `broadcast`: one broadcast (encoded once), its sender id, what its delivery did.
 // 3. `mailbox`: a socket's mailbox and its overflow policy.
 // 4. `pubsub`: topics to subscribers, adapters.
@@ -76,17 +77,20 @@
 // 6. `connect`: the user's `Socket` (connect, id), its params, assigns, limits.
 // 7. `shared`: what an endpoint's channels share (pubsub, presence, limits, counters).
 // 8. `channel`: the `Channel` contract and `ChannelSocket`; `channel_task`: a joined
-//    channel's own task (Phoenix's channel process).
+//    channel's own task (Phoenix's channel process); `channel_topic`: a topic typed by
+//    its channel.
 // 9. `hub`: the channel routes, and a connection that passed `connect`.
 // 10. `core`: one socket's state machine (frames in, frames out), transport-free.
 // 11. `handler` (the WebSocket transport), `socket` (the route builder), `testing`.
 mod broadcast;
 mod channel;
 mod channel_task;
+mod channel_topic;
 mod connect;
 mod core;
 mod handler;
 mod hub;
+mod info;
 pub mod longpoll;
 mod mailbox;
 mod payload;
@@ -106,15 +110,17 @@ mod v1;
 
 pub use broadcast::{BoxFuture, Broadcast, Delivery, SubscriberId};
 pub use channel::{
-    AnyInfo, Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer, IntoChannelReply,
-    JoinError, LeaveReason, NotDelivered,
+    Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer, HandlesInfo,
+    IntoChannelReply, JoinError, LeaveReason, NotDelivered,
 };
+pub use channel_topic::ChannelTopic;
 pub use connect::{AnonymousSocket, Assigns, ConnectInfo, Params, RateLimit, Refused, Socket};
+pub use info::InfoValue;
 pub use payload::{Binary, Payload, PayloadError};
 pub use presence::{AlreadyTracked, Presence};
 pub use pubsub::{
-    Adapter, LocalAdapter, PresenceDiff, PresenceMeta, PubSub, PubSubError, Subscriber,
-    Subscription,
+    Adapter, InfoSubscription, LocalAdapter, PresenceDiff, PresenceMeta, PubSub, PubSubError,
+    Subscriber, Subscription,
 };
 pub use socket::{SocketRoute, socket};
 pub use telemetry::ChannelMetrics;
@@ -124,6 +130,7 @@ pub use topic::Topic;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::channel::{IntoJoin, into_reply, parse_capture, unhandled_event};
+    pub use crate::info::{Accept, LocalOnly, Remote};
     pub use crate::payload::parse_param;
     pub use serde_json;
 }

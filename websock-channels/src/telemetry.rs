@@ -17,6 +17,7 @@ pub(crate) struct Counters {
     presence_resyncs: AtomicU64,
     slow_consumers: AtomicU64,
     unencodable: AtomicU64,
+    unhandled_infos: AtomicU64,
 }
 
 /// A snapshot of an endpoint's counters.
@@ -53,6 +54,10 @@ pub struct ChannelMetrics {
     /// bytes the binary layout allows, or because the socket speaks V1, which has no binary
     /// frames.
     pub unencodable: u64,
+    /// Values published to a topic ([`PubSub::publish_info`](crate::PubSub::publish_info))
+    /// that a channel joined to it did not take: it has no `#[on_info]` for their type, or
+    /// the value came from another node and did not decode. Each is logged (warn).
+    pub unhandled_infos: u64,
 }
 
 impl Counters {
@@ -71,6 +76,7 @@ impl Counters {
             presence_resyncs: self.presence_resyncs.load(Relaxed),
             slow_consumers: self.slow_consumers.load(Relaxed),
             unencodable: self.unencodable.load(Relaxed),
+            unhandled_infos: self.unhandled_infos.load(Relaxed),
         }
     }
 
@@ -126,5 +132,9 @@ impl Counters {
 
     pub(crate) fn unencodable(&self) {
         self.unencodable.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn unhandled_info(&self) {
+        self.unhandled_infos.fetch_add(1, Relaxed);
     }
 }
