@@ -568,6 +568,7 @@ impl<C> ChannelSocket<'_, C> {
     /// `phx_ref_prev`); `false` if it tracked nothing under `key`.
     pub fn update(&mut self, key: impl AsRef<str>, meta: Value) -> bool {
         match self
+            .state
             .shared
             .presence
             .update(self.state.owner(), &self.state.topic, key.as_ref(), meta)
