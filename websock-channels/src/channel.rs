@@ -457,7 +457,10 @@ impl Drop for SocketState {
 /// client, broadcast to its topic, track presence, send itself infos, stop; and read the
 /// socket's assigns. In a `#[channel]` impl, write it `socket: &mut ChannelSocket`: the macro
 /// makes it `ChannelSocket<'_, Self>`; a hand-written [`Channel`] writes that itself.
-pub struct ChannelSocket<'a, C> {
+/// Elsewhere, `ChannelSocket` is `ChannelSocket<'_, ()>`: every operation but the typed ones
+/// ([`handle`](Self::handle), [`send_after`](Self::send_after)), for helper functions (pass
+/// them [`socket.untyped()`](Self::untyped)).
+pub struct ChannelSocket<'a, C = ()> {
     state: &'a mut SocketState,
     channel: PhantomData<fn() -> C>,
 }
@@ -478,6 +481,12 @@ impl<'a, C> ChannelSocket<'a, C> {
             state,
             channel: PhantomData,
         }
+    }
+
+    /// This socket without its channel's type, for a helper function that takes
+    /// `&mut ChannelSocket`.
+    pub fn untyped(&mut self) -> ChannelSocket<'_> {
+        ChannelSocket::new(self.state)
     }
 }
 
@@ -567,12 +576,12 @@ impl<C> ChannelSocket<'_, C> {
     /// Replaces the meta this channel tracked under `key` (a new `phx_ref`, with
     /// `phx_ref_prev`); `false` if it tracked nothing under `key`.
     pub fn update(&mut self, key: impl AsRef<str>, meta: Value) -> bool {
-        match self
-            .state
-            .shared
-            .presence
-            .update(self.state.owner(), &self.state.topic, key.as_ref(), meta)
-        {
+        match self.state.shared.presence.update(
+            self.state.owner(),
+            &self.state.topic,
+            key.as_ref(),
+            meta,
+        ) {
             Some(diff) => {
                 self.state.broadcasts.push(diff);
                 true

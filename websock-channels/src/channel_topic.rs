@@ -1,7 +1,9 @@
 //! A topic of one channel type: what is published to it must be an info that channel has an
 //! `#[on_info]` for, checked at compile time (`GameChannel::topic("42")`).
 
-use crate::{Channel, HandlesInfo, InfoValue, Payload, PubSub, PubSubError, broadcast::Broadcast};
+use crate::{
+    BoxFuture, Channel, HandlesInfo, InfoValue, Payload, PubSub, PubSubError, broadcast::Broadcast,
+};
 use serde::Serialize;
 use std::{fmt, marker::PhantomData};
 
@@ -58,14 +60,20 @@ impl<C: Channel> ChannelTopic<C> {
     ///
     /// # Errors
     /// The adapter's (see [`PubSub::publish_info`]).
-    pub async fn publish<I>(&self, pubsub: &PubSub, info: I) -> Result<(), PubSubError>
+    // Not an `async fn`: its future would carry the `HandlesInfo` bound, and a missing impl
+    // would be reported three times (the call, the future, the `.await`) instead of once.
+    pub fn publish<I>(
+        &self,
+        pubsub: &PubSub,
+        info: I,
+    ) -> BoxFuture<'static, Result<(), PubSubError>>
     where
         C: HandlesInfo<I>,
         I: Clone + Send + Sync + Serialize + 'static,
     {
-        pubsub
-            .send(Broadcast::info(&*self.name, InfoValue::new(info)))
-            .await
+        let pubsub = pubsub.clone();
+        let broadcast = Broadcast::info(&*self.name, InfoValue::new(info));
+        Box::pin(async move { pubsub.send(broadcast).await })
     }
 
     /// Broadcasts `event` to the clients joined to this topic, as [`PubSub::broadcast`].

@@ -110,6 +110,16 @@ pub(crate) fn info_items(self_ty: &Type, methods: &[Method<'_>]) -> (TokenStream
             #(#variants,)*
         }
         #(#impls)*
+        // A second impl even for one `#[on_info]` type: with a single impl, rustc would infer
+        // `I` from it and report a sent `Foo` as "expected `GameUpdate`" instead of the
+        // trait's message naming `Foo`. Hidden from diagnostics.
+        #[diagnostic::do_not_recommend]
+        impl ::websock::channels::HandlesInfo<#name> for #self_ty {
+            #[inline]
+            fn into_info(__info: #name) -> #name {
+                __info
+            }
+        }
     };
     (quote!(#name), items)
 }
