@@ -780,7 +780,7 @@ impl<C: Channel> DynChannel for C {
     ) -> crate::BoxFuture<'a, ()> {
         Box::pin(async move {
             let mut socket = ChannelSocket::new(state);
-            Channel::terminate(self, reason, &mut socket).await
+            Channel::terminate(self, reason, &mut socket).await;
         })
     }
 }

@@ -249,6 +249,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_borrow)] // the two borrows choose the impl: the point here
     fn accept_decodes_only_types_that_deserialize() {
         let sent = InfoValue::new(Update { n: 3 });
         let received = InfoValue::from_json(sent.tag(), sent.to_json().unwrap());

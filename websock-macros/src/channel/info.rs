@@ -156,6 +156,8 @@ pub(crate) fn info_fns(
         quote!(#(#cfgs)* #name::#variant(__value) => #body,)
     });
     quote! {
+        // `&&` chooses `Remote` when the type is `Deserialize`, else `LocalOnly`.
+        #[allow(clippy::needless_borrow)]
         fn accept_info(
             __value: &::websock::channels::InfoValue,
         ) -> ::core::option::Option<Self::Info> {
