@@ -108,8 +108,8 @@ pub trait Channel: Sized + Send + 'static {
 }
 
 /// `I` is one of the infos channel `Self` handles: what makes [`ChannelHandle::send`],
-/// [`ChannelSocket::send_after`] and [`ChannelTopic::publish`] refuse, at compile time, an
-/// info the channel has no `#[on_info]` for. `#[channel]` implements it for each `#[on_info]`
+/// [`ChannelSocket::send_after`] and [`ChannelTopic::publish`](crate::ChannelTopic::publish)
+/// refuse, at compile time, an info the channel has no `#[on_info]` for. `#[channel]` implements it for each `#[on_info]`
 /// type; a hand-written channel implements it for the types its `Info` is made from.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no `#[on_info]` for `{I}`",
