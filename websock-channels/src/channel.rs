@@ -110,7 +110,41 @@ pub trait Channel: Sized + Send + 'static {
 /// `I` is one of the infos channel `Self` handles: what makes [`ChannelHandle::send`],
 /// [`ChannelSocket::send_after`] and [`ChannelTopic::publish`](crate::ChannelTopic::publish)
 /// refuse, at compile time, an info the channel has no `#[on_info]` for. `#[channel]` implements it for each `#[on_info]`
-/// type; a hand-written channel implements it for the types its `Info` is made from.
+/// type; a hand-written channel implements it for the types its `Info` is made from:
+///
+/// ```
+/// use websock_channels::{Channel, ChannelReply, ChannelSocket, HandlesInfo, JoinError, Payload, Topic};
+/// use std::time::Duration;
+///
+/// struct Clock;
+/// struct Tick;
+///
+/// impl Channel for Clock {
+///     const TOPIC: &'static str = "clock";
+///     type Info = Tick;
+///
+///     async fn join(_: Topic, _: Payload, socket: &mut ChannelSocket<'_, Self>) -> Result<(Self, Payload), JoinError> {
+///         socket.send_after(Duration::from_secs(1), Tick);
+///         Ok((Clock, Payload::empty()))
+///     }
+///
+///     async fn handle_in(&mut self, _: &str, _: Payload, _: &mut ChannelSocket<'_, Self>) -> ChannelReply {
+///         ChannelReply::none()
+///     }
+///
+///     async fn handle_info(&mut self, _: Tick, socket: &mut ChannelSocket<'_, Self>) -> ChannelReply {
+///         socket.push("tick", Payload::empty());
+///         socket.send_after(Duration::from_secs(1), Tick);
+///         ChannelReply::none()
+///     }
+/// }
+///
+/// impl HandlesInfo<Tick> for Clock {
+///     fn into_info(info: Tick) -> Tick {
+///         info
+///     }
+/// }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no `#[on_info]` for `{I}`",
     label = "`{Self}` cannot receive a `{I}`",
