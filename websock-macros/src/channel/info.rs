@@ -27,7 +27,7 @@ pub(crate) fn type_sockets(item: &mut ItemImpl) {
                 continue;
             }
             if let Some(last) = path.path.segments.last_mut() {
-                if last.ident == "ChannelSocket" && last.arguments == PathArguments::None {
+                if last.ident == "ChannelSocket" && last.arguments.is_none() {
                     let span = last.ident.span();
                     last.arguments =
                         PathArguments::AngleBracketed(syn::parse_quote_spanned!(span=> <'_, Self>));
