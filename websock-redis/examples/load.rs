@@ -41,7 +41,12 @@ impl Channel for Room {
         Ok((Room, Payload::empty()))
     }
 
-    async fn handle_in(&mut self, _: &str, _: Payload, _: &mut ChannelSocket<'_, Self>) -> ChannelReply {
+    async fn handle_in(
+        &mut self,
+        _: &str,
+        _: Payload,
+        _: &mut ChannelSocket<'_, Self>,
+    ) -> ChannelReply {
         ChannelReply::none()
     }
 }
