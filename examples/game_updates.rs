@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use websock::{
     Router, channel,
-    channels::{AnonymousSocket, ChannelSocket, PubSub, PubSubError, socket},
+    channels::{AnonymousSocket, ChannelReply, ChannelSocket, PubSub, PubSubError, socket},
 };
 
 /// `{:game_update, state}`.
@@ -42,12 +42,13 @@ impl GameChannel {
         GameChannel
     }
 
-    /// A player's move becomes every player's new state.
+    /// A player's move becomes every player's new state; the reply says whether it was shared.
     #[on_event("move")]
-    async fn make_move(&mut self, state: Value, socket: &mut ChannelSocket) {
+    async fn make_move(&mut self, state: Value, socket: &mut ChannelSocket) -> ChannelReply {
         let game = socket.topic().trim_start_matches("game:").to_owned();
-        if let Err(error) = broadcast_game_state(socket.pubsub(), &game, state).await {
-            eprintln!("move not shared: {error}");
+        match broadcast_game_state(socket.pubsub(), &game, state).await {
+            Ok(()) => ChannelReply::ok(json!({})),
+            Err(error) => ChannelReply::error(json!({ "reason": error.to_string() })),
         }
     }
 
