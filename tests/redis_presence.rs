@@ -32,7 +32,7 @@ impl Channel for Relay {
     async fn join(
         _: Topic,
         params: Payload,
-        socket: &mut ChannelSocket,
+        socket: &mut ChannelSocket<'_, Self>,
     ) -> Result<(Self, Payload), JoinError> {
         let user = params
             .as_json()
@@ -50,7 +50,7 @@ impl Channel for Relay {
         &mut self,
         event: &str,
         payload: Payload,
-        socket: &mut ChannelSocket,
+        socket: &mut ChannelSocket<'_, Self>,
     ) -> ChannelReply {
         socket.broadcast(event, payload);
         ChannelReply::ok(Payload::empty())

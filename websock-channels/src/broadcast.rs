@@ -1,7 +1,7 @@
 //! What travels through pubsub: one broadcast (encoded once), who sent it, and what happened
 //! to its delivery to one subscriber.
 
-use crate::{Payload, protocol, serializer::Serializer};
+use crate::{InfoValue, Payload, protocol, serializer::Serializer};
 use std::{
     fmt,
     future::Future,
@@ -36,11 +36,15 @@ impl SubscriberId {
 /// One message for a topic. The frame phoenix.js receives (`[null,null,topic,event,payload]`)
 /// is encoded once per serializer (V1, V2), on first use, and shared by every socket that
 /// pushes it unchanged.
+///
+/// Or a typed value for the subscribed channels' `handle_info` ([`Broadcast::info`]), which
+/// no client receives.
 pub struct Broadcast {
     topic: String,
     event: String,
     payload: Payload,
     from: Option<SubscriberId>,
+    info: Option<InfoValue>,
     frames: [OnceLock<Option<Frame>>; Serializer::COUNT],
 }
 
@@ -51,6 +55,7 @@ impl fmt::Debug for Broadcast {
             .field("event", &self.event)
             .field("payload", &self.payload)
             .field("from", &self.from)
+            .field("info", &self.info)
             .finish()
     }
 }
@@ -67,8 +72,23 @@ impl Broadcast {
             event: event.into(),
             payload: payload.into(),
             from: None,
+            info: None,
             frames: Default::default(),
         }
+    }
+
+    /// A typed value for the `handle_info` of every channel joined to `topic` that takes its
+    /// type ([`PubSub::publish_info`](crate::PubSub::publish_info)); its event is empty and
+    /// nothing is pushed to clients.
+    pub fn info(topic: impl Into<String>, value: InfoValue) -> Self {
+        let mut broadcast = Self::new(topic, "", Payload::empty());
+        broadcast.info = Some(value);
+        broadcast
+    }
+
+    /// The typed value, for a broadcast made with [`Broadcast::info`].
+    pub fn info_value(&self) -> Option<&InfoValue> {
+        self.info.as_ref()
     }
 
     /// The same broadcast, not delivered to `sender` (Phoenix's `broadcast_from`).

@@ -1,7 +1,8 @@
 //! The channel contract (Phoenix's `Phoenix.Channel`) and what its callbacks can do.
 
 use crate::{
-    AlreadyTracked, Assigns, Broadcast, ErrorReply, OkReply, Payload, Presence, PubSub, Topic,
+    AlreadyTracked, Assigns, Broadcast, ErrorReply, InfoValue, OkReply, Payload, Presence,
+    PubSub, Topic,
     broadcast::SubscriberId, presence::Owner, protocol::Inbound, publisher::Publisher,
     shared::Shared,
 };
@@ -10,6 +11,7 @@ use std::{
     any::Any,
     fmt,
     future::Future,
+    marker::PhantomData,
     sync::{
         Arc, OnceLock,
         atomic::{AtomicU64, Ordering},
@@ -40,8 +42,10 @@ pub trait Channel: Sized + Send + 'static {
     /// instead of being pushed as they are (Phoenix's `intercept`).
     const INTERCEPT: &'static [&'static str] = &[];
 
-    /// Messages sent to this channel with a [`ChannelHandle`] or
-    /// [`ChannelSocket::send_after`].
+    /// Messages sent to this channel with a [`ChannelHandle`],
+    /// [`ChannelSocket::send_after`] or [`PubSub::publish_info`]: what `#[channel]` generates
+    /// from its `#[on_info]` methods (one variant per type). A hand-written channel says which
+    /// types it takes by implementing [`HandlesInfo`] for each.
     type Info: Send + 'static;
 
     /// The app state the channel reads: `()` for none, or [`State<S>`](crate::State) for the
@@ -56,7 +60,7 @@ pub trait Channel: Sized + Send + 'static {
     fn join(
         topic: Topic,
         params: Payload,
-        socket: &mut ChannelSocket,
+        socket: &mut ChannelSocket<'_, Self>,
     ) -> impl Future<Output = Result<(Self, Payload), JoinError>> + Send;
 
     /// An event pushed by the client.
@@ -64,17 +68,27 @@ pub trait Channel: Sized + Send + 'static {
         &mut self,
         event: &str,
         payload: Payload,
-        socket: &mut ChannelSocket,
+        socket: &mut ChannelSocket<'_, Self>,
     ) -> impl Future<Output = ChannelReply> + Send;
 
     /// An info message. Ignored by default.
     fn handle_info(
         &mut self,
         info: Self::Info,
-        socket: &mut ChannelSocket,
+        socket: &mut ChannelSocket<'_, Self>,
     ) -> impl Future<Output = ChannelReply> + Send {
         let _ = (info, socket);
         std::future::ready(ChannelReply::none())
+    }
+
+    /// Takes a value published to this channel's topic ([`PubSub::publish_info`]), or `None`
+    /// when it has no `handle_info` for its type: the socket then counts it in
+    /// [`ChannelMetrics::unhandled_infos`](crate::ChannelMetrics) and logs it. By default, a
+    /// value of exactly `Self::Info` published on this node; `#[channel]` generates one that
+    /// takes every `#[on_info]` type, decoding (once per node) a value from another node when
+    /// the type is `Deserialize`.
+    fn accept_info(value: &InfoValue) -> Option<Self::Info> {
+        value.clone_as::<Self::Info>()
     }
 
     /// An intercepted broadcast (see [`INTERCEPT`](Self::INTERCEPT)); pushes it unchanged by
@@ -83,7 +97,7 @@ pub trait Channel: Sized + Send + 'static {
         &mut self,
         event: &str,
         payload: Payload,
-        socket: &mut ChannelSocket,
+        socket: &mut ChannelSocket<'_, Self>,
     ) -> impl Future<Output = ChannelReply> + Send {
         socket.push(event, payload);
         std::future::ready(ChannelReply::none())
@@ -94,11 +108,59 @@ pub trait Channel: Sized + Send + 'static {
     fn terminate(
         &mut self,
         reason: LeaveReason,
-        socket: &mut ChannelSocket,
+        socket: &mut ChannelSocket<'_, Self>,
     ) -> impl Future<Output = ()> + Send {
         let _ = (reason, socket);
         std::future::ready(())
     }
+}
+
+/// `I` is one of the infos channel `Self` handles: what makes [`ChannelHandle::send`],
+/// [`ChannelSocket::send_after`] and [`ChannelTopic::publish`](crate::ChannelTopic::publish)
+/// refuse, at compile time, an info the channel has no `#[on_info]` for. `#[channel]` implements it for each `#[on_info]`
+/// type; a hand-written channel implements it for the types its `Info` is made from:
+///
+/// ```
+/// use websock_channels::{Channel, ChannelReply, ChannelSocket, HandlesInfo, JoinError, Payload, Topic};
+/// use std::time::Duration;
+///
+/// struct Clock;
+/// struct Tick;
+///
+/// impl Channel for Clock {
+///     const TOPIC: &'static str = "clock";
+///     type Info = Tick;
+///
+///     async fn join(_: Topic, _: Payload, socket: &mut ChannelSocket<'_, Self>) -> Result<(Self, Payload), JoinError> {
+///         socket.send_after(Duration::from_secs(1), Tick);
+///         Ok((Clock, Payload::empty()))
+///     }
+///
+///     async fn handle_in(&mut self, _: &str, _: Payload, _: &mut ChannelSocket<'_, Self>) -> ChannelReply {
+///         ChannelReply::none()
+///     }
+///
+///     async fn handle_info(&mut self, _: Tick, socket: &mut ChannelSocket<'_, Self>) -> ChannelReply {
+///         socket.push("tick", Payload::empty());
+///         socket.send_after(Duration::from_secs(1), Tick);
+///         ChannelReply::none()
+///     }
+/// }
+///
+/// impl HandlesInfo<Tick> for Clock {
+///     fn into_info(info: Tick) -> Tick {
+///         info
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `#[on_info]` for `{I}`",
+    label = "`{Self}` cannot receive a `{I}`",
+    note = "add `#[on_info] fn on_it(&mut self, info: {I}, socket: &mut ChannelSocket)` to the `#[channel]` impl of `{Self}`, or send one of the types it handles"
+)]
+pub trait HandlesInfo<I>: Channel {
+    /// `info` as this channel's [`Channel::Info`].
+    fn into_info(info: I) -> Self::Info;
 }
 
 /// Why a channel ended, as passed to [`Channel::terminate`].
@@ -283,14 +345,25 @@ impl<T: OkReply, E: ErrorReply> IntoChannelReply for Result<T, E> {
     }
 }
 
-/// A message to one channel instance of one socket, from any task; see
-/// [`ChannelSocket::handle`].
-#[derive(Clone)]
-pub struct ChannelHandle {
+/// Sends infos to one channel instance (of type `C`) of one socket, from any task; see
+/// [`ChannelSocket::handle`]. Only the types `C` has an `#[on_info]` for can be sent.
+pub struct ChannelHandle<C> {
     /// Weak: a handle kept somewhere does not keep an ended channel's task alive.
     mail: mpsc::WeakSender<Mail>,
     topic: Arc<str>,
     join_ref: Arc<str>,
+    channel: PhantomData<fn() -> C>,
+}
+
+impl<C> Clone for ChannelHandle<C> {
+    fn clone(&self) -> Self {
+        Self {
+            mail: self.mail.clone(),
+            topic: self.topic.clone(),
+            join_ref: self.join_ref.clone(),
+            channel: PhantomData,
+        }
+    }
 }
 
 /// What a channel's task receives, in order: the socket routes the client's messages and
@@ -300,16 +373,20 @@ pub(crate) enum Mail {
     In(Box<Inbound>),
     /// A broadcast the channel intercepts, for `handle_out`.
     Out(Arc<Broadcast>),
-    /// An info for `handle_info`. Boxed twice so that every variant is one pointer: the
-    /// mailbox's slots (allocated 32 at a time) stay small.
+    /// An info for `handle_info` (the channel's own `Info`, from a handle or a timer). Boxed
+    /// twice so that every variant is one pointer: the mailbox's slots (allocated 32 at a
+    /// time) stay small.
     Info(Box<Box<dyn Any + Send>>),
+    /// A value published to the topic ([`PubSub::publish_info`]), for `handle_info` if the
+    /// channel takes its type.
+    Published(Arc<Broadcast>),
     /// The client's `phx_leave`: reply ok, `terminate`, `phx_close`.
     Leave(Box<Inbound>),
     /// The socket has ended the channel (a duplicate join, the socket closing).
     End(LeaveReason),
 }
 
-impl fmt::Debug for ChannelHandle {
+impl<C> fmt::Debug for ChannelHandle<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChannelHandle")
             .field("topic", &self.topic)
@@ -338,17 +415,23 @@ pub(crate) fn next_instance() -> u64 {
     NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed)
 }
 
-impl ChannelHandle {
-    /// Sends `info` to the channel's `handle_info` (`#[on_info]`). A channel that has left or
-    /// been rejoined since drops it; so does one whose `Info` is another type (logged).
-    pub fn send<I: Send + 'static>(&self, info: I) -> Result<(), NotDelivered> {
+impl<C: Channel> ChannelHandle<C> {
+    /// Sends `info` to the channel's `#[on_info]` method for its type (a compile error if it
+    /// has none). A channel that has left or been rejoined since is not reached.
+    ///
+    /// # Errors
+    /// [`NotDelivered`] when the channel's mailbox is full or the channel has ended.
+    pub fn send<I>(&self, info: I) -> Result<(), NotDelivered>
+    where
+        C: HandlesInfo<I>,
+    {
         let mail = self.mail.upgrade().ok_or(NotDelivered)?;
-        mail.try_send(Mail::Info(Box::new(Box::new(info))))
+        mail.try_send(Mail::Info(Box::new(Box::new(C::into_info(info)))))
             .map_err(|_| NotDelivered)
     }
 
     /// Sends `info`, waiting for room in the channel's mailbox; `false` once it has ended.
-    async fn send_waiting<I: Send + 'static>(&self, info: I) -> bool {
+    async fn send_waiting(&self, info: C::Info) -> bool {
         match self.mail.upgrade() {
             Some(mail) => mail
                 .send(Mail::Info(Box::new(Box::new(info))))
@@ -357,20 +440,12 @@ impl ChannelHandle {
             None => false,
         }
     }
+}
 
+impl<C> ChannelHandle<C> {
     /// The topic.
     pub fn topic(&self) -> &str {
         &self.topic
-    }
-}
-
-/// An info of any type: a channel whose [`Channel::Info`] is `AnyInfo` receives whatever is
-/// sent to it and downcasts (what `#[channel]` generates for its `#[on_info]` methods).
-pub struct AnyInfo(pub Box<dyn Any + Send>);
-
-impl fmt::Debug for AnyInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AnyInfo(..)")
     }
 }
 
@@ -386,9 +461,9 @@ impl ChannelTimer {
     }
 }
 
-/// What a channel callback can do besides returning a [`ChannelReply`]: push to its client,
-/// broadcast to its topic, track presence, stop; and read the socket's assigns.
-pub struct ChannelSocket {
+/// What a joined channel instance keeps between callbacks; its callbacks see it as a
+/// [`ChannelSocket`].
+pub(crate) struct SocketState {
     pub(crate) topic: Arc<str>,
     pub(crate) join_ref: Arc<str>,
     /// Tells this channel instance from any other of the same topic on the socket, including
@@ -410,9 +485,9 @@ pub struct ChannelSocket {
     pub(crate) stop: bool,
 }
 
-impl fmt::Debug for ChannelSocket {
+impl fmt::Debug for SocketState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChannelSocket")
+        f.debug_struct("SocketState")
             .field("topic", &self.topic)
             .field("join_ref", &self.join_ref)
             .field("socket_id", &self.socket_id)
@@ -420,53 +495,90 @@ impl fmt::Debug for ChannelSocket {
     }
 }
 
-impl Drop for ChannelSocket {
+impl Drop for SocketState {
     fn drop(&mut self) {
         self.end_timers();
     }
 }
 
-impl ChannelSocket {
+/// What a callback of channel `C` can do besides returning a [`ChannelReply`]: push to its
+/// client, broadcast to its topic, track presence, send itself infos, stop; and read the
+/// socket's assigns. In a `#[channel]` impl, write it `socket: &mut ChannelSocket`: the macro
+/// makes it `ChannelSocket<'_, Self>`; a hand-written [`Channel`] writes that itself.
+/// Elsewhere, `ChannelSocket` is `ChannelSocket<'_, ()>`: every operation but the typed ones
+/// ([`handle`](Self::handle), [`send_after`](Self::send_after)), for helper functions (pass
+/// them [`socket.untyped()`](Self::untyped)).
+pub struct ChannelSocket<'a, C = ()> {
+    pub(crate) state: &'a mut SocketState,
+    channel: PhantomData<fn() -> C>,
+}
+
+impl<C> fmt::Debug for ChannelSocket<'_, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChannelSocket")
+            .field("topic", &self.state.topic)
+            .field("join_ref", &self.state.join_ref)
+            .field("socket_id", &self.state.socket_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, C> ChannelSocket<'a, C> {
+    pub(crate) fn new(state: &'a mut SocketState) -> Self {
+        Self {
+            state,
+            channel: PhantomData,
+        }
+    }
+
+    /// This socket without its channel's type, for a helper function that takes
+    /// `&mut ChannelSocket`.
+    pub fn untyped(&mut self) -> ChannelSocket<'_> {
+        ChannelSocket::new(self.state)
+    }
+}
+
+impl<C> ChannelSocket<'_, C> {
     /// The topic.
     pub fn topic(&self) -> &str {
-        &self.topic
+        &self.state.topic
     }
 
     /// The ref of the `phx_join` this instance answers (each rejoin has a new one).
     pub fn join_ref(&self) -> &str {
-        &self.join_ref
+        &self.state.join_ref
     }
 
     /// What the socket's `connect` returned.
     pub fn assigns(&self) -> &Assigns {
-        &self.assigns
+        &self.state.assigns
     }
 
     /// The socket's id ([`Socket::id`](crate::Socket::id)), if it has one.
     pub fn socket_id(&self) -> Option<&str> {
-        self.socket_id.as_deref()
+        self.state.socket_id.as_deref()
     }
 
     /// This socket as a broadcast sender (see [`PubSub::broadcast_from`]).
     pub fn subscriber_id(&self) -> SubscriberId {
-        self.subscriber
+        self.state.subscriber
     }
 
     /// The endpoint's pubsub, to broadcast to other topics or from spawned tasks.
     pub fn pubsub(&self) -> &PubSub {
-        &self.shared.pubsub
+        &self.state.shared.pubsub
     }
 
     /// The endpoint's rate limiter, what `#[rate_limit]` checks (see
     /// [`SocketRoute::rate_limiter`](crate::SocketRoute::rate_limiter)); a hand-written
     /// channel calls its [`check`](RateLimiter::check).
     pub fn rate_limiter(&self) -> &RateLimiter {
-        &self.shared.rate_limiter
+        &self.state.shared.rate_limiter
     }
 
     /// The endpoint's presence, to read other topics.
     pub fn presence(&self) -> &Presence {
-        &self.shared.presence
+        &self.state.shared.presence
     }
 
     /// Pushes `event` to this client only: `[join_ref, null, topic, event, payload]`. With a
@@ -474,64 +586,27 @@ impl ChannelSocket {
     /// the push is then not sent, and is logged and counted in
     /// [`ChannelMetrics::unencodable`](crate::ChannelMetrics).
     pub fn push(&mut self, event: impl Into<String>, payload: impl Into<Payload>) {
-        self.pushes.push((event.into(), payload.into()));
+        self.state.pushes.push((event.into(), payload.into()));
     }
 
     /// Broadcasts `event` to every socket in this topic, this one included. With a binary
     /// payload, an `event` over 255 bytes is refused ([`PubSub::send`]) and logged.
     pub fn broadcast(&mut self, event: impl Into<String>, payload: impl Into<Payload>) {
-        self.broadcasts
-            .push(Broadcast::new(&*self.topic, event, payload));
+        self.state
+            .broadcasts
+            .push(Broadcast::new(&*self.state.topic, event, payload));
     }
 
     /// Broadcasts `event` to every socket in this topic except this one.
     pub fn broadcast_from(&mut self, event: impl Into<String>, payload: impl Into<Payload>) {
-        self.broadcasts
-            .push(Broadcast::new(&*self.topic, event, payload).from(self.subscriber));
+        self.state
+            .broadcasts
+            .push(Broadcast::new(&*self.state.topic, event, payload).from(self.state.subscriber));
     }
 
     /// Stops the channel after this callback: the client gets `phx_close`.
     pub fn stop(&mut self) {
-        self.stop = true;
-    }
-
-    /// A handle that sends infos to this channel instance from any task.
-    pub fn handle(&self) -> ChannelHandle {
-        ChannelHandle {
-            mail: self.mail.clone(),
-            topic: self.topic.clone(),
-            join_ref: self.join_ref.clone(),
-        }
-    }
-
-    /// Sends `info` to this channel's `handle_info` after `delay`. The timer ends with the
-    /// channel (leave, stop, crash, rejoin, socket closed): its info never reaches another
-    /// instance of the topic. When it fires, it waits for room in a full mailbox rather than
-    /// drop the info.
-    pub fn send_after<I: Send + 'static>(&self, delay: Duration, info: I) -> ChannelTimer {
-        let handle = self.handle();
-        let ended = self.timers.get_or_init(CancellationToken::new).clone();
-        let task = tokio::spawn(async move {
-            // tokio's `sleep` saturates: `Duration::MAX` means "never", not a panic.
-            tokio::select! {
-                () = ended.cancelled() => {}
-                () = tokio::time::sleep(delay) => {
-                    tokio::select! {
-                        () = ended.cancelled() => {}
-                        _ = handle.send_waiting(info) => {}
-                    }
-                }
-            }
-        });
-        ChannelTimer(task.abort_handle())
-    }
-
-    /// Stops this channel's timers; called when the channel ends, and when its state is
-    /// dropped (an aborted task).
-    pub(crate) fn end_timers(&self) {
-        if let Some(ended) = self.timers.get() {
-            ended.cancel();
-        }
+        self.state.stop = true;
     }
 
     /// Tracks `key` (a user id, say) in this topic's presence with `meta`; everyone in the
@@ -542,12 +617,14 @@ impl ChannelSocket {
     /// Phoenix.Presence answers `{:error, {:already_tracked, pid, topic, key}}`: nothing
     /// changes (use [`update`](Self::update) to change the meta).
     pub fn track(&mut self, key: impl AsRef<str>, meta: Value) -> Result<(), AlreadyTracked> {
-        let (_, diff) =
-            self.shared
-                .presence
-                .track(self.owner(), &self.topic, key.as_ref(), meta)?;
-        self.tracked = true;
-        self.broadcasts.push(diff);
+        let (_, diff) = self.state.shared.presence.track(
+            self.state.owner(),
+            &self.state.topic,
+            key.as_ref(),
+            meta,
+        )?;
+        self.state.tracked = true;
+        self.state.broadcasts.push(diff);
         Ok(())
     }
 
@@ -578,13 +655,14 @@ impl ChannelSocket {
     ///
     /// `f` runs while the presence is locked: it must not call presence itself.
     pub fn update_with(&mut self, key: impl AsRef<str>, f: impl FnOnce(Value) -> Value) -> bool {
-        match self
-            .shared
-            .presence
-            .update(self.owner(), &self.topic, key.as_ref(), f)
-        {
+        match self.state.shared.presence.update(
+            self.state.owner(),
+            &self.state.topic,
+            key.as_ref(),
+            f,
+        ) {
             Some(diff) => {
-                self.broadcasts.push(diff);
+                self.state.broadcasts.push(diff);
                 true
             }
             None => false,
@@ -593,18 +671,18 @@ impl ChannelSocket {
 
     /// Stops tracking `key`.
     pub fn untrack(&mut self, key: impl AsRef<str>) {
-        if let Some(diff) =
-            self.shared
-                .presence
-                .untrack(self.owner(), &self.topic, Some(key.as_ref()))
-        {
-            self.broadcasts.push(diff);
+        if let Some(diff) = self.state.shared.presence.untrack(
+            self.state.owner(),
+            &self.state.topic,
+            Some(key.as_ref()),
+        ) {
+            self.state.broadcasts.push(diff);
         }
     }
 
     /// This topic's presences, in the `presence_state` shape.
     pub fn presence_list(&self) -> Value {
-        self.shared.presence.list(&self.topic)
+        self.state.shared.presence.list(&self.state.topic)
     }
 
     /// Pushes `presence_state` to this client (do it after `track`, on every join).
@@ -612,26 +690,87 @@ impl ChannelSocket {
         let state = self.presence_list();
         self.push("presence_state", state);
     }
+}
+
+impl<C: Channel> ChannelSocket<'_, C> {
+    /// A handle that sends infos to this channel instance from any task.
+    pub fn handle(&self) -> ChannelHandle<C> {
+        ChannelHandle {
+            mail: self.state.mail.clone(),
+            topic: self.state.topic.clone(),
+            join_ref: self.state.join_ref.clone(),
+            channel: PhantomData,
+        }
+    }
+
+    /// Sends `info` to this channel's `#[on_info]` method for its type (a compile error if it
+    /// has none) after `delay`. The timer ends with the channel (leave, stop, crash, rejoin,
+    /// socket closed): its info never reaches another instance of the topic. When it fires,
+    /// it waits for room in a full mailbox rather than drop the info.
+    pub fn send_after<I>(&self, delay: Duration, info: I) -> ChannelTimer
+    where
+        C: HandlesInfo<I>,
+    {
+        let handle = self.handle();
+        let info = C::into_info(info);
+        let ended = self
+            .state
+            .timers
+            .get_or_init(CancellationToken::new)
+            .clone();
+        let task = tokio::spawn(async move {
+            // tokio's `sleep` saturates: `Duration::MAX` means "never", not a panic.
+            tokio::select! {
+                () = ended.cancelled() => {}
+                () = tokio::time::sleep(delay) => {
+                    tokio::select! {
+                        () = ended.cancelled() => {}
+                        _ = handle.send_waiting(info) => {}
+                    }
+                }
+            }
+        });
+        ChannelTimer(task.abort_handle())
+    }
+}
+
+impl SocketState {
+    /// Stops this channel's timers; called when the channel ends, and when its state is
+    /// dropped (an aborted task).
+    pub(crate) fn end_timers(&self) {
+        if let Some(ended) = self.timers.get() {
+            ended.cancel();
+        }
+    }
 
     pub(crate) fn owner(&self) -> Owner {
         Owner(self.subscriber)
     }
 }
 
-/// A channel with its type erased, as the socket keeps it.
+/// A channel with its type erased, as the socket keeps it. Each callback sees the instance's
+/// state as the channel's own [`ChannelSocket`].
 pub(crate) trait DynChannel: Send {
     fn handle_in<'a>(
         &'a mut self,
         event: &'a str,
         payload: Payload,
-        socket: &'a mut ChannelSocket,
+        state: &'a mut SocketState,
     ) -> crate::BoxFuture<'a, ChannelReply>;
 
+    /// An info from a handle or a timer: always the channel's own `Info`.
     fn handle_info<'a>(
         &'a mut self,
         info: Box<dyn Any + Send>,
-        socket: &'a mut ChannelSocket,
+        state: &'a mut SocketState,
     ) -> crate::BoxFuture<'a, ChannelReply>;
+
+    /// A value published to the topic: `None` when the channel does not take its type.
+    fn handle_published<'a>(
+        &'a mut self,
+        value: &InfoValue,
+        state: &'a mut SocketState,
+    ) -> Option<crate::BoxFuture<'a, ChannelReply>>;
 
     /// The events `handle_out` intercepts.
     fn intercept(&self) -> &'static [&'static str];
@@ -640,13 +779,13 @@ pub(crate) trait DynChannel: Send {
         &'a mut self,
         event: &'a str,
         payload: Payload,
-        socket: &'a mut ChannelSocket,
+        state: &'a mut SocketState,
     ) -> crate::BoxFuture<'a, ChannelReply>;
 
     fn terminate<'a>(
         &'a mut self,
         reason: LeaveReason,
-        socket: &'a mut ChannelSocket,
+        state: &'a mut SocketState,
     ) -> crate::BoxFuture<'a, ()>;
 }
 
@@ -655,35 +794,46 @@ impl<C: Channel> DynChannel for C {
         &'a mut self,
         event: &'a str,
         payload: Payload,
-        socket: &'a mut ChannelSocket,
+        state: &'a mut SocketState,
     ) -> crate::BoxFuture<'a, ChannelReply> {
-        Box::pin(Channel::handle_in(self, event, payload, socket))
+        Box::pin(async move {
+            let mut socket = ChannelSocket::new(state);
+            Channel::handle_in(self, event, payload, &mut socket).await
+        })
     }
 
     fn handle_info<'a>(
         &'a mut self,
         info: Box<dyn Any + Send>,
-        socket: &'a mut ChannelSocket,
+        state: &'a mut SocketState,
     ) -> crate::BoxFuture<'a, ChannelReply> {
-        // A channel whose `Info` is `AnyInfo` takes every type and dispatches itself (what
-        // `#[channel]` generates for several `#[on_info]` types).
-        let info: Box<dyn Any + Send> =
-            if std::any::TypeId::of::<C::Info>() == std::any::TypeId::of::<AnyInfo>() {
-                Box::new(AnyInfo(info))
-            } else {
-                info
-            };
         match info.downcast::<C::Info>() {
-            Ok(info) => Box::pin(Channel::handle_info(self, *info, socket)),
+            Ok(info) => Box::pin(async move {
+                let mut socket = ChannelSocket::new(state);
+                Channel::handle_info(self, *info, &mut socket).await
+            }),
+            // Handles and timers are typed by their channel: only a bug gets here.
             Err(_) => {
-                tracing::warn!(
-                    topic = socket.topic(),
+                tracing::error!(
+                    topic = %state.topic,
                     expected = std::any::type_name::<C::Info>(),
                     "info of another type dropped"
                 );
                 Box::pin(std::future::ready(ChannelReply::none()))
             }
         }
+    }
+
+    fn handle_published<'a>(
+        &'a mut self,
+        value: &InfoValue,
+        state: &'a mut SocketState,
+    ) -> Option<crate::BoxFuture<'a, ChannelReply>> {
+        let info = C::accept_info(value)?;
+        Some(Box::pin(async move {
+            let mut socket = ChannelSocket::new(state);
+            Channel::handle_info(self, info, &mut socket).await
+        }))
     }
 
     fn intercept(&self) -> &'static [&'static str] {
@@ -694,17 +844,23 @@ impl<C: Channel> DynChannel for C {
         &'a mut self,
         event: &'a str,
         payload: Payload,
-        socket: &'a mut ChannelSocket,
+        state: &'a mut SocketState,
     ) -> crate::BoxFuture<'a, ChannelReply> {
-        Box::pin(Channel::handle_out(self, event, payload, socket))
+        Box::pin(async move {
+            let mut socket = ChannelSocket::new(state);
+            Channel::handle_out(self, event, payload, &mut socket).await
+        })
     }
 
     fn terminate<'a>(
         &'a mut self,
         reason: LeaveReason,
-        socket: &'a mut ChannelSocket,
+        state: &'a mut SocketState,
     ) -> crate::BoxFuture<'a, ()> {
-        Box::pin(Channel::terminate(self, reason, socket))
+        Box::pin(async move {
+            let mut socket = ChannelSocket::new(state);
+            Channel::terminate(self, reason, &mut socket).await;
+        })
     }
 }
 
@@ -715,10 +871,11 @@ pub(crate) type Joined = Result<(Box<dyn DynChannel>, Payload), JoinError>;
 pub(crate) fn join_erased<'a, C: Channel>(
     topic: Topic,
     params: Payload,
-    socket: &'a mut ChannelSocket,
+    state: &'a mut SocketState,
 ) -> crate::BoxFuture<'a, Joined> {
     Box::pin(async move {
-        let (channel, response) = C::join(topic, params, socket).await?;
+        let mut socket = ChannelSocket::new(state);
+        let (channel, response) = C::join(topic, params, &mut socket).await?;
         Ok((Box::new(channel) as Box<dyn DynChannel>, response))
     })
 }

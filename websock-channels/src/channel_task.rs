@@ -1,12 +1,12 @@
 //! A joined channel's task (Phoenix's channel process): it owns the channel and its
-//! [`ChannelSocket`], runs their callbacks one at a time from its own mailbox, and sends what
+//! state (`SocketState`, which its callbacks see as their `ChannelSocket`), runs their callbacks one at a time from its own mailbox, and sends what
 //! they push to its socket, in order. A slow callback delays only its own channel; one that
 //! panics or runs past the callback timeout ends only its channel (`phx_error`; phoenix.js
 //! rejoins), never the socket.
 
 use crate::{
-    Payload,
-    channel::{ChannelReply, ChannelSocket, DynChannel, LeaveReason, Mail},
+    Broadcast, Payload,
+    channel::{ChannelReply, DynChannel, LeaveReason, Mail, SocketState},
     mailbox::{Info, Mailbox},
     protocol::{Header, Inbound},
     serializer::Serializer,
@@ -58,7 +58,7 @@ pub(crate) async fn guard<F: Future>(
 /// One joined channel, run by [`run`](Self::run) in its own task.
 pub(crate) struct ChannelTask {
     pub(crate) channel: Box<dyn DynChannel>,
-    pub(crate) socket: ChannelSocket,
+    pub(crate) socket: SocketState,
     pub(crate) mail: mpsc::Receiver<Mail>,
     /// The socket's mailbox, where its frames go.
     pub(crate) out: Mailbox,
@@ -103,6 +103,7 @@ impl ChannelTask {
                 let outcome = guard(self.timeout, callback).await;
                 self.after(outcome, None).await
             }
+            Mail::Published(message) => self.published(&message).await,
             Mail::Leave(msg) => {
                 self.leave(&msg).await;
                 true
@@ -112,6 +113,25 @@ impl ChannelTask {
                 true
             }
         }
+    }
+
+    /// A value published to the topic: to `handle_info` if the channel takes its type, else
+    /// counted and logged (never a silent drop).
+    async fn published(&mut self, message: &Broadcast) -> bool {
+        let Some(value) = message.info_value() else {
+            return false;
+        };
+        let Some(callback) = self.channel.handle_published(value, &mut self.socket) else {
+            self.socket.shared.counters.unhandled_info();
+            tracing::warn!(
+                tag = value.tag(),
+                remote = value.is_remote(),
+                "published value dropped: the channel has no #[on_info] for its type (or it came from another node and did not decode)"
+            );
+            return false;
+        };
+        let outcome = guard(self.timeout, callback).await;
+        self.after(outcome, None).await
     }
 
     async fn event(&mut self, msg: Inbound) -> bool {
@@ -277,7 +297,7 @@ mod tests {
     #[test]
     fn sizes() {
         println!("ChannelTask: {} B", std::mem::size_of::<ChannelTask>());
-        println!("ChannelSocket: {} B", std::mem::size_of::<ChannelSocket>());
+        println!("SocketState: {} B", std::mem::size_of::<SocketState>());
         println!("Mail: {} B", std::mem::size_of::<Mail>());
         assert_eq!(std::mem::size_of::<Mail>(), 16);
     }

@@ -4,7 +4,7 @@
 use crate::{
     Payload,
     broadcast::SubscriberId,
-    channel::{ChannelSocket, LeaveReason, Mail},
+    channel::{LeaveReason, Mail, SocketState},
     channel_task::{self, ChannelTask, Failure, guard},
     hub::{Connected, Hub},
     mailbox::{Info, Mailbox},
@@ -228,7 +228,7 @@ impl Core {
             .pubsub
             .subscribe_socket(&topic_name, self.subscriber, self.mailbox.clone());
         let (mail, mailbox) = mpsc::channel(channel_task::CAPACITY);
-        let mut socket = ChannelSocket {
+        let mut socket = SocketState {
             topic: topic_name.clone(),
             join_ref: join_ref.clone(),
             instance: crate::channel::next_instance(),
@@ -402,6 +402,11 @@ impl Core {
                 let Some(joined) = self.channels.get(message.topic()) else {
                     return;
                 };
+                if message.info_value().is_some() {
+                    // A typed value: for the channel's `handle_info`, never for the client.
+                    let sent = joined.mail.try_send(Mail::Published(message));
+                    return self.channel_mail_sent(sent);
+                }
                 // Phoenix's fastlane: the frame, encoded once for every subscriber, goes
                 // straight to the client unless the channel intercepts the event.
                 if !joined.intercept.contains(&message.event()) {
@@ -412,17 +417,8 @@ impl Core {
                     );
                     return;
                 }
-                if let Err(mpsc::error::TrySendError::Full(_)) =
-                    joined.mail.try_send(Mail::Out(message))
-                {
-                    // As a full socket mailbox (see `Delivery`): never a silent drop.
-                    self.hub.shared.counters.slow_consumer();
-                    tracing::warn!("channel mailbox full: slow consumer, closing with 1013");
-                    self.close = Some(Close::new(
-                        CloseCode::TRY_AGAIN_LATER,
-                        "slow consumer: channel mailbox full",
-                    ));
-                }
+                let sent = joined.mail.try_send(Mail::Out(message));
+                self.channel_mail_sent(sent);
             }
             Info::Frames(frames) => self.out.extend(frames),
             Info::Down {
@@ -446,6 +442,19 @@ impl Core {
             }
             // What it woke the socket for is read in `resync_presence` and `handle_info`.
             Info::Wake => {}
+        }
+    }
+
+    /// A broadcast that found its channel's mailbox full is treated as a full socket mailbox
+    /// (see `Delivery`): never a silent drop.
+    fn channel_mail_sent(&mut self, sent: Result<(), mpsc::error::TrySendError<Mail>>) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = sent {
+            self.hub.shared.counters.slow_consumer();
+            tracing::warn!("channel mailbox full: slow consumer, closing with 1013");
+            self.close = Some(Close::new(
+                CloseCode::TRY_AGAIN_LATER,
+                "slow consumer: channel mailbox full",
+            ));
         }
     }
 
@@ -497,7 +506,7 @@ impl Core {
         }
     }
 
-    fn push_all(&mut self, socket: &ChannelSocket, pushes: Vec<(String, Payload)>) {
+    fn push_all(&mut self, socket: &SocketState, pushes: Vec<(String, Payload)>) {
         for (event, payload) in pushes {
             let frame = self.serializer.encode_push(
                 Some(&socket.join_ref),
@@ -510,7 +519,7 @@ impl Core {
     }
 
     /// Pushes and broadcasts a join queued.
-    async fn flush(&mut self, socket: &mut ChannelSocket) {
+    async fn flush(&mut self, socket: &mut SocketState) {
         let pushes = std::mem::take(&mut socket.pushes);
         self.push_all(socket, pushes);
         for broadcast in std::mem::take(&mut socket.broadcasts) {
@@ -530,7 +539,7 @@ impl Core {
     }
 
     /// What a refused join leaves behind: its timers, presences, broadcasts, subscription.
-    async fn cleanup(&mut self, socket: &mut ChannelSocket) {
+    async fn cleanup(&mut self, socket: &mut SocketState) {
         socket.end_timers();
         socket.pushes.clear();
         self.flush(socket).await;

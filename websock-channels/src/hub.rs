@@ -3,7 +3,7 @@
 
 use crate::{
     Assigns, Payload, Topic,
-    channel::{ChannelSocket, Joined},
+    channel::{Joined, SocketState},
     serializer::Serializer,
     shared::Shared,
     topic::TopicPattern,
@@ -15,7 +15,7 @@ use std::{fmt, sync::Arc};
 pub(crate) struct ChannelRoute {
     pub(crate) pattern: TopicPattern,
     pub(crate) join:
-        for<'a> fn(Topic, Payload, &'a mut ChannelSocket) -> crate::BoxFuture<'a, Joined>,
+        for<'a> fn(Topic, Payload, &'a mut SocketState) -> crate::BoxFuture<'a, Joined>,
     pub(crate) name: &'static str,
 }
 

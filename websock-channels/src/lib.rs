@@ -13,14 +13,14 @@
 //!     type Info = ();
 //!     type State = ();
 //!
-//!     async fn join(topic: Topic, _: Payload, _: &mut ChannelSocket) -> Result<(Self, Payload), JoinError> {
+//!     async fn join(topic: Topic, _: Payload, _: &mut ChannelSocket<'_, Self>) -> Result<(Self, Payload), JoinError> {
 //!         if topic.get("id") == Some("secret") {
 //!             return Err(JoinError::reason("unauthorized"));
 //!         }
 //!         Ok((Room, Payload::empty()))
 //!     }
 //!
-//!     async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket) -> ChannelReply {
+//!     async fn handle_in(&mut self, event: &str, payload: Payload, socket: &mut ChannelSocket<'_, Self>) -> ChannelReply {
 //!         socket.broadcast(event, payload);
 //!         ChannelReply::ok(Payload::empty())
 //!     }
@@ -46,6 +46,8 @@
 //! | `{:reply, {:ok, map}, socket}` / `{:noreply, socket}` / `{:stop, ..}` | [`ChannelReply::ok`], [`ChannelReply::none`], [`ChannelReply::stop`] |
 //! | `push`, `broadcast`, `broadcast_from` | [`ChannelSocket::push`], [`ChannelSocket::broadcast`], [`ChannelSocket::broadcast_from`] |
 //! | `Endpoint.broadcast`, `Endpoint.broadcast(id, "disconnect", %{})` | [`PubSub::broadcast`], [`PubSub::disconnect`] |
+//! | `PubSub.broadcast(MyApp.PubSub, "game:42", {:game_update, state})` to `handle_info`, `PubSub.subscribe` | [`PubSub::publish_info`], `GameChannel::topic("42").publish(..)` ([`ChannelTopic::publish`], checked at compile time), [`PubSub::subscribe_info`] |
+//! | `send(self(), msg)`, `Process.send_after(self(), msg, ms)` | [`ChannelSocket::handle`] ([`ChannelHandle::send`]), [`ChannelSocket::send_after`]: only the types the channel has an `#[on_info]` for ([`HandlesInfo`]) |
 //! | `Presence.track/update/list` | [`ChannelSocket::track`], [`ChannelSocket::update`], [`Presence::list`] |
 //! | `Phoenix.ChannelTest` | [`testing`] |
 //! | `serializer: [{V1.JSONSerializer, "~> 1.0.0"}, {V2.JSONSerializer, "~> 2.0.0"}]` | chosen by `vsn` at connect: no `vsn` or `~> 1.0.0` is V1 (`{"topic","event","payload","ref"}` objects, no binary: a binary payload is not sent to a V1 socket, counted in [`ChannelMetrics::unencodable`]), `~> 2.0.0` is V2, others get 403 |
@@ -68,7 +70,8 @@
 
 // The modules in layers, each using only those above it (no import circles):
 //
-// 1. `topic`, `payload`, `protocol`, `telemetry`: names, values, the wire format, counters.
+// 1. `topic`, `payload`, `protocol`, `telemetry`: names, values, the wire format, counters;
+//    `info`: a typed value published to a topic.
 // 2. `broadcast`: one broadcast (encoded once), its sender id, what its delivery did.
 // 3. `mailbox`: a socket's mailbox and its overflow policy.
 // 4. `pubsub`: topics to subscribers, adapters.
@@ -78,18 +81,21 @@
 // 7. `shared`: what an endpoint's channels share (pubsub, presence, limits, counters);
 //    `state`: the app state channels read (the route's socket value).
 // 8. `channel`: the `Channel` contract and `ChannelSocket`; `channel_task`: a joined
-//    channel's own task (Phoenix's channel process); `rate_limit`: what `#[rate_limit]` calls.
+//    channel's own task (Phoenix's channel process); `rate_limit`: what `#[rate_limit]` calls;
+//    `channel_topic`: a topic typed by its channel.
 // 9. `hub`: the channel routes, and a connection that passed `connect`.
 // 10. `core`: one socket's state machine (frames in, frames out), transport-free.
 // 11. `handler` (the WebSocket transport), `socket` (the route builder), `testing`.
 mod broadcast;
 mod channel;
 mod channel_task;
+mod channel_topic;
 mod connect;
 mod core;
 mod from_payload;
 mod handler;
 mod hub;
+mod info;
 pub mod longpoll;
 mod mailbox;
 mod payload;
@@ -112,16 +118,18 @@ mod v1;
 
 pub use broadcast::{BoxFuture, Broadcast, Delivery, SubscriberId};
 pub use channel::{
-    AnyInfo, Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer, IntoChannelReply,
-    IntoJoin, JoinError, LeaveReason, NotDelivered,
+    Channel, ChannelHandle, ChannelReply, ChannelSocket, ChannelTimer, HandlesInfo,
+    IntoChannelReply, IntoJoin, JoinError, LeaveReason, NotDelivered,
 };
+pub use channel_topic::ChannelTopic;
 pub use connect::{AnonymousSocket, Assigns, ConnectInfo, Params, RateLimit, Refused, Socket};
 pub use from_payload::FromPayload;
+pub use info::InfoValue;
 pub use payload::{Binary, Payload, PayloadError};
 pub use presence::{AlreadyTracked, Presence};
 pub use pubsub::{
-    Adapter, LocalAdapter, PresenceDiff, PresenceMeta, PubSub, PubSubError, Subscriber,
-    Subscription,
+    Adapter, InfoSubscription, LocalAdapter, PresenceDiff, PresenceMeta, PubSub, PubSubError,
+    Subscriber, Subscription,
 };
 pub use reply_payload::{ErrorReply, OkReply};
 pub use socket::{SocketRoute, socket};
@@ -135,6 +143,7 @@ pub mod __private {
     pub use crate::IntoChannelReply;
     pub use crate::channel::{IntoJoin, into_reply, parse_capture, topic_capture, unhandled_event};
     pub use crate::from_payload::FromPayload;
+    pub use crate::info::{Accept, LocalOnly, Remote};
     pub use crate::payload::parse_param;
     pub use crate::rate_limit::{default_rate_key, over_rate_limit, rate_limited_reply};
     pub use crate::state::channel_state;

@@ -2,13 +2,14 @@
 //! task, an HTTP handler), delivered to every socket that joined it.
 
 use crate::{
-    Payload,
+    InfoValue, Payload,
     broadcast::{BoxFuture, Broadcast, Delivery, SubscriberId},
     mailbox::Mailbox,
 };
 use std::{
     collections::HashMap,
     fmt,
+    marker::PhantomData,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -355,6 +356,48 @@ impl PubSub {
         self.adapter.broadcast(Arc::new(message)).await
     }
 
+    /// Publishes a typed value to `topic`, as Phoenix's `PubSub.broadcast(MyApp.PubSub,
+    /// "game:42", {:game_update, state})`: every channel joined to `topic` whose
+    /// `#[on_info]` takes a `T` gets a clone in its `handle_info`, on every node (a networked
+    /// adapter sends it as JSON; see [`InfoValue`]), and so does every
+    /// [`InfoSubscription<T>`]. Nothing is pushed to clients.
+    ///
+    /// With the topic as a string, whether a channel takes `T` is checked when it arrives: a
+    /// channel that has no `#[on_info]` for it is counted in
+    /// [`ChannelMetrics::unhandled_infos`](crate::ChannelMetrics) and logged (warn). To have
+    /// the compiler check it, publish to a typed topic: `GameChannel::topic("42")`
+    /// ([`ChannelTopic::publish`](crate::ChannelTopic::publish)).
+    ///
+    /// # Errors
+    /// The adapter's (a networked adapter delivers on this node first).
+    pub async fn publish_info<T>(
+        &self,
+        topic: impl Into<String>,
+        value: T,
+    ) -> Result<(), PubSubError>
+    where
+        T: Clone + Send + Sync + serde::Serialize + 'static,
+    {
+        self.send(Broadcast::info(topic, InfoValue::new(value)))
+            .await
+    }
+
+    /// Receives the values of type `T` published to `topic` ([`publish_info`]), from this
+    /// node and others, in this task, until the [`InfoSubscription`] is dropped: Phoenix's
+    /// `PubSub.subscribe`.
+    ///
+    /// [`publish_info`]: Self::publish_info
+    pub fn subscribe_info<T>(&self, topic: impl Into<String>) -> InfoSubscription<T>
+    where
+        T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        InfoSubscription {
+            inner: self.subscribe(topic),
+            skipped: 0,
+            value: PhantomData,
+        }
+    }
+
     /// Closes every socket whose [`Socket::id`](crate::Socket::id) is `socket_id` with 1001
     /// (phoenix.js reconnects, and its `connect` runs again): Phoenix's
     /// `Endpoint.broadcast(id, "disconnect", %{})`.
@@ -424,6 +467,67 @@ impl Subscription {
     /// The next broadcast if one is waiting.
     pub fn try_recv(&mut self) -> Option<Arc<Broadcast>> {
         self.rx.try_recv().ok()
+    }
+}
+
+/// The values of one type published to one topic, received in a task of your own
+/// ([`PubSub::subscribe_info`]); unsubscribes when dropped.
+pub struct InfoSubscription<T> {
+    inner: Subscription,
+    skipped: u64,
+    value: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for InfoSubscription<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InfoSubscription")
+            .field("topic", &self.inner.topic)
+            .field("type", &std::any::type_name::<T>())
+            .field("skipped", &self.skipped)
+            .finish()
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static> InfoSubscription<T> {
+    /// The next value (`None` once the pubsub is gone). Broadcasts to clients and values of
+    /// other types published to the topic are skipped, counted in [`skipped`](Self::skipped)
+    /// and logged (debug).
+    pub async fn recv(&mut self) -> Option<T> {
+        loop {
+            let message = self.inner.recv().await?;
+            if let Some(value) = self.take(&message) {
+                return Some(value);
+            }
+        }
+    }
+
+    /// The next value if one is waiting.
+    pub fn try_recv(&mut self) -> Option<T> {
+        loop {
+            let message = self.inner.try_recv()?;
+            if let Some(value) = self.take(&message) {
+                return Some(value);
+            }
+        }
+    }
+
+    /// Messages to the topic that were not a `T`.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    fn take(&mut self, message: &Broadcast) -> Option<T> {
+        let value = message.info_value().and_then(InfoValue::decode::<T>);
+        if value.is_none() {
+            self.skipped += 1;
+            tracing::debug!(
+                topic = %self.inner.topic,
+                expected = std::any::type_name::<T>(),
+                got = message.info_value().map_or("a client broadcast", InfoValue::tag),
+                "subscription skipped a message of another type"
+            );
+        }
+        value
     }
 }
 

@@ -8,8 +8,8 @@ use std::{fmt, future::Future, time::Duration};
 /// hit is over `limit` in the key's window. It owns what it needs, so the socket is free
 /// while it runs.
 #[doc(hidden)]
-pub fn over_rate_limit(
-    socket: &ChannelSocket,
+pub fn over_rate_limit<C>(
+    socket: &ChannelSocket<'_, C>,
     event: &'static str,
     key: &dyn fmt::Display,
     limit: u64,
@@ -23,7 +23,7 @@ pub fn over_rate_limit(
 /// The key of a `#[rate_limit]` without `key = ..`: the socket's id (`Socket::id`, one per
 /// user), or this connection when it has none.
 #[doc(hidden)]
-pub fn default_rate_key(socket: &ChannelSocket) -> String {
+pub fn default_rate_key<C>(socket: &ChannelSocket<'_, C>) -> String {
     socket.socket_id().map_or_else(
         || format!("connection:{}", socket.subscriber_id().as_u64()),
         str::to_owned,

@@ -75,8 +75,8 @@ impl<S: Socket> State<S> {
     /// The state of the route `socket` belongs to, if its socket is an `S`: always, for a
     /// channel whose [`Channel::State`] is `State<S>` (its route was checked when it was
     /// added).
-    pub fn of(socket: &ChannelSocket) -> Option<Self> {
-        socket.shared.socket.clone().downcast().ok().map(State)
+    pub fn of<C>(socket: &ChannelSocket<'_, C>) -> Option<Self> {
+        socket.state.shared.socket.clone().downcast().ok().map(State)
     }
 
     /// The shared value itself.
@@ -104,7 +104,7 @@ pub(crate) type AnySocket = Arc<dyn Any + Send + Sync>;
 /// What `#[channel]` passes for a `State<S>` parameter: `C::State` must be that very type,
 /// so a method reading another state does not compile.
 #[doc(hidden)]
-pub fn channel_state<C, S>(socket: &ChannelSocket) -> State<S>
+pub fn channel_state<C, S>(socket: &ChannelSocket<'_, C>) -> State<S>
 where
     C: Channel<State = State<S>>,
     S: Socket,

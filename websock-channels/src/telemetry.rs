@@ -21,6 +21,7 @@ pub(crate) struct Counters {
     presence_resyncs: AtomicU64,
     slow_consumers: AtomicU64,
     unencodable: AtomicU64,
+    unhandled_infos: AtomicU64,
 }
 
 /// A snapshot of an endpoint's counters.
@@ -59,6 +60,10 @@ pub struct ChannelMetrics {
     /// bytes the binary layout allows, or because the socket speaks V1, which has no binary
     /// frames.
     pub unencodable: u64,
+    /// Values published to a topic ([`PubSub::publish_info`](crate::PubSub::publish_info))
+    /// that a channel joined to it did not take: it has no `#[on_info]` for their type, or
+    /// the value came from another node and did not decode. Each is logged (warn).
+    pub unhandled_infos: u64,
 }
 
 impl Counters {
@@ -78,6 +83,7 @@ impl Counters {
             presence_resyncs: self.presence_resyncs.load(Relaxed),
             slow_consumers: self.slow_consumers.load(Relaxed),
             unencodable: self.unencodable.load(Relaxed),
+            unhandled_infos: self.unhandled_infos.load(Relaxed),
         }
     }
 
@@ -154,6 +160,11 @@ impl Counters {
         self.unencodable.fetch_add(1, Relaxed);
         self.exported.unencodable.increment(1);
     }
+
+    pub(crate) fn unhandled_info(&self) {
+        self.unhandled_infos.fetch_add(1, Relaxed);
+        self.exported.unhandled_infos.increment(1);
+    }
 }
 
 /// The same counts through the [`metrics`] facade, named after Phoenix's telemetry events.
@@ -176,6 +187,7 @@ struct Exported {
     presence_resyncs: Counter,
     slow_consumers: Counter,
     unencodable: Counter,
+    unhandled_infos: Counter,
 }
 
 impl Default for Exported {
@@ -195,6 +207,7 @@ impl Default for Exported {
             presence_resyncs: counter!("websock_presence_resynced_total"),
             slow_consumers: counter!("websock_socket_slow_consumer_total"),
             unencodable: counter!("websock_frame_unencodable_total"),
+            unhandled_infos: counter!("websock_channel_unhandled_info_total"),
         }
     }
 }

@@ -8,8 +8,8 @@
 //! #     const TOPIC: &'static str = "echo:{id}";
 //! #     type Info = ();
 //! #     type State = ();
-//! #     async fn join(_: Topic, _: Payload, _: &mut ChannelSocket) -> Result<(Self, Payload), JoinError> { Ok((Echo, Payload::empty())) }
-//! #     async fn handle_in(&mut self, _: &str, payload: Payload, _: &mut ChannelSocket) -> ChannelReply { ChannelReply::ok(payload) }
+//! #     async fn join(_: Topic, _: Payload, _: &mut ChannelSocket<'_, Self>) -> Result<(Self, Payload), JoinError> { Ok((Echo, Payload::empty())) }
+//! #     async fn handle_in(&mut self, _: &str, payload: Payload, _: &mut ChannelSocket<'_, Self>) -> ChannelReply { ChannelReply::ok(payload) }
 //! # }
 //! use serde_json::json;
 //! use websock_channels::testing::TestSocket;

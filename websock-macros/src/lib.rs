@@ -251,7 +251,7 @@ pub fn websock_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// | --- | --- | --- |
 /// | `#[on_join]` (exactly one, no `self`) | a `phx_join`; returns `Self`, `Result<Self, JoinError>` or `Result<(Self, R), JoinError>` (`R`: the join response) | one per capture, named after it (any `FromStr` type; a value that does not parse answers `unmatched topic`), `topic: Topic`, and one value: the join params, deserialized |
 /// | `#[on_event("new_msg")]` | the client's `new_msg` | one value: the payload, deserialized (`Binary` or `Payload` for `ArrayBuffer` pushes); one that does not deserialize gets the error reply `{"reason": "invalid payload: .."}` |
-/// | `#[on_info]` | a message of the parameter's type, sent with `socket.handle().send(..)` or `socket.send_after(..)` | exactly one: the info |
+/// | `#[on_info]` | a message of the parameter's type, sent with `socket.handle().send(..)`, `socket.send_after(..)`, or published to the topic (`Room::topic("42").publish(&pubsub, info)`, `pubsub.publish_info("room:42", info)`) | exactly one: the info |
 /// | `#[on_out("event")]` | a broadcast of `event`, before it is pushed to this client (Phoenix's `intercept` + `handle_out`) | one value: the payload |
 /// | `#[on_leave]` | the channel ending (leave, stop, duplicate join, socket closed) | `reason: LeaveReason` |
 ///
@@ -279,6 +279,19 @@ pub fn websock_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// decoded, and every attempt counts; over the limit the method does not run and the client
 /// gets the error reply `{"reason":"rate_limited"}`, or `reply = <expr>` (any reply a method
 /// may return).
+///
+/// # Typed infos
+///
+/// Infos are typed: the macro generates the channel's `Info` type from its `#[on_info]`
+/// methods and implements `HandlesInfo<T>` for each type `T`. `socket: &mut ChannelSocket` in
+/// the impl becomes `ChannelSocket<'_, Self>`, so `socket.handle()` is a `ChannelHandle<Self>`
+/// and `socket.send_after(..)` takes only those types; so does the typed topic
+/// `Room::topic(fill)` (the pattern with its wildcard or first capture filled; not generated
+/// when the impl has a method named `topic`). Sending another type is a compile error that
+/// names it: "`Room` has no `#[on_info]` for `Foo`". A value published to a topic given as a
+/// string is checked on arrival: a channel that has no `#[on_info]` for its type counts it in
+/// `ChannelMetrics::unhandled_infos` and logs it. A value published on another node (Redis)
+/// reaches the methods whose type is `serde::Deserialize`.
 ///
 /// # Compile errors
 ///

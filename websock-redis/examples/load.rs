@@ -37,12 +37,17 @@ impl Channel for Room {
     async fn join(
         _: Topic,
         _: Payload,
-        _: &mut ChannelSocket,
+        _: &mut ChannelSocket<'_, Self>,
     ) -> Result<(Self, Payload), JoinError> {
         Ok((Room, Payload::empty()))
     }
 
-    async fn handle_in(&mut self, _: &str, _: Payload, _: &mut ChannelSocket) -> ChannelReply {
+    async fn handle_in(
+        &mut self,
+        _: &str,
+        _: Payload,
+        _: &mut ChannelSocket<'_, Self>,
+    ) -> ChannelReply {
         ChannelReply::none()
     }
 }

@@ -271,7 +271,17 @@ impl Adapter for RedisAdapter {
         self.shared.deliver_local(&message);
         let shared = &self.shared;
         let publisher = shared.publisher().clone();
+        let encoded = match message.info_value() {
+            Some(value) => wire_format::encode_info(shared.node, value),
+            None => Ok(wire_format::encode_broadcast(shared.node, &message)),
+        };
         Box::pin(async move {
+            let encoded = encoded.map_err(|e| {
+                Shared::count(&shared.counters.publish_errors);
+                PubSubError::new(format!(
+                    "a published value did not serialize (delivered on this node only): {e}"
+                ))
+            })?;
             let Some(Publisher {
                 generation,
                 mut connection,
@@ -284,7 +294,7 @@ impl Adapter for RedisAdapter {
             };
             let published = redis::cmd("PUBLISH")
                 .arg(shared.channel(message.topic()))
-                .arg(wire_format::encode_broadcast(shared.node, &message))
+                .arg(encoded)
                 .query_async::<()>(&mut connection)
                 .await;
             match published {

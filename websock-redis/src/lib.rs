@@ -53,6 +53,13 @@
 //!   of two releases can share one Redis during a rolling deploy. A version-1 node ignores
 //!   version-2 messages, so during a deploy from it, broadcasts reach the nodes of the same
 //!   release only.
+//! - Typed values ([`PubSub::publish_info`](websock_channels::PubSub::publish_info)) travel
+//!   as JSON (serde) tagged with their Rust type's name: a version-2 message of a new type (3)
+//!   that a node of the previous release counts as unreadable and ignores. The receiving node
+//!   decodes a value once, for its first subscriber whose `#[on_info]` type has that name and
+//!   is `Deserialize`, and clones it for the others; a channel that cannot take it counts it in
+//!   `ChannelMetrics::unhandled_infos` and logs it. Nodes must name the type alike: the same
+//!   crate path, built by the same compiler (`std::any::type_name`).
 //!
 //! # Delivery guarantee: at most once
 //!

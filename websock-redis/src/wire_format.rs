@@ -6,14 +6,20 @@
 //!
 //! - Version 2 (this release): `[2][node: u64 BE][type]` then, for a broadcast (type 0),
 //!   `[kind][event length: u16 BE][event][payload]` (kind 0: JSON, 1: binary); for a presence
-//!   diff (type 1) or a node's whole presence state (type 2), a JSON body (see [`Update`]).
+//!   diff (type 1) or a node's whole presence state (type 2), a JSON body (see [`Update`]);
+//!   for a typed value published with `PubSub::publish_info` (type 3),
+//!   `[tag length: u16 BE][tag][the value as JSON]`, the tag being the name of its Rust type
+//!   ([`InfoValue::tag`]). Type 3 is new in this release and kept the version at 2: a node of
+//!   the previous release reads it as a malformed message, which it counts
+//!   ([`RedisStats::unreadable`](crate::RedisStats::unreadable)) and logs, and goes on; its
+//!   clients' broadcasts and presences are unaffected.
 //! - Version 1 (the previous release): `[1][node][kind][event length][event][payload]`, a
 //!   broadcast; read, never written. A version-1 node ignores (and logs) version 2.
 
 use crate::presence::{Meta, Metas, Side, Update};
 use bytes::Bytes;
 use serde_json::{Value, json};
-use websock_channels::{Broadcast, Payload};
+use websock_channels::{Broadcast, InfoValue, Payload};
 
 /// The version this release writes.
 const VERSION: u8 = 2;
@@ -23,6 +29,7 @@ const VERSION_1: u8 = 1;
 const BROADCAST: u8 = 0;
 const PRESENCE_DIFF: u8 = 1;
 const PRESENCE_STATE: u8 = 2;
+const INFO: u8 = 3;
 
 const JSON: u8 = 0;
 const BINARY: u8 = 1;
@@ -43,6 +50,21 @@ pub(crate) enum Unreadable {
     Version(u8),
     /// A known version, but not a valid message of it.
     Malformed,
+}
+
+/// A typed value, as version 2 (type 3).
+///
+/// # Errors
+/// The value's `Serialize` failed, or its tag is over 65,535 bytes.
+pub(crate) fn encode_info(node: u64, value: &InfoValue) -> Result<Vec<u8>, String> {
+    let json = value.to_json().map_err(|e| e.to_string())?;
+    let tag = value.tag().as_bytes();
+    let len = u16::try_from(tag.len()).map_err(|_| "type name too long".to_owned())?;
+    let mut out = header(node, INFO, 2 + tag.len() + json.len());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(tag);
+    out.extend_from_slice(&json);
+    Ok(out)
 }
 
 /// A broadcast, as version 2.
@@ -113,6 +135,7 @@ pub(crate) fn decode(topic: &str, bytes: &[u8]) -> Result<(u64, Message), Unread
             match kind {
                 BROADCAST => Message::Broadcast(broadcast(topic, body)?),
                 PRESENCE_DIFF | PRESENCE_STATE => Message::Presence(presence(kind, body)?),
+                INFO => Message::Broadcast(info(topic, body)?),
                 _ => return Err(Unreadable::Malformed),
             }
         }
@@ -135,6 +158,19 @@ fn broadcast(topic: &str, bytes: &[u8]) -> Result<Broadcast, Unreadable> {
         _ => return Err(Unreadable::Malformed),
     };
     Ok(Broadcast::new(topic, event, payload))
+}
+
+/// `[tag length: u16 BE][tag][JSON]`: decoded into its type later, by the first subscriber
+/// of this node whose type has that tag.
+fn info(topic: &str, bytes: &[u8]) -> Result<Broadcast, Unreadable> {
+    let [a, b, rest @ ..] = bytes else {
+        return Err(Unreadable::Malformed);
+    };
+    let len = usize::from(u16::from_be_bytes([*a, *b]));
+    let tag = rest.get(..len).ok_or(Unreadable::Malformed)?;
+    let tag = std::str::from_utf8(tag).map_err(|_| Unreadable::Malformed)?;
+    let json = Bytes::copy_from_slice(&rest[len..]);
+    Ok(Broadcast::info(topic, InfoValue::from_json(tag, json)))
 }
 
 fn presence(kind: u8, body: &[u8]) -> Result<Update, Unreadable> {
@@ -187,6 +223,26 @@ mod tests {
         assert_eq!(
             back.payload(),
             &Payload::Binary(Bytes::from_static(&[0, 1, 255]))
+        );
+    }
+
+    #[test]
+    fn typed_values_round_trip_by_tag() {
+        #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct GameUpdate {
+            turn: u32,
+        }
+        let sent = InfoValue::new(GameUpdate { turn: 3 });
+        let bytes = encode_info(5, &sent).unwrap();
+        assert_eq!(&bytes[..10], &[VERSION, 0, 0, 0, 0, 0, 0, 0, 5, INFO]);
+        let back = broadcast_of(&bytes);
+        let value = back.info_value().expect("a typed value");
+        assert_eq!(value.tag(), sent.tag());
+        assert!(value.is_remote());
+        assert_eq!(value.decode::<GameUpdate>(), Some(GameUpdate { turn: 3 }));
+        assert_eq!(
+            decode("t", &bytes[..12]).unwrap_err(),
+            Unreadable::Malformed
         );
     }
 

@@ -53,6 +53,8 @@ impl Room {
     #[on_event("new_msg")]
     fn new_msg(&mut self, msg: NewMsg, socket: &mut ChannelSocket) -> ChannelReply {
         socket.broadcast("new_msg", serde_json::json!({"body": msg.body}));
+        let _ = socket.handle().send(Tick);
+        let _ = socket.send_after(std::time::Duration::ZERO, Other(1));
         ChannelReply::ok(Payload::empty())
     }
 
@@ -112,6 +114,11 @@ impl Lobby {
 }
 
 struct Lobby;
+
+/// The typed topic `#[channel]` generates.
+fn typed_topic() -> websock::channels::ChannelTopic<Room> {
+    Room::topic(1u32)
+}
 
 fn main() {
     let _route = websock::channels::socket(websock::channels::AnonymousSocket)

@@ -6,6 +6,7 @@
 //! type that is not a reply is reported there.
 
 use super::{
+    info,
     parse::{self, Kind, Method, ParamKind},
     valid,
 };
@@ -68,6 +69,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         "`#[rate_limit]` goes on an `#[on_event(\"..\")]` method: it limits the events a client pushes",
         &cx,
     );
+    info::type_sockets(&mut item);
     if let Some((path, for_token)) = &item.trait_ {
         cx.error_spanned(
             quote!(#path #for_token),
@@ -97,7 +99,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             let channel = channel_impl(&item, &methods, &topic, &limits);
             quote!(#item #channel)
         }
-        (Err(errors), _) => fallback(&item, errors),
+        (Err(errors), _) => fallback(&item, &methods, errors),
         (Ok(()), None) => unreachable!("a missing topic is an error"),
     }
 }
@@ -122,25 +124,28 @@ fn with_errors(tokens: TokenStream, cx: Ctxt) -> TokenStream {
 }
 
 /// The user's impl (methods unused, so dead code is allowed) and a `Channel` impl whose
-/// callbacks are never reached: `.channel::<Room>()` elsewhere still compiles.
-fn fallback(item: &ItemImpl, errors: syn::Error) -> TokenStream {
+/// callbacks are never reached, with the info types of the methods that parsed:
+/// `.channel::<Room>()` and `socket.send_after(.., Tick)` still compile.
+fn fallback(item: &ItemImpl, methods: &[Method<'_>], errors: syn::Error) -> TokenStream {
     let errors = errors.into_compile_error();
     let self_ty = &item.self_ty;
     if !item.generics.params.is_empty() {
         return quote!(#item #errors);
     }
+    let (info_type, info_items) = info::info_items(self_ty, methods);
     quote! {
         #[allow(dead_code)]
         #item
+        #info_items
         #[allow(unreachable_code, unused_variables)]
         impl ::websock::channels::Channel for #self_ty {
             const TOPIC: &'static str = "";
-            type Info = ();
+            type Info = #info_type;
             type State = ();
             async fn join(
                 __topic: ::websock::channels::Topic,
                 __params: ::websock::channels::Payload,
-                __socket: &mut ::websock::channels::ChannelSocket,
+                __socket: &mut ::websock::channels::ChannelSocket<'_, Self>,
             ) -> ::core::result::Result<(Self, ::websock::channels::Payload), ::websock::channels::JoinError> {
                 ::core::unreachable!()
             }
@@ -148,7 +153,7 @@ fn fallback(item: &ItemImpl, errors: syn::Error) -> TokenStream {
                 &mut self,
                 __event: &str,
                 __payload: ::websock::channels::Payload,
-                __socket: &mut ::websock::channels::ChannelSocket,
+                __socket: &mut ::websock::channels::ChannelSocket<'_, Self>,
             ) -> ::websock::channels::ChannelReply {
                 ::core::unreachable!()
             }
@@ -242,14 +247,25 @@ fn channel_impl(
     let outs: Vec<_> = by_kind(Kind::Out).map(|m| event_arm(m, None)).collect();
     let intercept = by_kind(Kind::Out).map(|m| m.event.as_ref());
     let handle_out = handle_out_fn(&outs);
-    let (info_type, handle_info) = handle_info_fn(methods);
+    let (info_type, info_items) = info::info_items(self_ty, methods);
+    let info_fns = info::info_fns(self_ty, methods, |method| {
+        let (lets, invoke) = call(method, |_| quote!(__value));
+        let reply = reply(method, invoke);
+        quote!({
+            #lets
+            #reply
+        })
+    });
     let state_type = state_type(methods);
     let terminate = terminate_fn(methods);
     // A field that is not `Send` is reported once, by this bound (which then holds inside the
     // impl, so the supertrait and each callback's future do not report it again).
     let send = quote_spanned!(self_ty.span()=> where #self_ty: ::core::marker::Send);
+    let topic_fn = info::topic_fn(item);
 
     quote! {
+        #info_items
+        #topic_fn
         #[allow(unused_variables, clippy::needless_question_mark, clippy::unused_async)]
         impl ::websock::channels::Channel for #self_ty #send {
             const TOPIC: &'static str = #pattern;
@@ -263,7 +279,7 @@ fn channel_impl(
                 &mut self,
                 __event: &str,
                 __payload: ::websock::channels::Payload,
-                __socket: &mut ::websock::channels::ChannelSocket,
+                __socket: &mut ::websock::channels::ChannelSocket<'_, Self>,
             ) -> ::websock::channels::ChannelReply {
                 match __event {
                     #(#events)*
@@ -271,7 +287,7 @@ fn channel_impl(
                 }
             }
 
-            #handle_info
+            #info_fns
             #handle_out
             #terminate
         }
@@ -318,7 +334,7 @@ fn join_fn(methods: &[Method<'_>]) -> Option<TokenStream> {
             async fn join(
                 __topic: ::websock::channels::Topic,
                 __params: ::websock::channels::Payload,
-                __socket: &mut ::websock::channels::ChannelSocket,
+                __socket: &mut ::websock::channels::ChannelSocket<'_, Self>,
             ) -> ::core::result::Result<(Self, ::websock::channels::Payload), ::websock::channels::JoinError> {
                 #lets
                 #convert
@@ -371,7 +387,7 @@ fn handle_out_fn(outs: &[TokenStream]) -> Option<TokenStream> {
                 &mut self,
                 __event: &str,
                 __payload: ::websock::channels::Payload,
-                __socket: &mut ::websock::channels::ChannelSocket,
+                __socket: &mut ::websock::channels::ChannelSocket<'_, Self>,
             ) -> ::websock::channels::ChannelReply {
                 match __event {
                     #(#outs)*
@@ -385,53 +401,6 @@ fn handle_out_fn(outs: &[TokenStream]) -> Option<TokenStream> {
     })
 }
 
-/// The channel's `Info` type and `Channel::handle_info`: a downcast per `#[on_info]` type.
-fn handle_info_fn(methods: &[Method<'_>]) -> (TokenStream, Option<TokenStream>) {
-    let infos: Vec<_> = methods
-        .iter()
-        .filter(|m| m.kind == Kind::Info)
-        .map(|method| {
-            let ty = method.values().next().map(|p| p.ty).expect("checked: one info parameter");
-            let (lets, invoke) = call(method, |_| quote!(*__value));
-            let reply = reply(method, invoke);
-            let span = ty.span();
-            let downcast = quote_spanned! {span=>
-                ::std::boxed::Box::<dyn ::core::any::Any + ::core::marker::Send>::downcast::<#ty>(__info)
-            };
-            let cfgs = method.func.attrs.iter().filter(|a| a.path().is_ident("cfg"));
-            quote! {
-                #(#cfgs)*
-                let __info = match #downcast {
-                    ::core::result::Result::Ok(__value) => {
-                        #lets
-                        return #reply;
-                    }
-                    ::core::result::Result::Err(__info) => __info,
-                };
-            }
-        })
-        .collect();
-    if infos.is_empty() {
-        (quote!(()), None)
-    } else {
-        (
-            quote!(::websock::channels::AnyInfo),
-            Some(quote! {
-                async fn handle_info(
-                    &mut self,
-                    __info: ::websock::channels::AnyInfo,
-                    __socket: &mut ::websock::channels::ChannelSocket,
-                ) -> ::websock::channels::ChannelReply {
-                    let __info = __info.0;
-                    #(#infos)*
-                    let _ = __info;
-                    ::websock::channels::ChannelReply::none()
-                }
-            }),
-        )
-    }
-}
-
 /// `Channel::terminate`, when a method has `#[on_leave]`.
 fn terminate_fn(methods: &[Method<'_>]) -> Option<TokenStream> {
     methods
@@ -443,7 +412,7 @@ fn terminate_fn(methods: &[Method<'_>]) -> Option<TokenStream> {
                 async fn terminate(
                     &mut self,
                     __reason: ::websock::channels::LeaveReason,
-                    __socket: &mut ::websock::channels::ChannelSocket,
+                    __socket: &mut ::websock::channels::ChannelSocket<'_, Self>,
                 ) {
                     #lets
                     #invoke;

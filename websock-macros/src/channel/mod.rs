@@ -4,6 +4,7 @@
 //! fail) and a fallback when there were errors.
 
 mod expand;
+mod info;
 mod parse;
 mod valid;
 

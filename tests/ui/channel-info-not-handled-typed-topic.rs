@@ -1,0 +1,32 @@
+use std::time::Duration;
+use websock::channel;
+use websock::channels::{ChannelSocket, PubSub};
+
+#[derive(Clone, serde::Serialize)]
+struct GameUpdate;
+
+#[derive(Clone, serde::Serialize)]
+struct Foo;
+
+struct GameChannel;
+
+#[channel("game:*")]
+impl GameChannel {
+    #[on_join]
+    fn join() -> Self {
+        GameChannel
+    }
+
+    #[on_info]
+    fn update(&mut self, update: GameUpdate, socket: &mut ChannelSocket) {
+        let _ = (update, socket);
+    }
+}
+
+async fn publish(pubsub: &PubSub) {
+    let _ = GameChannel::topic("42").publish(pubsub, Foo).await;
+}
+
+fn main() {
+    let _ = (Duration::ZERO, publish);
+}
