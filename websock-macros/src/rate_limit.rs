@@ -183,12 +183,12 @@ pub(crate) fn channel_check(limit: &RateLimit, event: &LitStr) -> TokenStream {
     };
     quote! {
         let __over = {
-            let socket: &::websock::channels::ChannelSocket = &*__socket;
+            let socket: &::websock::channels::ChannelSocket<'_, Self> = &*__socket;
             #values
             ::websock::__private::channels::over_rate_limit(socket, #event, __key, __limit, __window)
         };
         if __over.await {
-            let socket: &mut ::websock::channels::ChannelSocket = &mut *__socket;
+            let socket: &mut ::websock::channels::ChannelSocket<'_, Self> = &mut *__socket;
             return #refusal;
         }
     }
