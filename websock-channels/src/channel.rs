@@ -1,9 +1,8 @@
 //! The channel contract (Phoenix's `Phoenix.Channel`) and what its callbacks can do.
 
 use crate::{
-    AlreadyTracked, Assigns, Broadcast, ErrorReply, InfoValue, OkReply, Payload, Presence,
-    PubSub, Topic,
-    broadcast::SubscriberId, presence::Owner, protocol::Inbound, publisher::Publisher,
+    AlreadyTracked, Assigns, Broadcast, ErrorReply, InfoValue, OkReply, Payload, Presence, PubSub,
+    Topic, broadcast::SubscriberId, presence::Owner, protocol::Inbound, publisher::Publisher,
     shared::Shared,
 };
 use serde_json::Value;

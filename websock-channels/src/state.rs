@@ -76,7 +76,14 @@ impl<S: Socket> State<S> {
     /// channel whose [`Channel::State`] is `State<S>` (its route was checked when it was
     /// added).
     pub fn of<C>(socket: &ChannelSocket<'_, C>) -> Option<Self> {
-        socket.state.shared.socket.clone().downcast().ok().map(State)
+        socket
+            .state
+            .shared
+            .socket
+            .clone()
+            .downcast()
+            .ok()
+            .map(State)
     }
 
     /// The shared value itself.

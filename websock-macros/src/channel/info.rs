@@ -189,9 +189,12 @@ pub(crate) fn topic_fn(item: &ItemImpl) -> TokenStream {
         return TokenStream::new();
     }
     let self_ty = &item.self_ty;
+    // The same bound, at the same span, as the `Channel` impl's: a field that is not `Send`
+    // is then still reported once.
+    let send = quote_spanned!(self_ty.span()=> where #self_ty: ::core::marker::Send);
     quote! {
         #[allow(dead_code, unreachable_pub)]
-        impl #self_ty {
+        impl #self_ty #send {
             /// This channel's topic with its wildcard or first capture filled: publishing to
             /// it takes only the infos this channel has an `#[on_info]` for.
             pub fn topic(
