@@ -1,9 +1,8 @@
 impl Room {
-    fn init(
-        Path(id): Path<u32>,
-        ctx: &mut Context<Self>,
-        State(app): State<App>,
-    ) -> Self {
+    fn init(Path(id): Path<u32>, ctx: &mut Context<Self>, State(app): State<App>) -> Self
+    where
+        Room: ::core::marker::Send,
+    {
         Room::new(id, app)
     }
 }
@@ -15,7 +14,10 @@ impl Room {
     clippy::pedantic,
     clippy::nursery
 )]
-impl ::websock::__private::Handler for Room {
+impl ::websock::__private::Handler for Room
+where
+    Room: ::core::marker::Send,
+{
     type Init = (Path<u32>, State<App>);
     type Info = ::core::convert::Infallible;
     async fn init(
