@@ -16,3 +16,5 @@ cargo build --example chat
 timeout 150 node tests/browser/chat.mjs ./target/debug/examples/chat "$(command -v chromium)" "$(command -v chromedriver)"
 # Again with the page on LongPoll only, as when WebSockets are blocked.
 CHAT_TRANSPORTS=longpoll timeout 150 node tests/browser/chat.mjs ./target/debug/examples/chat "$(command -v chromium)" "$(command -v chromedriver)"
+# Again with permessage-deflate on for the socket (the page checks `ws.extensions`).
+CHAT_DEFLATE=1 timeout 150 node tests/browser/chat.mjs ./target/debug/examples/chat "$(command -v chromium)" "$(command -v chromedriver)"

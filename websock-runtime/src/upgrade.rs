@@ -2,6 +2,7 @@
 
 use crate::{
     Config, Handler, Refuse, RequestInfo, ServerHandle, connection, connection::Start, handshake,
+    wire::{self, Agreed},
 };
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -45,6 +46,9 @@ pub(crate) struct Upgrade {
     request: Box<RequestInfo>,
     config: Config,
     server: Option<ServerHandle>,
+    /// permessage-deflate, when offered and turned on for the route, and the header that
+    /// accepts it.
+    deflate: Option<(Agreed, HeaderValue)>,
 }
 
 impl Upgrade {
@@ -75,12 +79,17 @@ impl Upgrade {
             HeaderValue::from_str(&derive_accept_key(key)).expect("base64 is a valid header value");
         let mut request = Box::new(RequestInfo::from_parts(&parts));
         request.selected_protocol = handshake::select_protocol(&parts.headers, &config.protocols);
+        let deflate = config
+            .deflate
+            .as_ref()
+            .and_then(|deflate| wire::negotiate(&parts.headers, deflate));
         Ok(Self {
             on_upgrade,
             accept_key,
             request,
             config: config.clone(),
             server,
+            deflate,
         })
     }
 
@@ -108,6 +117,7 @@ impl Upgrade {
             request,
             config,
             server,
+            deflate,
         } = self;
         let slot = match server.map(|server| server.try_acquire()) {
             Some(Some(slot)) => Some(slot),
@@ -130,6 +140,10 @@ impl Upgrade {
         if let Some(protocol) = &request.selected_protocol {
             headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
         }
+        let deflate = deflate.map(|(agreed, response)| {
+            headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, response);
+            agreed
+        });
 
         let tracker = slot.as_ref().map(|slot| slot.server().tracker().clone());
         // Boxed until the socket arrives: the task keeps what it captures for its whole life.
@@ -138,6 +152,7 @@ impl Upgrade {
             request,
             config,
             slot,
+            deflate,
         });
         let task = async move {
             match on_upgrade.await {
