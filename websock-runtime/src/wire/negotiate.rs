@@ -37,7 +37,6 @@ struct Offer {
     server_no_context_takeover: bool,
     client_no_context_takeover: bool,
     server_max_window_bits: Option<u8>,
-    client_max_window_bits: bool,
 }
 
 /// The first acceptable permessage-deflate offer in `headers`, and the
@@ -82,11 +81,11 @@ fn parse_params<'a>(params: impl Iterator<Item = &'a str>) -> Option<Offer> {
                 offer.server_max_window_bits = Some(window_bits(value?)?);
                 2
             }
+            // The client's window needs nothing from us (see `accept`), only a valid value.
             "client_max_window_bits" => {
                 if let Some(value) = value {
                     window_bits(value)?;
                 }
-                offer.client_max_window_bits = true;
                 3
             }
             _ => return None,
