@@ -14,9 +14,7 @@
 //! are off, for Autobahn. Ctrl-C or SIGTERM stops the server gracefully. The real-client and
 //! Autobahn scripts drive this example.
 
-use websock::{
-    Bytes, Config, Context, Deflate, Router, Utf8Bytes, websock_handler, websocket,
-};
+use websock::{Bytes, Config, Context, Deflate, Router, Utf8Bytes, websock_handler, websocket};
 
 /// Stateless: one per connection all the same.
 struct Echo;

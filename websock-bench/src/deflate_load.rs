@@ -109,8 +109,12 @@ pub(crate) async fn echo(addr: SocketAddr, args: &mut Args) -> Result<Value, Box
     let totals = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
     let mut tasks = JoinSet::new();
     for mut client in clients {
-        let (message, counting, stop, totals) =
-            (message.clone(), counting.clone(), stop.clone(), totals.clone());
+        let (message, counting, stop, totals) = (
+            message.clone(),
+            counting.clone(),
+            stop.clone(),
+            totals.clone(),
+        );
         tasks.spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let (out, inn) = (client.bytes_out, client.bytes_in);
@@ -169,9 +173,9 @@ pub(crate) async fn idle(addr: SocketAddr, args: &mut Args) -> Result<Value, Box
         writeln!(stdout, "ready {}", clients.len())?;
         stdout.flush()?;
     }
-    let mut sink = Vec::new();
-    let stdin = tokio::io::stdin().read_to_end(&mut sink);
-    let _ = tokio::time::timeout(Duration::from_secs_f64(hold), stdin).await;
+    let (mut stdin, mut sink) = (tokio::io::stdin(), Vec::new());
+    let closed = stdin.read_to_end(&mut sink);
+    let _ = tokio::time::timeout(Duration::from_secs_f64(hold), closed).await;
     Ok(json!({ "open": clients.len(), "failed_conns": failed }))
 }
 
@@ -194,7 +198,12 @@ pub(crate) async fn fanout(addr: SocketAddr, args: &mut Args) -> Result<Value, B
         tasks.spawn(async move {
             let before = client.bytes_in;
             let message = client.recv().await?;
-            Ok::<_, BoxError>((Instant::now(), message.len(), client.bytes_in - before, client))
+            Ok::<_, BoxError>((
+                Instant::now(),
+                message.len(),
+                client.bytes_in - before,
+                client,
+            ))
         });
     }
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -132,7 +132,11 @@ impl Fanout {
         let text = Utf8Bytes::from_static(FANOUT_TEXT);
         let sent = handles
             .iter()
-            .filter(|handle| handle.try_send(Broadcast(Frame::Text(text.clone()))).is_ok())
+            .filter(|handle| {
+                handle
+                    .try_send(Broadcast(Frame::Text(text.clone())))
+                    .is_ok()
+            })
             .count();
         broadcast_enqueued(start, sent)
     }
@@ -210,7 +214,10 @@ async fn serve_websock(listener: TcpListener) -> io::Result<()> {
     let router = Router::new()
         .route("/ws/echo", websocket::<Echo>())
         .route("/ws/fanout", websocket::<Fanout>())
-        .route("/ws/echo/deflate", websocket::<Echo>().config(deflate.clone()))
+        .route(
+            "/ws/echo/deflate",
+            websocket::<Echo>().config(deflate.clone()),
+        )
         .route("/ws/fanout/deflate", websocket::<Fanout>().config(deflate));
     // The default limit (16,384) is below the 18,000 idle connections of the memory scenario;
     // it is a server-wide safety limit, not a per-connection option.

@@ -39,7 +39,10 @@ impl Plan {
     fn new(smoke: bool, args: &mut Args) -> Result<Self, BoxError> {
         let reps = args.number_or("--reps", if smoke { 1 } else { 5 })? as usize;
         let scenarios = args
-            .string_or("--only", "throughput,latency,memory,connrate,fanout,deflate")
+            .string_or(
+                "--only",
+                "throughput,latency,memory,connrate,fanout,deflate",
+            )
             .split(',')
             .map(str::to_owned)
             .collect();
@@ -673,7 +676,13 @@ fn deflate(
             let rate = number(&result, "messages_per_sec")?;
             results.record(&format!("deflate echo {shape}"), "msg/s", true, kind, rate);
             let wire = number(&result, "wire_bytes_to_client_per_message")?;
-            results.record(&format!("wire bytes per echo {shape}"), "B", false, kind, wire);
+            results.record(
+                &format!("wire bytes per echo {shape}"),
+                "B",
+                false,
+                kind,
+                wire,
+            );
         }
     }
     for (count, per_conn) in memory(launcher, kind, "deflate-idle", &plan.memory_steps, notes)? {

@@ -439,7 +439,9 @@ async fn idle_heap(addr: SocketAddr, path: &str, deflate: bool, connections: usi
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (total, _, items) = Snapshot::now().grown_since(&before);
     let per_connection = total as f64 / connections as f64;
-    println!("{path}: live heap per idle connection: {per_connection:.0} B ({connections} connections)");
+    println!(
+        "{path}: live heap per idle connection: {per_connection:.0} B ({connections} connections)"
+    );
     counting::print_table(items, connections, "connection");
     drop(clients);
     drop(first);

@@ -24,10 +24,15 @@ pub struct SharedFrame(Arc<Inner>);
 
 struct Inner {
     frame: Frame,
-    /// The whole compressed frame (header and payload) per (level, window bits); `None` when
-    /// it is sent uncompressed (short, or not smaller compressed).
-    compressed: Mutex<Vec<((u8, u8), Option<Bytes>)>>,
+    compressed: Mutex<Vec<Encoding>>,
 }
+
+/// (level, window bits): what makes two compressed encodings differ.
+type Key = (u8, u8);
+
+/// The whole compressed frame (header and payload) for a key; `None` when it is sent
+/// uncompressed (short, or not smaller compressed).
+type Encoding = (Key, Option<Bytes>);
 
 impl SharedFrame {
     /// Shares `frame` (a shared frame stays as it is).
@@ -51,7 +56,7 @@ impl SharedFrame {
     /// of making their own.
     pub(crate) fn compressed(
         &self,
-        key: (u8, u8),
+        key: Key,
         encode: impl FnOnce() -> Option<Bytes>,
     ) -> Option<Bytes> {
         let mut encodings = self

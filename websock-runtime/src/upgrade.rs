@@ -1,7 +1,9 @@
 //! The upgrade of a routed, perhaps authenticated, hyper request: `WebSockAdapter.upgrade/4`.
 
 use crate::{
-    Config, Handler, Refuse, RequestInfo, ServerHandle, connection, connection::Start, handshake,
+    Config, Handler, Refuse, RequestInfo, ServerHandle, connection,
+    connection::Start,
+    handshake,
     wire::{self, Agreed},
 };
 use bytes::Bytes;

@@ -101,7 +101,10 @@ async fn compressed_fragments_in_compressed_echo_out_and_short_messages_plain() 
     assert_eq!(extension.as_deref(), Some(BOTH));
 
     let text = json(10_000);
-    let compressed = deflate(&mut Compress::new(Compression::default(), false), text.as_bytes());
+    let compressed = deflate(
+        &mut Compress::new(Compression::default(), false),
+        text.as_bytes(),
+    );
     assert!(compressed.len() < text.len() / 5);
     // Three fragments, RSV1 on the first only, a ping between them.
     let (a, rest) = compressed.split_at(compressed.len() / 3);
@@ -115,7 +118,11 @@ async fn compressed_fragments_in_compressed_echo_out_and_short_messages_plain() 
     within(stream.write_all(&bytes)).await.unwrap();
 
     let (head, payload) = read_frame(&mut stream).await;
-    assert_eq!((head, payload.as_slice()), (0x8A, &b"mid"[..]), "a plain pong");
+    assert_eq!(
+        (head, payload.as_slice()),
+        (0x8A, &b"mid"[..]),
+        "a plain pong"
+    );
     let (head, payload) = read_frame(&mut stream).await;
     assert_eq!(head, 0xC1, "FIN, RSV1, text");
     assert!(payload.len() < text.len() / 5);
@@ -124,7 +131,12 @@ async fn compressed_fragments_in_compressed_echo_out_and_short_messages_plain() 
 
     // Under the threshold: sent uncompressed, RSV1 clear (and sent compressed, still echoed).
     let short = b"hi there";
-    let mut bytes = frame(true, 0x2, &deflate(&mut Compress::new(Compression::fast(), false), short), true);
+    let mut bytes = frame(
+        true,
+        0x2,
+        &deflate(&mut Compress::new(Compression::fast(), false), short),
+        true,
+    );
     bytes[0] |= 0x40;
     within(stream.write_all(&bytes)).await.unwrap();
     let (head, payload) = read_frame(&mut stream).await;
@@ -145,7 +157,11 @@ async fn off_by_default_and_declined_offers_mean_rsv1_is_a_protocol_error() {
         let mut bytes = frame(true, 0x1, &[0x2a, 0x00], true);
         bytes[0] |= 0x40;
         within(stream.write_all(&bytes)).await.unwrap();
-        assert_eq!(common::raw_close_code(&mut stream).await, 1002, "{path} {offer}");
+        assert_eq!(
+            common::raw_close_code(&mut stream).await,
+            1002,
+            "{path} {offer}"
+        );
     }
 }
 
@@ -155,10 +171,21 @@ async fn several_offers_take_the_first_acceptable_one() {
     let offers = "permessage-deflate; server_max_window_bits=20, \
                   permessage-deflate; server_max_window_bits=10; client_max_window_bits";
     let (mut stream, extension) = upgrade(addr, "/deflate", offers).await;
-    assert_eq!(extension, Some(format!("{BOTH}; server_max_window_bits=10")));
+    assert_eq!(
+        extension,
+        Some(format!("{BOTH}; server_max_window_bits=10"))
+    );
     // The echo is readable with a 10-bit window.
     let text = json(5_000);
-    let mut bytes = frame(true, 0x1, &deflate(&mut Compress::new(Compression::default(), false), text.as_bytes()), true);
+    let mut bytes = frame(
+        true,
+        0x1,
+        &deflate(
+            &mut Compress::new(Compression::default(), false),
+            text.as_bytes(),
+        ),
+        true,
+    );
     bytes[0] |= 0x40;
     within(stream.write_all(&bytes)).await.unwrap();
     let (head, payload) = read_frame(&mut stream).await;
@@ -171,7 +198,10 @@ async fn several_offers_take_the_first_acceptable_one() {
 async fn a_zip_bomb_is_closed_with_1009_and_the_server_goes_on() {
     let addr = server().await;
     // 16 MiB of zeros in about 16 KiB: the route's limit is 1 MiB, the other's ratio 50.
-    let bomb = deflate(&mut Compress::new(Compression::best(), false), &vec![0; 16 << 20]);
+    let bomb = deflate(
+        &mut Compress::new(Compression::best(), false),
+        &vec![0; 16 << 20],
+    );
     assert!(bomb.len() < 64 << 10, "{}", bomb.len());
     for path in ["/small", "/ratio"] {
         let (mut stream, extension) = upgrade(addr, path, "permessage-deflate").await;

@@ -50,10 +50,7 @@ impl Deflater {
         }
         let params = self.params;
         let compressor = self.context.get_or_insert_with(|| {
-            Box::new(zlib_pool::new_compressor(
-                params.level,
-                params.window_bits,
-            ))
+            Box::new(zlib_pool::new_compressor(params.level, params.window_bits))
         });
         // With context takeover the client's decompressor follows ours: once compressed, the
         // message must be sent compressed, whatever its size.
@@ -143,7 +140,10 @@ mod tests {
     fn inflate(frame: &[u8], decompress: &mut Decompress) -> (u8, Vec<u8>) {
         let (len, at) = match frame[1] {
             126 => (u16::from_be_bytes([frame[2], frame[3]]) as usize, 4),
-            127 => (u64::from_be_bytes(frame[2..10].try_into().unwrap()) as usize, 10),
+            127 => (
+                u64::from_be_bytes(frame[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
             len => (len as usize, 2),
         };
         assert_eq!(frame.len(), at + len);
@@ -158,7 +158,8 @@ mod tests {
 
     #[test]
     fn compresses_with_rsv1_and_without_the_tail() {
-        let json = br#"{"topic":"room:lobby","event":"new_msg","payload":{"body":"hello"}}"#.repeat(40);
+        let json =
+            br#"{"topic":"room:lobby","event":"new_msg","payload":{"body":"hello"}}"#.repeat(40);
         let mut deflater = Deflater::new(params(false));
         let frame = deflater.encode(OpCode::Text, &json).unwrap();
         assert!(frame.len() < json.len() / 4, "{}", frame.len());
@@ -190,6 +191,11 @@ mod tests {
         assert_eq!(inflate(&first, &mut client).1, message);
         assert_eq!(inflate(&second, &mut client).1, message);
         // The first one is what every message costs without it.
-        assert!(second.len() < first.len() / 2, "{} vs {}", second.len(), first.len());
+        assert!(
+            second.len() < first.len() / 2,
+            "{} vs {}",
+            second.len(),
+            first.len()
+        );
     }
 }

@@ -164,7 +164,10 @@ mod tests {
     fn waits_for_the_whole_header() {
         let full = frame_header(0x81, 70_000);
         for cut in 0..full.len() {
-            assert!(parse(&full[..cut], usize::MAX, false).unwrap().is_none(), "{cut}");
+            assert!(
+                parse(&full[..cut], usize::MAX, false).unwrap().is_none(),
+                "{cut}"
+            );
         }
         let (header, len) = parse(&full, usize::MAX, false).unwrap().unwrap();
         assert_eq!((header.len, len, header.mask), (70_000, 14, [1, 2, 3, 4]));
@@ -183,7 +186,10 @@ mod tests {
         ];
         for bytes in refused {
             assert!(
-                matches!(parse(&bytes, usize::MAX, false), Err(WireError::Protocol(_))),
+                matches!(
+                    parse(&bytes, usize::MAX, false),
+                    Err(WireError::Protocol(_))
+                ),
                 "{bytes:?}"
             );
         }

@@ -175,7 +175,9 @@ mod tests {
     fn inflates_what_a_sync_flush_made() {
         let text = "héllo wörld ".repeat(1_000);
         let mut inflater = Inflater::new(params(None));
-        let got = inflater.inflate(&compress(text.as_bytes()), 1 << 20).unwrap();
+        let got = inflater
+            .inflate(&compress(text.as_bytes()), 1 << 20)
+            .unwrap();
         assert_eq!(got, text.as_bytes());
         // The empty message: a single 0x00 (§7.2.3.6), or nothing at all.
         assert_eq!(inflater.inflate(&[0], 10).unwrap(), &b""[..]);
@@ -201,7 +203,13 @@ mod tests {
         ));
         // Exactly at the limit is fine.
         let exact = compress(&vec![7; limit]);
-        assert_eq!(Inflater::new(params(None)).inflate(&exact, limit).unwrap().len(), limit);
+        assert_eq!(
+            Inflater::new(params(None))
+                .inflate(&exact, limit)
+                .unwrap()
+                .len(),
+            limit
+        );
     }
 
     #[test]

@@ -191,14 +191,16 @@ impl Reader {
         loop {
             let header = match self.header {
                 Some(header) => header,
-                None => match header::parse(&self.buffer, limits.max_frame, self.inflater.is_some())? {
-                    Some((header, len)) => {
-                        self.buffer.advance(len);
-                        self.header = Some(header);
-                        header
+                None => {
+                    match header::parse(&self.buffer, limits.max_frame, self.inflater.is_some())? {
+                        Some((header, len)) => {
+                            self.buffer.advance(len);
+                            self.header = Some(header);
+                            header
+                        }
+                        None => return Ok(None),
                     }
-                    None => return Ok(None),
-                },
+                }
             };
             if self.buffer.len() < header.len {
                 return Ok(None);
@@ -240,7 +242,9 @@ impl Reader {
                 }
                 let text = header.opcode == OpCode::Text;
                 if header.fin {
-                    return self.message(text, header.compressed, payload, limits).map(Some);
+                    return self
+                        .message(text, header.compressed, payload, limits)
+                        .map(Some);
                 }
                 let mut partial = Box::new(Partial {
                     text,

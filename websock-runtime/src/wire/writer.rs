@@ -458,7 +458,9 @@ mod tests {
             encodings.push(encoded);
         }
         assert!(
-            encodings.iter().all(|e| e.as_ptr() == encodings[0].as_ptr()),
+            encodings
+                .iter()
+                .all(|e| e.as_ptr() == encodings[0].as_ptr()),
             "each writer compressed its own copy"
         );
         // The same frame, not shared: compressed again for each writer.
