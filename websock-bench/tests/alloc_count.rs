@@ -437,11 +437,13 @@ async fn idle_heap(addr: SocketAddr, path: &str, deflate: bool, connections: usi
         clients.push(raw_client(addr, path, deflate).await);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (total, _, items) = Snapshot::now().grown_since(&before);
+    let (total, large, items) = Snapshot::now().grown_since(&before);
     let per_connection = total as f64 / connections as f64;
     println!(
         "{path}: live heap per idle connection: {per_connection:.0} B ({connections} connections)"
     );
+    let large = large as f64 / connections as f64;
+    println!("of which in allocations of 64 KiB or more (not itemised below): {large:.0} B");
     counting::print_table(items, connections, "connection");
     drop(clients);
     drop(first);
@@ -472,6 +474,34 @@ async fn idle_compressing_connection_heap() {
     assert!(
         compressing <= plain + 256.0,
         "an idle compressing connection holds {compressing:.0} B, a plain one {plain:.0} B"
+    );
+}
+
+/// What context takeover costs, itemised: the zlib state each connection then keeps while idle
+/// (its compressor and decompressor, made with its first compressed message each way).
+#[tokio::test]
+async fn idle_context_takeover_connection_heap() {
+    const CONNECTIONS: usize = 50;
+    let _serial = SERIAL.lock().await;
+    let (addr, stop) = counted_server(|listener| async move {
+        let takeover = websock::Deflate::default().context_takeover(true);
+        let config = websock::Config::default().deflate(takeover);
+        let router = Router::new()
+            .route("/echo", websocket::<Echo>())
+            .route("/echo/takeover", websocket::<Echo>().config(config));
+        Server::new(router).serve(listener).await.unwrap();
+    });
+    let plain = idle_heap(addr, "/echo", false, CONNECTIONS).await;
+    let takeover = idle_heap(addr, "/echo/takeover", true, CONNECTIONS).await;
+    drop(stop);
+    println!(
+        "context takeover: {:+.0} B per idle connection against a plain one",
+        takeover - plain
+    );
+    // The point of the default: this is what no context takeover saves.
+    assert!(
+        takeover > plain + 100_000.0,
+        "{takeover:.0} B against {plain:.0} B: is the zlib state still kept?"
     );
 }
 

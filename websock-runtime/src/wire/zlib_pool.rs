@@ -3,7 +3,8 @@
 //! Without context takeover a connection needs zlib state only while it compresses or inflates
 //! one message, which it does without yielding: it borrows the state from its thread, resets
 //! it and gives it back, so 10,000 idle compressing connections hold none (zlib's state is
-//! over 256 KiB for a compressor at a 15-bit window, about 40 KiB for a decompressor).
+//! 380,032 B for a compressor at a 15-bit window, 47,552 B for a decompressor, as measured by
+//! `websock-bench/tests/alloc_count.rs`).
 
 use flate2::{Compress, Compression, Decompress};
 use std::cell::RefCell;
