@@ -30,7 +30,8 @@
 //! `redis://127.0.0.1:6379/`) shares broadcasts with every other chat server using the same
 //! Redis; without it, broadcasts stay in this process. `PHOENIX_JS` overrides the path of
 //! `phoenix.min.js`. `CHAT_TRANSPORTS=longpoll` makes the page use phoenix.js's LongPoll
-//! transport only (served at `/socket/longpoll`; by default the page uses WebSockets). Ctrl-C
+//! transport only (served at `/socket/longpoll`; by default the page uses WebSockets).
+//! `CHAT_DEFLATE=1` turns permessage-deflate on for the socket's WebSocket. Ctrl-C
 //! or SIGTERM stops it gracefully: the sockets are drained over 5 s, each client gets 1012 and
 //! reconnects. `GET /metrics` answers the server's and the channels' counters as text, one
 //! `name value` per line (Prometheus's text format).
@@ -45,7 +46,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::{Arc, OnceLock};
 use websock::{
-    Body, Metrics, Router, Server, ServerHandle, channel,
+    Body, Deflate, Metrics, Router, Server, ServerHandle, channel,
     channels::{
         Assigns, Binary, ChannelMetrics, ChannelReply, ChannelSocket, ConnectInfo, JoinError,
         Params, PubSub, PubSubError, Refused, Socket, SocketRoute, socket,
@@ -151,8 +152,14 @@ fn unix_time() -> u64 {
 }
 
 /// The socket endpoint: keep a clone to broadcast from elsewhere or to read its metrics.
+/// `CHAT_DEFLATE=1` turns permessage-deflate on for its WebSocket.
 pub fn socket_route() -> SocketRoute<UserSocket> {
-    socket(UserSocket).channel::<Room>()
+    let route = socket(UserSocket).channel::<Room>();
+    if std::env::var("CHAT_DEFLATE").is_ok_and(|on| on == "1") {
+        route.deflate(Deflate::default())
+    } else {
+        route
+    }
 }
 
 /// The example's routes: the socket (WebSocket and LongPoll), the page and phoenix.js.

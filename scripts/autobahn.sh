@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs the Autobahn|Testsuite (sections 1-10; 12-13 are compression, not implemented) against
-# examples/echo.rs and fails on any FAILED case. Usage: scripts/autobahn.sh [extra autobahn args]
+# Runs the Autobahn|Testsuite against examples/echo.rs: sections 1-10 against /ws/echo, then
+# 12-13 (permessage-deflate) against /ws/echo/deflate (up to an hour on a busy 2-core machine); fails
+# on any FAILED case.
+# Usage: scripts/autobahn.sh [extra autobahn args, passed to both runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,3 +14,5 @@ cargo build --release --example echo
 source scripts/lib/start-example.sh
 start_example ./target/release/examples/echo
 bash "$tool" "ws://$addr/ws/echo" --out target/autobahn-reports "$@"
+bash "$tool" "ws://$addr/ws/echo/deflate" --cases '12.*,13.*' --exclude '' --timeout 3600 \
+    --out target/autobahn-reports-deflate "$@"

@@ -28,3 +28,5 @@ spki=$(openssl x509 -in "$tls_dir/cert.pem" -pubkey -noout | openssl pkey -pubin
     | openssl dgst -sha256 -binary | base64)
 WEBSOCK_TLS_CERT="$tls_dir/cert.pem" WEBSOCK_TLS_KEY="$tls_dir/key.pem" CHAT_TLS_SPKI="$spki" \
     timeout 150 node tests/browser/chat.mjs ./target/debug/examples/chat "$(command -v chromium)" "$(command -v chromedriver)"
+# Again with permessage-deflate on for the socket (the page checks `ws.extensions`).
+CHAT_DEFLATE=1 timeout 150 node tests/browser/chat.mjs ./target/debug/examples/chat "$(command -v chromium)" "$(command -v chromedriver)"

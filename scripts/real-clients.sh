@@ -12,4 +12,6 @@ source scripts/lib/start-example.sh
 start_example ./target/debug/examples/echo
 
 timeout 60 python3 tests/clients/echo_client.py "ws://$addr/ws/echo"
+# permessage-deflate: websockets offers it by default; the client checks it was negotiated.
+timeout 60 python3 tests/clients/echo_client.py "ws://$addr/ws/echo/deflate"
 timeout 60 node tests/clients/echo_client.mjs "ws://$addr/ws/echo"

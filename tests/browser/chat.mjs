@@ -148,6 +148,19 @@ if (tls) {
   });
 }
 
+// CHAT_DEFLATE=1 (passed on to the chat server): the WebSocket negotiates permessage-deflate;
+// without it, Chromium's offer is declined.
+if (transport === "websocket") {
+  const deflate = process.env.CHAT_DEFLATE === "1";
+  await test(`the WebSocket's extensions ${deflate ? "include" : "lack"} permessage-deflate`, async () => {
+    await untilPage(
+      `return (document.body.dataset.extensions ?? "missing").includes("permessage-deflate") === ${deflate}`
+        + ` && document.body.dataset.extensions !== undefined`,
+      `ws.extensions ${deflate ? "with" : "without"} permessage-deflate`,
+    );
+  });
+}
+
 await test("a message typed in bob's tab appears in alice's", async () => {
   await switchTo(bobTab);
   await type("#message", "hello alice");

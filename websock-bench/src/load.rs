@@ -50,6 +50,9 @@ pub(crate) fn run(scenario: &str, args: &mut Args) -> Result<(), BoxError> {
                 "idle" => idle(addr, args).await,
                 "connrate" => connection_rate(addr, args).await,
                 "fanout" => fanout(addr, args).await,
+                "deflate-echo" => crate::deflate_load::echo(addr, args).await,
+                "deflate-idle" => crate::deflate_load::idle(addr, args).await,
+                "deflate-fanout" => crate::deflate_load::fanout(addr, args).await,
                 other => Err(format!("unknown scenario {other:?}").into()),
             }
         };

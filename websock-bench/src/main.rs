@@ -9,7 +9,7 @@
 //! cargo run --release -p websock-bench -- load throughput --addr 127.0.0.1:4000 --size 20
 //! ```
 //!
-//! `all` options: `--reps N`, `--only throughput,latency,memory,connrate,fanout`,
+//! `all` options: `--reps N`, `--only throughput,latency,memory,connrate,fanout,deflate`,
 //! `--json FILE` (every sample), `--unpinned`. `--only http2` (not in the default list) runs
 //! websock's echo over HTTP/2 streams against HTTP/1.1 connections, at the throughput sizes.
 //!
@@ -22,12 +22,16 @@
 //!   connections until stdin closes (or `--hold` seconds pass)
 //! - `connrate`: `--concurrency 32 --secs 3 --warmup 0.5`
 //! - `fanout`: `--conns 10000 --settle 0.1` (seconds before the broadcast; websock only)
+//! - `deflate-echo`, `deflate-idle`, `deflate-fanout`: permessage-deflate against websock's
+//!   `/ws/echo/deflate` and `/ws/fanout/deflate` (see `deflate_load.rs`)
 //!
 //! Every load scenario takes `--addr` (a loopback address; nothing else is accepted) and
 //! `--path` (`/ws/echo`), stops by itself, and prints its result as JSON on its last line.
 //! See BENCHMARKS.md for the figures and what they mean.
 
 mod args;
+mod deflate_client;
+mod deflate_load;
 mod h2;
 mod load;
 mod servers;
@@ -37,10 +41,10 @@ use args::Args;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  websock-bench all [--smoke] [--reps N] [--only throughput,latency,memory,connrate,fanout,http2] [--json FILE] [--unpinned]
+  websock-bench all [--smoke] [--reps N] [--only throughput,latency,memory,connrate,fanout,deflate,http2] [--json FILE] [--unpinned]
   websock-bench server <websock|raw|axum> [--addr 127.0.0.1:0]
   websock-bench server floor [--addr 127.0.0.1:0] [--conns 10000]
-  websock-bench load <throughput|latency|idle|connrate|fanout> --addr ADDR [options]";
+  websock-bench load <throughput|latency|idle|connrate|fanout|deflate-echo|deflate-idle|deflate-fanout> --addr ADDR [options]";
 
 fn main() -> ExitCode {
     let mut args = Args::new(std::env::args().skip(1));

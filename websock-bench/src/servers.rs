@@ -2,7 +2,9 @@
 //!
 //! Every server echoes text and binary messages at `/ws/echo`; websock and raw also serve
 //! `/ws/fanout` (websock through each connection's `Handle`; raw through a tokio mpsc channel
-//! per connection, `select!`ed with the socket, as one would write it by hand).
+//! per connection, `select!`ed with the socket, as one would write it by hand). websock also
+//! serves both with permessage-deflate at its defaults: `/ws/echo/deflate`, `/ws/fanout/deflate`
+//! (the compression scenarios of `deflate_load`).
 
 use futures_util::{SinkExt, StreamExt};
 use std::{
@@ -14,7 +16,10 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::net::TcpListener;
-use websock::{Bytes, Context, Handle, Router, Server, Utf8Bytes, websock_handler, websocket};
+use websock::{
+    Bytes, Config, Context, Deflate, Frame, Handle, Router, Server, SharedFrame, Utf8Bytes,
+    websock_handler, websocket,
+};
 
 /// Which echo server to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,7 +97,7 @@ impl Echo {
 pub(crate) struct Fanout;
 
 /// The info message of the fan-out: the text each connection pushes.
-pub(crate) struct Broadcast(Utf8Bytes);
+pub(crate) struct Broadcast(Frame);
 
 /// Every fan-out connection's handle, dead ones pruned at each broadcast.
 fn registry() -> &'static Mutex<Vec<Handle<Fanout>>> {
@@ -127,7 +132,11 @@ impl Fanout {
         let text = Utf8Bytes::from_static(FANOUT_TEXT);
         let sent = handles
             .iter()
-            .filter(|handle| handle.try_send(Broadcast(text.clone())).is_ok())
+            .filter(|handle| {
+                handle
+                    .try_send(Broadcast(Frame::Text(text.clone())))
+                    .is_ok()
+            })
             .count();
         broadcast_enqueued(start, sent)
     }
@@ -137,13 +146,32 @@ impl Fanout {
         fanout_stats()
     }
 
+    /// `broadcast json <shared|unshared> <size>`: a JSON text of `size` bytes to every
+    /// connection, as one `SharedFrame` (compressed once) or as a plain frame each (compressed
+    /// per connection). Other text is echoed.
     #[on_text]
     fn echo(&mut self, text: Utf8Bytes) -> Utf8Bytes {
-        text
+        let Some(rest) = text.strip_prefix("broadcast json ") else {
+            return text;
+        };
+        let (kind, size) = rest.split_once(' ').unwrap_or((rest, "16384"));
+        let json = Utf8Bytes::from(crate::deflate_load::json_of(size.parse().unwrap_or(16384)));
+        let frame = match kind {
+            "shared" => Frame::from(SharedFrame::new(json)),
+            _ => Frame::Text(json),
+        };
+        let start = broadcast_started();
+        let mut handles = registry().lock().expect("registry lock");
+        handles.retain(Handle::is_alive);
+        let sent = handles
+            .iter()
+            .filter(|handle| handle.try_send(Broadcast(frame.clone())).is_ok())
+            .count();
+        Utf8Bytes::from(broadcast_enqueued(start, sent))
     }
 
     #[on_info]
-    fn deliver(&mut self, broadcast: Broadcast) -> Utf8Bytes {
+    fn deliver(&mut self, broadcast: Broadcast) -> Frame {
         delivered();
         broadcast.0
     }
@@ -182,9 +210,15 @@ fn fanout_stats() -> String {
 }
 
 async fn serve_websock(listener: TcpListener) -> io::Result<()> {
+    let deflate = Config::default().deflate(Deflate::default());
     let router = Router::new()
         .route("/ws/echo", websocket::<Echo>())
-        .route("/ws/fanout", websocket::<Fanout>());
+        .route("/ws/fanout", websocket::<Fanout>())
+        .route(
+            "/ws/echo/deflate",
+            websocket::<Echo>().config(deflate.clone()),
+        )
+        .route("/ws/fanout/deflate", websocket::<Fanout>().config(deflate));
     // The default limit (16,384) is below the 18,000 idle connections of the memory scenario;
     // it is a server-wide safety limit, not a per-connection option.
     Server::new(router)

@@ -29,6 +29,9 @@ struct Plan {
     memory_steps: Vec<u64>,
     connrate_secs: f64,
     fanout_conns: u64,
+    /// permessage-deflate echoes: (label, JSON bytes, connections)
+    deflate_echo: Vec<(&'static str, u64, u64)>,
+    deflate_secs: f64,
     scenarios: Vec<String>,
 }
 
@@ -36,7 +39,10 @@ impl Plan {
     fn new(smoke: bool, args: &mut Args) -> Result<Self, BoxError> {
         let reps = args.number_or("--reps", if smoke { 1 } else { 5 })? as usize;
         let scenarios = args
-            .string_or("--only", "throughput,latency,memory,connrate,fanout")
+            .string_or(
+                "--only",
+                "throughput,latency,memory,connrate,fanout,deflate",
+            )
             .split(',')
             .map(str::to_owned)
             .collect();
@@ -55,6 +61,8 @@ impl Plan {
                 memory_steps: vec![200, 500],
                 connrate_secs: 0.5,
                 fanout_conns: 500,
+                deflate_echo: vec![("1 KiB", 1024, 4), ("64 KiB", 64 << 10, 2)],
+                deflate_secs: 0.5,
                 scenarios,
             }
         } else {
@@ -72,6 +80,8 @@ impl Plan {
                 memory_steps: vec![5_000, 18_000],
                 connrate_secs: 3.0,
                 fanout_conns: 10_000,
+                deflate_echo: vec![("1 KiB", 1024, 20), ("64 KiB", 64 << 10, 4)],
+                deflate_secs: 3.0,
                 scenarios,
             }
         })
@@ -449,7 +459,8 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
 
         if plan.runs("memory") {
             for kind in order {
-                for (count, per_conn) in memory(&launcher, kind, &plan.memory_steps, &mut notes)? {
+                let steps = &plan.memory_steps;
+                for (count, per_conn) in memory(&launcher, kind, "idle", steps, &mut notes)? {
                     let label =
                         format!("memory per idle conn at {}", group_thousands(count as f64));
                     results.record(&label, "KiB RSS", false, kind, per_conn);
@@ -540,6 +551,10 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
                 results.record(label, "ms", false, kind, at);
             }
         }
+
+        if plan.runs("deflate") {
+            deflate(&launcher, &plan, smoke, &mut results, &mut notes)?;
+        }
     }
 
     let mut stdout = std::io::stdout();
@@ -598,6 +613,7 @@ fn check(notes: &mut Vec<String>, kind: Kind, scenario: &str, result: &Value) {
 fn memory(
     launcher: &Launcher,
     kind: Kind,
+    scenario: &str,
     steps: &[u64],
     notes: &mut Vec<String>,
 ) -> Result<Vec<(u64, f64)>, BoxError> {
@@ -617,7 +633,7 @@ fn memory(
         while requested < target {
             let count = (target - requested).min(PER_PROCESS);
             let args = [
-                strings(&["load", "idle", "--addr", &server.addr]),
+                strings(&["load", scenario, "--addr", &server.addr]),
                 strings(&["--conns", &count.to_string()]),
                 strings(&["--first-index", &requested.to_string()]),
             ]
@@ -657,4 +673,77 @@ fn memory(
     drop(clients);
     drop(server);
     Ok(figures)
+}
+
+/// permessage-deflate (issue 15), websock only: JSON echoes compressed and not (the same route,
+/// with and without the client's offer) and their bytes on the wire, memory per idle
+/// compressing connection, and a broadcast compressed once against once per connection.
+fn deflate(
+    launcher: &Launcher,
+    plan: &Plan,
+    smoke: bool,
+    results: &mut Results,
+    notes: &mut Vec<String>,
+) -> Result<(), BoxError> {
+    let kind = Kind::Websock;
+    for &(label, size, conns) in &plan.deflate_echo {
+        for plain in [false, true] {
+            let server = ServerProcess::start(launcher, kind)?;
+            let mut args = [
+                strings(&["load", "deflate-echo", "--addr", &server.addr]),
+                strings(&["--size", &size.to_string(), "--conns", &conns.to_string()]),
+                strings(&["--secs", &plan.deflate_secs.to_string()]),
+                strings(&["--warmup", if smoke { "0.2" } else { "0.5" }]),
+            ]
+            .concat();
+            if plain {
+                args.push("--plain".to_owned());
+            }
+            let result = load(launcher, &args)?;
+            check(notes, kind, "deflate echo", &result);
+            let how = if plain { "uncompressed" } else { "compressed" };
+            let shape = format!("{label} JSON ({conns} conns × 1 in flight), {how}");
+            let rate = number(&result, "messages_per_sec")?;
+            results.record(&format!("deflate echo {shape}"), "msg/s", true, kind, rate);
+            let wire = number(&result, "wire_bytes_to_client_per_message")?;
+            results.record(
+                &format!("wire bytes per echo {shape}"),
+                "B",
+                false,
+                kind,
+                wire,
+            );
+        }
+    }
+    for (count, per_conn) in memory(launcher, kind, "deflate-idle", &plan.memory_steps, notes)? {
+        let label = format!(
+            "memory per idle compressing conn at {}",
+            group_thousands(count as f64)
+        );
+        results.record(&label, "KiB RSS", false, kind, per_conn);
+    }
+    for unshared in [false, true] {
+        let server = ServerProcess::start(launcher, kind)?;
+        let mut args = [
+            strings(&["load", "deflate-fanout", "--addr", &server.addr]),
+            strings(&["--conns", &plan.fanout_conns.to_string()]),
+        ]
+        .concat();
+        if unshared {
+            args.push("--unshared".to_owned());
+        }
+        let result = load(launcher, &args)?;
+        check(notes, kind, "deflate fan-out", &result);
+        let how = if unshared {
+            "compressed per connection"
+        } else {
+            "compressed once"
+        };
+        let label = format!(
+            "deflate fan-out of 16 KiB JSON to {}, {how}",
+            group_thousands(plan.fanout_conns as f64)
+        );
+        results.record(&label, "ms", false, kind, number(&result, "fanout_ms")?);
+    }
+    Ok(())
 }

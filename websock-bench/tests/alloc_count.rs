@@ -363,6 +363,148 @@ async fn idle_connection_heap() {
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// permessage-deflate: an idle compressing connection against an idle plain one
+
+/// A raw client (tungstenite has no permessage-deflate): the handshake with or without an
+/// offer, then one 400-byte JSON message, compressed when `deflate`, and its echo.
+async fn raw_client(addr: SocketAddr, path: &str, deflate: bool) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let offer = if deflate {
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    } else {
+        ""
+    };
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
+    );
+    within(stream.write_all(request.as_bytes())).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(within(stream.read_u8()).await.unwrap());
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(head.contains("permessage-deflate"), deflate, "{head}");
+
+    let text = r#"{"event":"new_msg","topic":"room:lobby","payload":{"body":"hello"}}"#.repeat(6);
+    let (first, payload) = if deflate {
+        let mut compress = flate2::Compress::new(flate2::Compression::default(), false);
+        let mut out = Vec::with_capacity(text.len() + 64);
+        compress
+            .compress_vec(text.as_bytes(), &mut out, flate2::FlushCompress::Sync)
+            .unwrap();
+        out.truncate(out.len() - 4);
+        (0xC1, out)
+    } else {
+        (0x81, text.clone().into_bytes())
+    };
+    let mut frame = vec![first];
+    match u8::try_from(payload.len()) {
+        Ok(len) if len < 126 => frame.push(0x80 | len),
+        _ => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        }
+    }
+    // A zero mask: the payload goes as it is.
+    frame.extend_from_slice(&[0; 4]);
+    frame.extend_from_slice(&payload);
+    within(stream.write_all(&frame)).await.unwrap();
+    let mut reply = [0u8; 2];
+    within(stream.read_exact(&mut reply)).await.unwrap();
+    assert_eq!(reply[0], first, "the echo is compressed as the message was");
+    let mut len = usize::from(reply[1]);
+    if len == 126 {
+        len = usize::from(within(stream.read_u16()).await.unwrap());
+    }
+    let mut echoed = vec![0; len];
+    within(stream.read_exact(&mut echoed)).await.unwrap();
+    stream
+}
+
+/// The live heap per idle connection at `path`, itemised.
+async fn idle_heap(addr: SocketAddr, path: &str, deflate: bool, connections: usize) -> f64 {
+    // A first connection warms up the server (the thread's read buffers and zlib state).
+    let first = raw_client(addr, path, deflate).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = Snapshot::now();
+    let mut clients = Vec::new();
+    for _ in 0..connections {
+        clients.push(raw_client(addr, path, deflate).await);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (total, large, items) = Snapshot::now().grown_since(&before);
+    let per_connection = total as f64 / connections as f64;
+    println!(
+        "{path}: live heap per idle connection: {per_connection:.0} B ({connections} connections)"
+    );
+    let large = large as f64 / connections as f64;
+    println!("of which in allocations of 64 KiB or more (not itemised below): {large:.0} B");
+    counting::print_table(items, connections, "connection");
+    drop(clients);
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    per_connection
+}
+
+/// Issue 15: at the defaults (no context takeover) a compressing connection holds no zlib
+/// state while idle: its heap is within 256 B of a plain one's, both having echoed one message.
+#[tokio::test]
+async fn idle_compressing_connection_heap() {
+    const CONNECTIONS: usize = 200;
+    let _serial = SERIAL.lock().await;
+    let (addr, stop) = counted_server(|listener| async move {
+        let deflate = websock::Config::default().deflate(websock::Deflate::default());
+        let router = Router::new()
+            .route("/echo", websocket::<Echo>())
+            .route("/echo/deflate", websocket::<Echo>().config(deflate));
+        Server::new(router).serve(listener).await.unwrap();
+    });
+    let plain = idle_heap(addr, "/echo", false, CONNECTIONS).await;
+    let compressing = idle_heap(addr, "/echo/deflate", true, CONNECTIONS).await;
+    drop(stop);
+    println!(
+        "a compressing idle connection holds {:+.0} B against a plain one",
+        compressing - plain
+    );
+    assert!(
+        compressing <= plain + 256.0,
+        "an idle compressing connection holds {compressing:.0} B, a plain one {plain:.0} B"
+    );
+}
+
+/// What context takeover costs, itemised: the zlib state each connection then keeps while idle
+/// (its compressor and decompressor, made with its first compressed message each way).
+#[tokio::test]
+async fn idle_context_takeover_connection_heap() {
+    const CONNECTIONS: usize = 50;
+    let _serial = SERIAL.lock().await;
+    let (addr, stop) = counted_server(|listener| async move {
+        let takeover = websock::Deflate::default().context_takeover(true);
+        let config = websock::Config::default().deflate(takeover);
+        let router = Router::new()
+            .route("/echo", websocket::<Echo>())
+            .route("/echo/takeover", websocket::<Echo>().config(config));
+        Server::new(router).serve(listener).await.unwrap();
+    });
+    let plain = idle_heap(addr, "/echo", false, CONNECTIONS).await;
+    let takeover = idle_heap(addr, "/echo/takeover", true, CONNECTIONS).await;
+    drop(stop);
+    println!(
+        "context takeover: {:+.0} B per idle connection against a plain one",
+        takeover - plain
+    );
+    // The point of the default: this is what no context takeover saves.
+    assert!(
+        takeover > plain + 100_000.0,
+        "{takeover:.0} B against {plain:.0} B: is the zlib state still kept?"
+    );
+}
+
 struct Echo;
 
 #[websock_handler]

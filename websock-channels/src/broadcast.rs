@@ -11,7 +11,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
     },
 };
-use websock_runtime::Frame;
+use websock_runtime::{Frame, SharedFrame};
 
 /// A boxed future, as adapters return from [`Adapter::broadcast`](crate::Adapter::broadcast).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -117,13 +117,18 @@ impl Broadcast {
         self.from
     }
 
-    /// The wire frame in `serializer`'s format, encoded once; `None` for a binary payload
+    /// The wire frame in `serializer`'s format, encoded once (and, with permessage-deflate,
+    /// compressed once: a [`SharedFrame`]); `None` for a binary payload
     /// whose topic or event is over 255 bytes (the binary layout cannot carry it;
     /// [`PubSub::send`](crate::PubSub::send) refuses those), or for any binary payload in V1
     /// (no binary frames).
     pub(crate) fn frame(&self, serializer: Serializer) -> Option<Frame> {
         self.frames[serializer as usize]
-            .get_or_init(|| serializer.encode_broadcast(&self.topic, &self.event, &self.payload))
+            .get_or_init(|| {
+                serializer
+                    .encode_broadcast(&self.topic, &self.event, &self.payload)
+                    .map(|frame| SharedFrame::new(frame).into())
+            })
             .clone()
     }
 
@@ -180,10 +185,13 @@ mod tests {
     #[test]
     fn the_frame_is_encoded_once_and_shared() {
         let broadcast = Broadcast::new("room:1", "news", serde_json::json!({"a": 1}));
-        let (Some(Frame::Text(one)), Some(Frame::Text(two))) = (
+        let (Some(Frame::Shared(one)), Some(Frame::Shared(two))) = (
             broadcast.frame(Serializer::V2),
             broadcast.frame(Serializer::V2),
         ) else {
+            panic!("a broadcast is a shared frame");
+        };
+        let (Frame::Text(one), Frame::Text(two)) = (one.frame(), two.frame()) else {
             panic!("a JSON broadcast is a text frame");
         };
         assert_eq!(one.as_str(), r#"[null,null,"room:1","news",{"a":1}]"#);

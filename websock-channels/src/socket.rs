@@ -21,7 +21,8 @@ use std::{
     time::Duration,
 };
 use websock_runtime::{
-    Body, CheckOrigin, Config, Endpoint, RateLimiter, Refuse, RequestInfo, WebSocketRoute,
+    Body, CheckOrigin, Config, Deflate, Endpoint, RateLimiter, Refuse, RequestInfo,
+    WebSocketRoute,
 };
 
 /// A Phoenix socket endpoint: the [`Socket`], its channels and its options. Mount it with the
@@ -177,6 +178,14 @@ impl<S: Socket> SocketRoute<S> {
         self.rebuilt()
     }
 
+    /// Turns permessage-deflate (RFC 7692) on for this socket's WebSocket connections (off by
+    /// default, as in Phoenix), keeping the other connection options. Broadcasts are
+    /// compressed once for every subscriber (see [`websock_runtime::SharedFrame`]).
+    pub fn deflate(self, deflate: impl Into<Option<Deflate>>) -> Self {
+        let config = self.config.clone().unwrap_or_else(|| self.default_config());
+        self.config(config.deflate(deflate))
+    }
+
     /// Which `Origin`s may connect, as Phoenix's `check_origin` (default: the request's own
     /// host; see [`CheckOrigin`]); refused upgrades get 403.
     pub fn check_origin(mut self, check: impl Into<CheckOrigin>) -> Self {
@@ -248,13 +257,16 @@ impl<S: Socket> SocketRoute<S> {
     fn runtime_config(&self) -> Config {
         let config = match &self.config {
             Some(config) => config.clone(),
-            // Far past the payload limit, the socket is closed (1009) before the message is
-            // read whole; between the two, the client gets an error reply.
-            None => Config::default()
-                .max_message_size(self.limits.max_payload.saturating_mul(2).max(64 << 10)),
+            None => self.default_config(),
         };
         // Phoenix drains channel sockets on shutdown; see `websock_runtime::Drain`.
         config.protocols(["phoenix"]).drain(true)
+    }
+
+    fn default_config(&self) -> Config {
+        // Far past the payload limit, the socket is closed (1009) before the message is read
+        // whole; between the two, the client gets an error reply.
+        Config::default().max_message_size(self.limits.max_payload.saturating_mul(2).max(64 << 10))
     }
 }
 

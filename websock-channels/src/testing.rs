@@ -408,6 +408,7 @@ pub(crate) fn decode(frame: &Frame) -> Option<Received> {
             })
         }
         Frame::Binary(bytes) => decode_binary(bytes),
+        Frame::Shared(shared) => decode(shared.frame()),
         _ => None,
     }
 }

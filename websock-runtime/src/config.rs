@@ -1,6 +1,6 @@
 //! Per-route (or per-upgrade) connection options.
 
-use crate::wire::Limits;
+use crate::{Deflate, wire::Limits};
 use std::{sync::Arc, time::Duration};
 
 /// Half the default idle timeout: a client that only receives (a browser tab showing a feed)
@@ -21,6 +21,7 @@ const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
 /// | [`max_write_buffer`](Self::max_write_buffer) | 16 MiB of unwritten frames (close 1008) |
 /// | [`mailbox_capacity`](Self::mailbox_capacity) | 1,024 info messages |
 /// | [`protocols`](Self::protocols) | none |
+/// | [`deflate`](Self::deflate) | off: no permessage-deflate |
 ///
 /// Text messages are always checked to be UTF-8 (close 1007), as RFC 6455 §8.1 requires.
 ///
@@ -56,6 +57,8 @@ pub struct Config {
     pub(crate) write_buffer_size: usize,
     pub(crate) protocols: Arc<[String]>,
     pub(crate) drain: bool,
+    // Boxed behind an `Arc`: every connection keeps its config, and most never compress.
+    pub(crate) deflate: Option<Arc<Deflate>>,
 }
 
 impl Default for Config {
@@ -73,6 +76,7 @@ impl Default for Config {
             write_buffer_size: 64 << 10,
             protocols: Arc::from([]),
             drain: false,
+            deflate: None,
         }
     }
 }
@@ -165,7 +169,14 @@ impl Config {
         self
     }
 
-    /// While this many bytes wait to be written, the connection stops reading.
+    /// Negotiate permessage-deflate (RFC 7692) with clients that offer it, with these options;
+    /// `None` (the default) declines every offer. See [`Deflate`] for what it costs and how
+    /// hostile input is bounded.
+    pub fn deflate(mut self, deflate: impl Into<Option<Deflate>>) -> Self {
+        self.deflate = deflate.into().map(Arc::new);
+        self
+    }
+
     /// Whether a graceful shutdown closes this route's connections in the server's drain
     /// batches ([`Drain`](crate::Drain)) rather than at once. Off by default (a plain
     /// WebSocket closes at once, as Bandit's); channel sockets turn it on, as Phoenix drains

@@ -11,7 +11,7 @@ use crate::{
     reply::{Frames, Stop},
     server_handle::Slot,
     timer::deadline_after,
-    wire::{Inbound, Reader, WireError, Writer},
+    wire::{Agreed, Deflater, Inbound, Inflater, Reader, WireError, Writer},
 };
 use std::{
     future::{Future, poll_fn},
@@ -158,6 +158,8 @@ pub(crate) struct Start<H: Handler> {
     pub(crate) request: Box<RequestInfo>,
     pub(crate) config: Config,
     pub(crate) slot: Option<Slot>,
+    /// permessage-deflate, when negotiated.
+    pub(crate) deflate: Option<Agreed>,
 }
 
 /// Runs a connection from the 101 to its last byte.
@@ -179,6 +181,7 @@ where
         request,
         config,
         slot,
+        deflate,
     } = *start;
     let span =
         tracing::info_span!("websocket", path = %request.path(), peer = ?request.peer_addr());
@@ -190,10 +193,16 @@ where
     let budget = slot
         .as_ref()
         .map(|slot| slot.server().inbound_budget().clone());
+    let mut reader = Reader::new(budget);
+    let mut writer = Writer::default();
+    if let Some(agreed) = deflate {
+        reader.set_inflater(Inflater::new(agreed.inflate));
+        writer.set_deflater(Deflater::new(agreed.compress));
+    }
     let mut conn = Connection {
         io: stream,
-        reader: Reader::new(budget),
-        writer: Writer::default(),
+        reader,
+        writer,
         shared,
         config,
         slot,

@@ -39,6 +39,7 @@ mod config;
 mod connection;
 mod context;
 mod count;
+mod deflate;
 mod dispatch;
 mod drain;
 mod extended_connect;
@@ -63,6 +64,7 @@ mod server;
 mod server_handle;
 mod service;
 mod sniff;
+mod shared_frame;
 mod stream;
 mod timer;
 mod tls;
@@ -76,6 +78,7 @@ pub use context::Context;
 // The traits `#[websock_handler]` converts parameters and return values through: public (and
 // not hidden) so that rustc names them plainly (`TextArg`) in errors.
 pub use dispatch::{BinaryArg, CloseArg, IntoInit, Terminated, TextArg};
+pub use deflate::Deflate;
 pub use drain::Drain;
 pub use extract::{FromRequest, Path, Query, State};
 pub use handle::{Handle, SendError, Stats};
@@ -101,6 +104,7 @@ pub use router::{CheckInit, Endpoint, ExtractInit, Router, StateInit, WebSocketR
 pub use server::{Listener, Server, serve, shutdown_signal};
 pub use server_handle::{DEFAULT_MAX_CONNECTIONS, Metrics, ServerHandle};
 pub use service::RouterService;
+pub use shared_frame::SharedFrame;
 pub use timer::Timer;
 pub use tls::tls_config_from_pem;
 /// The rustls crate [`Server::tls`] takes a configuration of.

@@ -3,6 +3,7 @@
 //! These are our own types rather than tungstenite's, so a change of codec is not a breaking
 //! change for users (the same choice axum makes).
 
+use crate::SharedFrame;
 use bytes::Bytes;
 use std::{fmt, ops::Deref};
 use tokio_tungstenite::tungstenite;
@@ -144,6 +145,8 @@ pub enum Frame {
     Ping(ControlPayload),
     /// A pong.
     Pong(ControlPayload),
+    /// A frame many connections send, compressed once for all of them (see [`SharedFrame`]).
+    Shared(SharedFrame),
 }
 
 impl Frame {
@@ -173,6 +176,7 @@ impl Frame {
             Self::Text(text) => text.len(),
             Self::Binary(b) => b.len(),
             Self::Ping(p) | Self::Pong(p) => p.len(),
+            Self::Shared(shared) => shared.frame().len(),
         }
     }
 

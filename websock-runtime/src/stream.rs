@@ -40,6 +40,8 @@ where
         request: Box::new(request),
         config,
         slot,
+        // The transports running here (LongPoll) frame their own messages.
+        deflate: None,
     });
     let task = connection::run(stream, start);
     Ok(match tracker {

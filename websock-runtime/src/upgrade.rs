@@ -1,7 +1,10 @@
 //! The upgrade of a routed, perhaps authenticated, hyper request: `WebSockAdapter.upgrade/4`.
 
 use crate::{
-    Config, Handler, Refuse, RequestInfo, ServerHandle, connection, connection::Start, handshake,
+    Config, Handler, Refuse, RequestInfo, ServerHandle, connection,
+    connection::Start,
+    handshake,
+    wire::{self, Agreed},
 };
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -47,6 +50,9 @@ pub(crate) struct Upgrade {
     request: Box<RequestInfo>,
     config: Config,
     server: Option<ServerHandle>,
+    /// permessage-deflate, when offered and turned on for the route, and the header that
+    /// accepts it.
+    deflate: Option<(Agreed, HeaderValue)>,
 }
 
 impl Upgrade {
@@ -79,12 +85,17 @@ impl Upgrade {
         });
         let mut request = Box::new(RequestInfo::from_parts(&parts));
         request.selected_protocol = handshake::select_protocol(&parts.headers, &config.protocols);
+        let deflate = config
+            .deflate
+            .as_ref()
+            .and_then(|deflate| wire::negotiate(&parts.headers, deflate));
         Ok(Self {
             on_upgrade,
             accept_key,
             request,
             config: config.clone(),
             server,
+            deflate,
         })
     }
 
@@ -113,6 +124,7 @@ impl Upgrade {
             request,
             config,
             server,
+            deflate,
         } = self;
         let slot = match server.map(|server| server.try_acquire()) {
             Some(Some(slot)) => Some(slot),
@@ -148,6 +160,10 @@ impl Upgrade {
         if let Some(protocol) = &request.selected_protocol {
             headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
         }
+        let deflate = deflate.map(|(agreed, response)| {
+            headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, response);
+            agreed
+        });
 
         let tracker = slot.as_ref().map(|slot| slot.server().tracker().clone());
         // Boxed until the socket arrives: the task keeps what it captures for its whole life.
@@ -156,6 +172,7 @@ impl Upgrade {
             request,
             config,
             slot,
+            deflate,
         });
         let task = async move {
             match on_upgrade.await {

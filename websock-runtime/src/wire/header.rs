@@ -36,6 +36,8 @@ impl OpCode {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Header {
     pub(super) fin: bool,
+    /// RSV1: the first frame of a compressed message (RFC 7692 §6).
+    pub(super) compressed: bool,
     pub(super) opcode: OpCode,
     pub(super) mask: [u8; 4],
     pub(super) len: usize,
@@ -46,17 +48,31 @@ pub(super) const MAX_LEN: usize = 14;
 
 /// Parses the header at the start of `buf`: `None` until all of it has arrived, then the header
 /// and its length in bytes. Refuses what a server must refuse before reading the payload.
-pub(super) fn parse(buf: &[u8], max_frame: usize) -> Result<Option<(Header, usize)>, WireError> {
+/// RSV1 is allowed on the first frame of a data message when permessage-deflate was
+/// negotiated (`deflate`), RSV2 and RSV3 never.
+pub(super) fn parse(
+    buf: &[u8],
+    max_frame: usize,
+    deflate: bool,
+) -> Result<Option<(Header, usize)>, WireError> {
     let [first, second, ..] = *buf else {
         return Ok(None);
     };
-    if first & 0x70 != 0 {
+    let compressed = first & 0x40 != 0;
+    if first & 0x30 != 0 || (compressed && !deflate) {
         return Err(WireError::protocol(
             "reserved bits set, but no extension was negotiated",
         ));
     }
     let opcode = OpCode::from_bits(first & 0x0F)
         .ok_or_else(|| WireError::protocol(format!("reserved opcode {:#x}", first & 0x0F)))?;
+    // RFC 7692 §6.1: control frames are never compressed, and only a message's first frame
+    // says it is.
+    if compressed && !matches!(opcode, OpCode::Text | OpCode::Binary) {
+        return Err(WireError::protocol(format!(
+            "RSV1 set on a {opcode:?} frame: only a data message's first frame may have it"
+        )));
+    }
     let fin = first & 0x80 != 0;
     if second & 0x80 == 0 {
         return Err(WireError::protocol("client frames must be masked"));
@@ -94,6 +110,7 @@ pub(super) fn parse(buf: &[u8], max_frame: usize) -> Result<Option<(Header, usiz
     let mask = buf[header_len - 4..header_len].try_into().unwrap();
     let header = Header {
         fin,
+        compressed,
         opcode,
         mask,
         len: len as usize,
@@ -103,7 +120,16 @@ pub(super) fn parse(buf: &[u8], max_frame: usize) -> Result<Option<(Header, usiz
 
 /// Appends an unmasked, final frame's header (server frames are never masked or fragmented).
 pub(super) fn write(out: &mut impl BufMut, opcode: OpCode, len: usize) {
-    out.put_u8(0x80 | opcode as u8);
+    write_first(out, 0x80 | opcode as u8, len);
+}
+
+/// As [`write`], for a compressed message: RSV1 set (RFC 7692 §6).
+pub(super) fn write_compressed(out: &mut impl BufMut, opcode: OpCode, len: usize) {
+    write_first(out, 0xC0 | opcode as u8, len);
+}
+
+fn write_first(out: &mut impl BufMut, first: u8, len: usize) {
+    out.put_u8(first);
     if len < 126 {
         out.put_u8(len as u8);
     } else if let Ok(len) = u16::try_from(len) {
@@ -138,9 +164,12 @@ mod tests {
     fn waits_for_the_whole_header() {
         let full = frame_header(0x81, 70_000);
         for cut in 0..full.len() {
-            assert!(parse(&full[..cut], usize::MAX).unwrap().is_none(), "{cut}");
+            assert!(
+                parse(&full[..cut], usize::MAX, false).unwrap().is_none(),
+                "{cut}"
+            );
         }
-        let (header, len) = parse(&full, usize::MAX).unwrap().unwrap();
+        let (header, len) = parse(&full, usize::MAX, false).unwrap().unwrap();
         assert_eq!((header.len, len, header.mask), (70_000, 14, [1, 2, 3, 4]));
         assert!(header.fin);
         assert_eq!(header.opcode, OpCode::Text);
@@ -157,18 +186,39 @@ mod tests {
         ];
         for bytes in refused {
             assert!(
-                matches!(parse(&bytes, usize::MAX), Err(WireError::Protocol(_))),
+                matches!(
+                    parse(&bytes, usize::MAX, false),
+                    Err(WireError::Protocol(_))
+                ),
                 "{bytes:?}"
             );
         }
         assert!(matches!(
-            parse(&[0x81, 0x05], usize::MAX),
+            parse(&[0x81, 0x05], usize::MAX, false),
             Err(WireError::Protocol(_))
         ));
         assert!(matches!(
-            parse(&frame_header(0x82, 11), 10),
+            parse(&frame_header(0x82, 11), 10, false),
             Err(WireError::TooBig(_))
         ));
+    }
+
+    #[test]
+    fn rsv1_only_on_a_data_message_first_frame_once_negotiated() {
+        let (header, _) = parse(&frame_header(0xC1, 1), usize::MAX, true)
+            .unwrap()
+            .unwrap();
+        assert!(header.compressed);
+        assert!(parse(&frame_header(0x42, 1), usize::MAX, true).is_ok());
+        for first in [0xC0, 0xC9, 0xCA, 0xC8, 0xA1, 0x91] {
+            assert!(
+                matches!(
+                    parse(&frame_header(first, 1), usize::MAX, true),
+                    Err(WireError::Protocol(_))
+                ),
+                "{first:#x}"
+            );
+        }
     }
 
     #[test]

@@ -6,15 +6,26 @@
 //! gives it back when the socket has nothing more, so an idle connection holds no read buffer
 //! at all (see BENCHMARKS.md, "Memory per idle connection"). Payloads are slices of the read
 //! buffer, as in tungstenite: a message costs no copy and, in steady traffic, no allocation.
+//!
+//! permessage-deflate (RFC 7692) lives here too: `negotiate` answers the offer, `inflater`
+//! and `deflater` work per message with zlib state borrowed from `zlib_pool`, so an idle
+//! compressing connection holds none.
 
+mod deflater;
 mod header;
 mod inbound_budget;
+mod inflater;
 mod mask;
+mod negotiate;
 mod read_pool;
 mod reader;
 mod writer;
+mod zlib_pool;
 
+pub(crate) use deflater::Deflater;
 pub(crate) use inbound_budget::InboundBudget;
+pub(crate) use inflater::Inflater;
+pub(crate) use negotiate::{Agreed, negotiate};
 pub(crate) use reader::{Inbound, Limits, Reader};
 pub(crate) use writer::Writer;
 

@@ -4,6 +4,7 @@ use super::{
     WireError,
     header::{self, Header, OpCode},
     inbound_budget::{Charge, InboundBudget},
+    inflater::Inflater,
     mask, read_pool,
 };
 use crate::Utf8Bytes;
@@ -39,6 +40,8 @@ pub(crate) struct Limits {
 #[derive(Debug)]
 struct Partial {
     text: bool,
+    /// Its first frame had RSV1: `data` is deflated, inflated when the last frame arrives.
+    compressed: bool,
     data: BytesMut,
     /// How much of `data` is known to be UTF-8, so each fragment is checked once and an invalid
     /// sequence fails at once rather than at the end of the message.
@@ -59,6 +62,8 @@ pub(crate) struct Reader {
     /// The length of this client's last data frame (up to `MAX_READ_AHEAD`): how far ahead of
     /// the bytes here the buffer may grow for the next one (see `make_room`).
     read_ahead: u32,
+    /// permessage-deflate, when negotiated.
+    inflater: Option<Inflater>,
 }
 
 /// The most a client's earlier frames let the buffer grow ahead of the bytes that arrived.
@@ -73,7 +78,13 @@ impl Reader {
             partial: None,
             charge: Charge::new(budget),
             read_ahead: 0,
+            inflater: None,
         }
+    }
+
+    /// Accepts compressed messages (RSV1) from now on, inflated by `inflater`.
+    pub(crate) fn set_inflater(&mut self, inflater: Inflater) {
+        self.inflater = Some(inflater);
     }
 
     /// The next message or control frame from `io`.
@@ -180,14 +191,16 @@ impl Reader {
         loop {
             let header = match self.header {
                 Some(header) => header,
-                None => match header::parse(&self.buffer, limits.max_frame)? {
-                    Some((header, len)) => {
-                        self.buffer.advance(len);
-                        self.header = Some(header);
-                        header
+                None => {
+                    match header::parse(&self.buffer, limits.max_frame, self.inflater.is_some())? {
+                        Some((header, len)) => {
+                            self.buffer.advance(len);
+                            self.header = Some(header);
+                            header
+                        }
+                        None => return Ok(None),
                     }
-                    None => return Ok(None),
-                },
+                }
             };
             if self.buffer.len() < header.len {
                 return Ok(None);
@@ -229,10 +242,13 @@ impl Reader {
                 }
                 let text = header.opcode == OpCode::Text;
                 if header.fin {
-                    return message(text, payload).map(Some);
+                    return self
+                        .message(text, header.compressed, payload, limits)
+                        .map(Some);
                 }
                 let mut partial = Box::new(Partial {
                     text,
+                    compressed: header.compressed,
                     data: payload,
                     valid_utf8: 0,
                 });
@@ -263,12 +279,28 @@ impl Reader {
                     return Ok(None);
                 }
                 let partial = self.partial.take().unwrap();
-                message(partial.text, partial.data).map(Some)
+                self.message(partial.text, partial.compressed, partial.data, limits)
+                    .map(Some)
             }
             OpCode::Ping => Ok(Some(Inbound::Ping(payload.freeze()))),
             OpCode::Pong => Ok(Some(Inbound::Pong(payload.freeze()))),
             OpCode::Close => close(&payload).map(Some),
         }
+    }
+
+    /// A whole message, inflated first if it was compressed.
+    fn message(
+        &mut self,
+        text: bool,
+        compressed: bool,
+        payload: BytesMut,
+        limits: Limits,
+    ) -> Result<Inbound, WireError> {
+        let payload = match (&mut self.inflater, compressed) {
+            (Some(inflater), true) => inflater.inflate(&payload, limits.max_message)?,
+            _ => payload.freeze(),
+        };
+        message(text, payload)
     }
 }
 
@@ -283,7 +315,8 @@ impl Drop for Reader {
 
 impl Partial {
     fn check_utf8(&mut self, last: bool) -> Result<(), WireError> {
-        if !self.text {
+        // Compressed text is checked once inflated.
+        if !self.text || self.compressed {
             return Ok(());
         }
         match std::str::from_utf8(&self.data[self.valid_utf8..]) {
@@ -315,8 +348,7 @@ fn try_grow(buffer: &mut BytesMut, additional: usize) -> Result<(), WireError> {
     Ok(())
 }
 
-fn message(text: bool, payload: BytesMut) -> Result<Inbound, WireError> {
-    let payload = payload.freeze();
+fn message(text: bool, payload: Bytes) -> Result<Inbound, WireError> {
     if !text {
         return Ok(Inbound::Binary(payload));
     }

@@ -7,8 +7,11 @@
 //! ([`push_encoded`](Writer::push_encoded)). A write that takes part of the queue drops the
 //! segments it finished and moves a pointer into the next one; nothing left is ever moved.
 
-use super::header::{self, OpCode};
-use crate::Frame;
+use super::{
+    deflater::{self, Deflater},
+    header::{self, OpCode},
+};
+use crate::{Frame, SharedFrame};
 use bytes::{Buf, Bytes, BytesMut};
 use std::{
     collections::VecDeque,
@@ -38,6 +41,8 @@ pub(crate) struct Writer {
     buffered: usize,
     /// Our close frame is queued: nothing may follow it (RFC 6455 §5.5.1).
     closed: bool,
+    /// permessage-deflate, when negotiated.
+    deflater: Option<Deflater>,
 }
 
 impl Writer {
@@ -46,17 +51,50 @@ impl Writer {
         self.buffered
     }
 
-    /// Queues a data or control frame.
+    /// Compresses data messages from now on (RFC 7692).
+    pub(crate) fn set_deflater(&mut self, deflater: Deflater) {
+        self.deflater = Some(deflater);
+    }
+
+    /// Queues a data or control frame, compressed when permessage-deflate was negotiated and
+    /// the message is long enough.
     pub(crate) fn push(&mut self, frame: Frame) {
-        let (opcode, payload) = match frame {
-            Frame::Text(text) => (OpCode::Text, text.into_bytes()),
-            Frame::Binary(bytes) => (OpCode::Binary, bytes),
-            Frame::Ping(payload) => (OpCode::Ping, payload.into_bytes()),
-            Frame::Pong(payload) => (OpCode::Pong, payload.into_bytes()),
-        };
         if self.closed {
             return;
         }
+        let (opcode, payload) = match frame {
+            Frame::Shared(shared) => return self.push_shared(&shared),
+            frame => split(frame),
+        };
+        if let Some(deflater) = self.deflater.as_mut().filter(|_| is_data(opcode)) {
+            if let Some(encoded) = deflater.encode(opcode, &payload) {
+                return self.push_encoded(encoded);
+            }
+        }
+        self.push_plain(opcode, payload);
+    }
+
+    /// A shared frame: without context takeover, its one compressed encoding for these
+    /// parameters, made by the first connection that sends it.
+    fn push_shared(&mut self, shared: &SharedFrame) {
+        let (opcode, payload) = split(shared.frame().clone());
+        let encoded = match self.deflater.as_mut().filter(|_| is_data(opcode)) {
+            Some(deflater) if deflater.is_stateless() => {
+                let params = deflater.params();
+                shared.compressed((params.level, params.window_bits), || {
+                    deflater::encode_stateless(params, opcode, &payload)
+                })
+            }
+            Some(deflater) => deflater.encode(opcode, &payload),
+            None => None,
+        };
+        match encoded {
+            Some(encoded) => self.push_encoded(encoded),
+            None => self.push_plain(opcode, payload),
+        }
+    }
+
+    fn push_plain(&mut self, opcode: OpCode, payload: Bytes) {
         if payload.len() < COPY_BELOW {
             return self.push_raw(opcode, &[], &payload);
         }
@@ -66,8 +104,6 @@ impl Writer {
 
     /// Queues one already encoded frame (header and payload), shared with other connections
     /// without a copy.
-    // Broadcast and compression build on it.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn push_encoded(&mut self, frame: Bytes) {
         if self.closed {
             return;
@@ -184,6 +220,21 @@ impl Writer {
         }
         self.tail.advance(written);
     }
+}
+
+/// A frame's opcode and payload (not a shared frame: `SharedFrame::new` unwraps those).
+fn split(frame: Frame) -> (OpCode, Bytes) {
+    match frame {
+        Frame::Text(text) => (OpCode::Text, text.into_bytes()),
+        Frame::Binary(bytes) => (OpCode::Binary, bytes),
+        Frame::Ping(payload) => (OpCode::Ping, payload.into_bytes()),
+        Frame::Pong(payload) => (OpCode::Pong, payload.into_bytes()),
+        Frame::Shared(shared) => split(shared.frame().clone()),
+    }
+}
+
+fn is_data(opcode: OpCode) -> bool {
+    matches!(opcode, OpCode::Text | OpCode::Binary)
 }
 
 #[cfg(test)]
@@ -372,5 +423,55 @@ mod tests {
         assert_eq!(&out[..3], &[0x81, 1, b'a']);
         assert!(out[3..3 + encoded.len()] == encoded[..]);
         assert_eq!(&out[3 + encoded.len()..], &[0x81, 1, b'b']);
+    }
+
+    /// Letters from a fixed generator: compresses to about 60 %, so stays over `COPY_BELOW`.
+    fn letters(len: usize) -> String {
+        let mut state = 12_345u32;
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                char::from(b'a' + (state >> 16) as u8 % 26)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_shared_frame_is_compressed_once_for_every_connection() {
+        let params = super::super::negotiate::CompressParams {
+            level: 6,
+            window_bits: 15,
+            threshold: 16,
+            takeover: false,
+        };
+        let text = letters(20_000);
+        let shared = SharedFrame::new(Frame::text(text.clone()));
+        let mut encodings = Vec::new();
+        for _ in 0..3 {
+            let mut writer = Writer::default();
+            writer.set_deflater(Deflater::new(params));
+            writer.push(Frame::Shared(shared.clone()));
+            assert_eq!(writer.queue.len(), 1);
+            let encoded = writer.queue[0].clone();
+            assert_eq!(encoded[0], 0xC1, "FIN, RSV1, text");
+            assert!(encoded.len() < text.len());
+            encodings.push(encoded);
+        }
+        assert!(
+            encodings
+                .iter()
+                .all(|e| e.as_ptr() == encodings[0].as_ptr()),
+            "each writer compressed its own copy"
+        );
+        // The same frame, not shared: compressed again for each writer.
+        let mut writer = Writer::default();
+        writer.set_deflater(Deflater::new(params));
+        writer.push(Frame::text(text));
+        assert_eq!(writer.queue[0][..], encodings[0][..]);
+        assert_ne!(writer.queue[0].as_ptr(), encodings[0].as_ptr());
+        // Without deflate, the frame it wraps.
+        let mut writer = Writer::default();
+        writer.push(Frame::Shared(shared));
+        assert_eq!(writer.buffered(), 4 + 20_000);
     }
 }
