@@ -21,8 +21,7 @@ use std::{
     time::Duration,
 };
 use websock_runtime::{
-    Body, CheckOrigin, Config, Deflate, Endpoint, RateLimiter, Refuse, RequestInfo,
-    WebSocketRoute,
+    Body, CheckOrigin, Config, Deflate, Endpoint, RateLimiter, Refuse, RequestInfo, WebSocketRoute,
 };
 
 /// A Phoenix socket endpoint: the [`Socket`], its channels and its options. Mount it with the

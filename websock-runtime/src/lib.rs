@@ -63,8 +63,8 @@ mod router;
 mod server;
 mod server_handle;
 mod service;
-mod sniff;
 mod shared_frame;
+mod sniff;
 mod stream;
 mod timer;
 mod tls;
@@ -77,8 +77,8 @@ pub use config::Config;
 pub use context::Context;
 // The traits `#[websock_handler]` converts parameters and return values through: public (and
 // not hidden) so that rustc names them plainly (`TextArg`) in errors.
-pub use dispatch::{BinaryArg, CloseArg, IntoInit, Terminated, TextArg};
 pub use deflate::Deflate;
+pub use dispatch::{BinaryArg, CloseArg, IntoInit, Terminated, TextArg};
 pub use drain::Drain;
 pub use extract::{FromRequest, Path, Query, State};
 pub use handle::{Handle, SendError, Stats};
