@@ -129,6 +129,7 @@ pub trait Channel: Sized + Send + 'static {
 /// impl Channel for Clock {
 ///     const TOPIC: &'static str = "clock";
 ///     type Info = Tick;
+///     type State = ();
 ///
 ///     async fn join(_: Topic, _: Payload, socket: &mut ChannelSocket<'_, Self>) -> Result<(Self, Payload), JoinError> {
 ///         socket.send_after(Duration::from_secs(1), Tick);

@@ -33,12 +33,12 @@ use std::{any::Any, fmt, ops::Deref, sync::Arc};
 ///     type Info = ();
 ///     type State = State<UserSocket>;
 ///
-///     async fn join(_: Topic, _: Payload, socket: &mut ChannelSocket) -> Result<(Self, Payload), JoinError> {
+///     async fn join(_: Topic, _: Payload, socket: &mut ChannelSocket<'_, Self>) -> Result<(Self, Payload), JoinError> {
 ///         let app = State::<UserSocket>::of(socket).expect("checked by `.channel`");
 ///         Ok((Lobby, serde_json::json!({ "motd": app.motd }).into()))
 ///     }
 ///
-///     async fn handle_in(&mut self, _: &str, _: Payload, _: &mut ChannelSocket) -> ChannelReply {
+///     async fn handle_in(&mut self, _: &str, _: Payload, _: &mut ChannelSocket<'_, Self>) -> ChannelReply {
 ///         ChannelReply::none()
 ///     }
 /// }
