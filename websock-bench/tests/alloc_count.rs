@@ -9,7 +9,7 @@
 #[path = "support/counting.rs"]
 mod counting;
 
-use counting::{ALLOCATED_BYTES, ALLOCATIONS, COUNTED, Snapshot};
+use counting::{ALLOCATED_BYTES, ALLOCATIONS, Snapshot, counted_server};
 use futures_util::{SinkExt, StreamExt};
 use std::{
     future::Future,
@@ -43,34 +43,6 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 // ---------------------------------------------------------------------------------------------
 // Servers on their own counted thread
-
-/// Runs `serve` on a new thread whose allocations are counted, in a current-thread runtime, until
-/// the returned sender is dropped.
-fn counted_server<F, Fut>(serve: F) -> (SocketAddr, tokio::sync::oneshot::Sender<()>)
-where
-    F: FnOnce(TcpListener) -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + 'static,
-{
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        COUNTED.set(true);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            tokio::select! {
-                () = serve(listener) => {}
-                _ = stop_rx => {}
-            }
-        });
-        COUNTED.set(false);
-    });
-    (addr_rx.recv().unwrap(), stop_tx)
-}
 
 type Client = WebSocketStream<tokio::net::TcpStream>;
 

@@ -8,41 +8,14 @@ mod counting;
 #[path = "../src/h2.rs"]
 mod h2;
 
-use counting::{COUNTED, Snapshot};
+use counting::{Snapshot, counted_server};
 use futures_util::{SinkExt, StreamExt};
-use std::{net::SocketAddr, time::Duration};
-use tokio::net::TcpListener;
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::{self, protocol::WebSocketConfig};
 use websock::{Context, Router, Server, Utf8Bytes, websock_handler, websocket};
 
 #[global_allocator]
 static GLOBAL: counting::Counting = counting::Counting;
-
-/// Serves the echo route on a new thread whose allocations are counted (a current-thread
-/// runtime: the connection tasks and hyper's stream tasks run there too), until the returned
-/// sender is dropped.
-fn counted_server() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        COUNTED.set(true);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let router = Router::new().route("/echo", websocket::<Echo>());
-            tokio::select! {
-                _ = Server::new(router).serve(listener) => {}
-                _ = stop_rx => {}
-            }
-        });
-        COUNTED.set(false);
-    });
-    (addr_rx.recv().unwrap(), stop_tx)
-}
 
 async fn within<F: std::future::Future>(future: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(20), future)
@@ -60,7 +33,10 @@ async fn echo_once(ws: &mut h2::H2Ws) {
 async fn idle_http2_stream_heap() {
     const STREAMS: u64 = 200;
     const PER_CONNECTION: u64 = 100;
-    let (addr, stop) = counted_server();
+    let (addr, stop) = counted_server(|listener| async move {
+        let router = Router::new().route("/echo", websocket::<Echo>());
+        let _ = Server::new(router).serve(listener).await;
+    });
     let config = WebSocketConfig::default();
     // A first connection warms up the server (lazy statics, the runtime's buffers).
     let mut first = within(h2::connect_many(addr, "/echo", 1, 1, config))

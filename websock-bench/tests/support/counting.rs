@@ -142,3 +142,34 @@ pub(crate) fn print_table(mut items: Vec<(usize, i64)>, per: usize, what: &str) 
         }
     }
 }
+
+/// Runs `serve` on a new thread whose allocations are counted, in a current-thread runtime, until
+/// the returned sender is dropped.
+#[allow(dead_code)] // not every test binary that counts starts its own server
+pub(crate) fn counted_server<F, Fut>(
+    serve: F,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>)
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        COUNTED.set(true);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            tokio::select! {
+                () = serve(listener) => {}
+                _ = stop_rx => {}
+            }
+        });
+        COUNTED.set(false);
+    });
+    (addr_rx.recv().unwrap(), stop_tx)
+}
