@@ -2,13 +2,13 @@
 //! follow presence wherever it changed: a join or leave on this node or another, a socket
 //! that closed, a node that died (its presences expire over Redis and arrive as a diff).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use websock::channels::Presence;
 
 /// The keys of `diff`'s leaves that have no presence left in `topic`: their last one went.
 pub fn gone_for_good(diff: &Value, presence: &Presence, topic: &str) -> Vec<String> {
     side(diff, "leaves")
-        .keys()
+        .map(|(key, _)| key)
         .filter(|key| presence.get_by_key(topic, key).is_empty())
         .cloned()
         .collect()
@@ -49,10 +49,10 @@ pub fn new_arrivals(
     arrivals
 }
 
-/// `diff["joins"]` or `diff["leaves"]`: `{"<key>": {"metas": [..]}}`.
-fn side<'a>(diff: &'a Value, name: &str) -> &'a Map<String, Value> {
-    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+/// The entries of `diff["joins"]` or `diff["leaves"]`: `{"<key>": {"metas": [..]}}`.
+fn side<'a>(diff: &'a Value, name: &str) -> impl Iterator<Item = (&'a String, &'a Value)> {
     diff.get(name)
         .and_then(Value::as_object)
-        .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+        .into_iter()
+        .flatten()
 }
