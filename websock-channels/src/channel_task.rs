@@ -181,14 +181,10 @@ impl ChannelTask {
     /// The pushes a callback queued, encoded.
     fn pushes(&mut self) -> Vec<Frame> {
         let mut frames = Vec::new();
-        for (event, payload) in std::mem::take(&mut self.socket.pushes) {
-            let frame = self.serializer.encode_push(
-                Some(&self.socket.join_ref),
-                &self.socket.topic,
-                &event,
-                &payload,
-            );
-            self.encoded(frame, &event, &mut frames);
+        for push in std::mem::take(&mut self.socket.pushes) {
+            let (frame, event) =
+                push.encode(self.serializer, &self.socket.join_ref, &self.socket.topic);
+            self.encoded(frame, event, &mut frames);
         }
         frames
     }

@@ -4,7 +4,7 @@
 use crate::{
     Payload,
     broadcast::SubscriberId,
-    channel::{LeaveReason, Mail, SocketState},
+    channel::{LeaveReason, Mail, Push, SocketState},
     channel_task::{self, ChannelTask, Failure, guard},
     hub::{Connected, Hub},
     mailbox::{Info, Mailbox},
@@ -18,6 +18,9 @@ use std::{collections::HashMap, sync::Arc};
 use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
 use tracing::Instrument;
 use websock_runtime::{Close, CloseCode, Frame, Message};
+
+/// The most frames a socket's outgoing buffer keeps room for between messages.
+const OUT_KEPT: usize = 8;
 
 /// A joined channel as its socket sees it: the channel itself runs in its own task.
 struct Joined {
@@ -495,10 +498,10 @@ impl Core {
                 continue;
             };
             let join_ref = joined.join_ref.clone();
-            let state = Payload::Json(self.hub.shared.presence.list(&topic));
-            let frame =
-                self.serializer
-                    .encode_push(Some(&join_ref), &topic, "presence_state", &state);
+            let state = self.hub.shared.presence.encoded_state(&topic);
+            let frame = Push::State(state)
+                .encode(self.serializer, &join_ref, &topic)
+                .0;
             self.send_encoded(frame, &topic, "presence_state");
             self.hub.shared.counters.presence_resynced();
             tracing::info!(%topic, "mailbox was full: presence_diffs dropped, presence_state pushed");
@@ -506,15 +509,10 @@ impl Core {
         }
     }
 
-    fn push_all(&mut self, socket: &SocketState, pushes: Vec<(String, Payload)>) {
-        for (event, payload) in pushes {
-            let frame = self.serializer.encode_push(
-                Some(&socket.join_ref),
-                &socket.topic,
-                &event,
-                &payload,
-            );
-            self.send_encoded(frame, &socket.topic, &event);
+    fn push_all(&mut self, socket: &SocketState, pushes: Vec<Push>) {
+        for push in pushes {
+            let (frame, event) = push.encode(self.serializer, &socket.join_ref, &socket.topic);
+            self.send_encoded(frame, &socket.topic, event);
         }
     }
 
@@ -551,9 +549,8 @@ impl Core {
     /// instance's late end.
     async fn release(&mut self, topic: &str) {
         let owner = Owner(self.subscriber);
-        if let Some(diff) = self.hub.shared.presence.untrack(owner, topic, None) {
-            self.publisher.publish(diff).await;
-        }
+        // The leave goes out with the topic's next merged `presence_diff`.
+        self.hub.shared.presence.untrack(owner, topic, None);
         self.hub.shared.pubsub.unsubscribe(topic, self.subscriber);
     }
 
@@ -572,6 +569,16 @@ impl Core {
     pub(crate) fn take_out(&mut self) -> Vec<Frame> {
         self.hub.shared.counters.messages_out(self.out.len());
         std::mem::take(&mut self.out)
+    }
+
+    /// Hands the frames to send to `push`, keeping the buffer: a delivered broadcast then
+    /// allocates nothing. A buffer a burst grew is given back, so an idle socket holds none.
+    pub(crate) fn drain_out(&mut self, mut push: impl FnMut(Frame)) {
+        self.hub.shared.counters.messages_out(self.out.len());
+        self.out.drain(..).for_each(&mut push);
+        if self.out.capacity() > OUT_KEPT {
+            self.out = Vec::new();
+        }
     }
 }
 

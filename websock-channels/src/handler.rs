@@ -42,9 +42,7 @@ impl fmt::Debug for SocketHandler {
 
 impl SocketHandler {
     fn drain(&mut self, ctx: &mut Context<Self>) -> Reply {
-        for frame in self.core.take_out() {
-            ctx.push(frame);
-        }
+        self.core.drain_out(|frame| ctx.push(frame));
         match self.core.close.take() {
             Some(close) => Reply::close(close),
             None => Reply::ok(),

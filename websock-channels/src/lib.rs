@@ -100,6 +100,7 @@ pub mod longpoll;
 mod mailbox;
 mod payload;
 mod presence;
+mod presence_pending;
 mod protocol;
 mod publisher;
 mod pubsub;

@@ -114,16 +114,19 @@ impl Mailbox {
         if presence && backlog.owes_state(message.topic()) {
             return Delivery::Resync;
         }
-        let topic = presence.then(|| message.topic().to_owned());
+        // Kept for the debt if the mailbox is full: a reference count, not a copy of the
+        // topic, so delivering allocates nothing per subscriber.
+        let diff = presence.then(|| message.clone());
         match self.send_info(Info::Broadcast(message)) {
             Ok(()) => return Delivery::Delivered,
             Err(Delivery::Full) => {}
             Err(other) => return other,
         }
-        let delivery = match topic {
-            Some(topic) => {
+        let delivery = match diff {
+            Some(diff) => {
+                let topic = diff.topic();
                 tracing::debug!(%topic, "mailbox full: presence_diff dropped, presence_state owed");
-                backlog.owe_state(topic);
+                backlog.owe_state(topic.to_owned());
                 Delivery::Resync
             }
             None => {
