@@ -92,23 +92,47 @@ struct Topic {
     pending: Pending,
     /// Whether the flusher has this topic's `pending` on its list.
     scheduled: bool,
-    /// Bumped by every change; `state` is the `presence_state` payload of one version.
-    version: u64,
-    state: Option<(u64, Arc<str>)>,
+    /// The `presence_state` payload as of the last one built, if nothing but the keys in
+    /// `appended` joined since; a join storm appends each joiner to the last state (a copy)
+    /// instead of walking every key again.
+    state: Option<Arc<str>>,
+    /// New keys (and their one meta) tracked since `state` was built.
+    appended: Vec<(Arc<str>, Arc<str>)>,
 }
 
 impl Topic {
     /// Records a change for the next diff; `true` when the topic must be put on the
-    /// flusher's list.
-    fn changed(&mut self, linked: bool, record: impl FnOnce(&mut Pending)) -> bool {
-        self.version += 1;
-        self.state = None;
+    /// flusher's list. `appended`: the change is a new key with one meta (a join).
+    fn changed(
+        &mut self,
+        linked: bool,
+        appended: Option<(Arc<str>, Arc<str>)>,
+        record: impl FnOnce(&mut Pending),
+    ) -> bool {
+        match appended {
+            Some(key_and_meta) if self.state.is_some() => self.appended.push(key_and_meta),
+            _ => {
+                self.state = None;
+                self.appended = Vec::new();
+            }
+        }
         // With no pubsub (a `Presence` of its own), nobody would get the diff.
         if !linked {
             return false;
         }
         record(&mut self.pending);
         !std::mem::replace(&mut self.scheduled, true)
+    }
+
+    /// The `presence_state` payload, built or brought up to date.
+    fn encoded_state(&mut self) -> Arc<str> {
+        let state = match self.state.take() {
+            Some(state) if self.appended.is_empty() => state,
+            Some(state) => append_keys(&state, &std::mem::take(&mut self.appended)).into(),
+            None => encode_state(&self.keys).into(),
+        };
+        self.state = Some(state.clone());
+        state
     }
 }
 
@@ -223,14 +247,7 @@ impl Presence {
             return "{}".into();
         };
         state.pending.served();
-        if let Some((version, encoded)) = &state.state {
-            if *version == state.version {
-                return encoded.clone();
-            }
-        }
-        let encoded: Arc<str> = encode_state(&state.keys).into();
-        state.state = Some((state.version, encoded.clone()));
-        encoded
+        state.encoded_state()
     }
 
     /// The keys present in `topic` (on every node, as [`list`](Self::list)).
@@ -319,8 +336,9 @@ impl Presence {
                 wire,
             };
             let change = entry.change(&key);
+            let appended = entries.is_empty().then(|| (key.clone(), entry.wire.clone()));
             entries.push(entry);
-            state.changed(linked, |pending| pending.join(change))
+            state.changed(linked, appended, |pending| pending.join(change))
         };
         if schedule {
             self.schedule(topic);
@@ -364,7 +382,7 @@ impl Presence {
             entry.wire = encode_meta(meta, &new_ref, Some(&entry.phx_ref));
             entry.phx_ref = new_ref;
             let new = entry.change(&key);
-            state.changed(linked, |pending| {
+            state.changed(linked, None, |pending| {
                 pending.leave(old);
                 pending.join(new);
             })
@@ -400,7 +418,9 @@ impl Presence {
             });
             let left = !gone.is_empty();
             let schedule = left
-                && state.changed(linked, |pending| gone.into_iter().for_each(|c| pending.leave(c)));
+                && state.changed(linked, None, |pending| {
+                    gone.into_iter().for_each(|c| pending.leave(c));
+                });
             if state.keys.is_empty() && !state.scheduled {
                 topics.remove(topic);
             }
@@ -514,6 +534,34 @@ fn encode_meta(mut meta: Map<String, Value>, phx_ref: &str, prev: Option<&str>) 
         .into()
 }
 
+/// `state` (`{..}`) with `"<key>": {"metas": [<meta>]}` added for each of `keys`.
+fn append_keys(state: &str, keys: &[(Arc<str>, Arc<str>)]) -> String {
+    let added: usize = keys.iter().map(|(k, m)| k.len() + m.len() + 20).sum();
+    let mut out = Vec::with_capacity(state.len() + added);
+    out.extend_from_slice(&state.as_bytes()[..state.len() - 1]);
+    for (key, meta) in keys {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        write_key(&mut out, key, std::slice::from_ref(meta));
+    }
+    out.push(b'}');
+    String::from_utf8(out).expect("JSON text built from strings is UTF-8")
+}
+
+/// `"<key>":{"metas":[<metas>]}`.
+fn write_key(out: &mut Vec<u8>, key: &str, metas: &[Arc<str>]) {
+    serde_json::to_writer(&mut *out, key).expect("a string always serializes");
+    out.extend_from_slice(br#":{"metas":["#);
+    for (i, meta) in metas.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(meta.as_bytes());
+    }
+    out.extend_from_slice(b"]}");
+}
+
 /// `{"<key>": {"metas": [..]}}` from the metas' encoded bytes: copied, not encoded again.
 fn encode_state(keys: &BTreeMap<Arc<str>, Vec<Entry>>) -> String {
     let size: usize = keys
@@ -620,6 +668,13 @@ mod tests {
         assert!(!Arc::ptr_eq(&one, &three));
         let decoded: Value = serde_json::from_str(&three).unwrap();
         assert_eq!(decoded, presence.list("t"));
+        // A second meta for a key, and a leave, rebuild it.
+        let c = Owner(SubscriberId::next());
+        presence.track(c, "t", "bob", json!({"n": 3})).unwrap();
+        presence.untrack(a, "t", None);
+        let decoded: Value = serde_json::from_str(&presence.encoded_state("t")).unwrap();
+        assert_eq!(decoded, presence.list("t"));
+        assert_eq!(decoded["bob"]["metas"].as_array().unwrap().len(), 2);
     }
 
     /// Many changes in one interval make one `presence_diff`.

@@ -22,7 +22,9 @@ pub(crate) struct Change {
 pub(crate) struct Pending {
     /// Joins in order, each with the change number it was made at.
     joins: Vec<(u64, Change)>,
-    leaves: Vec<Change>,
+    /// Leaves, each with whether its join was never broadcast (a local client saw it in a
+    /// `presence_state` only).
+    leaves: Vec<(bool, Change)>,
     /// The change number of the last change, and of the last one a `presence_state` was built
     /// with (a client holds the pending joins up to it already).
     seq: u64,
@@ -39,10 +41,10 @@ impl Pending {
         self.joins.push((self.seq, change));
     }
 
-    /// A leave of a presence whose join is still pending cancels it, unless a
-    /// `presence_state` was built since the join: some client holds that presence, and only
-    /// a leave removes it (the diff then carries both; joins apply first, so every client
-    /// ends without it).
+    /// A leave of a presence whose join is still pending cancels the join. The leave goes
+    /// out all the same if a `presence_state` was built since the join: a client holds that
+    /// presence, and only a leave removes it (for the others it removes nothing). The other
+    /// nodes never heard of it either way.
     pub(crate) fn leave(&mut self, change: Change) {
         self.seq += 1;
         let joined = self
@@ -50,10 +52,13 @@ impl Pending {
             .iter()
             .rposition(|(_, join)| join.phx_ref == change.phx_ref);
         match joined {
-            Some(at) if self.joins[at].0 > self.served => {
-                self.joins.remove(at);
+            Some(at) => {
+                let (seq, _) = self.joins.remove(at);
+                if seq <= self.served {
+                    self.leaves.push((true, change));
+                }
             }
-            _ => self.leaves.push(change),
+            None => self.leaves.push((false, change)),
         }
     }
 
@@ -77,7 +82,7 @@ impl Pending {
 /// The changes of one interval.
 pub(crate) struct Taken {
     joins: Vec<Change>,
-    leaves: Vec<Change>,
+    leaves: Vec<(bool, Change)>,
 }
 
 impl Taken {
@@ -86,11 +91,14 @@ impl Taken {
     /// reaches the other nodes).
     pub(crate) fn encode(self) -> (Value, PresenceDiff) {
         let Self { joins, leaves } = self;
-        let payload = serde_json::json!({ "joins": list(&joins), "leaves": list(&leaves) });
-        let left = |change: &Change| leaves.iter().any(|l| l.phx_ref == change.phx_ref);
-        let net_joins = joins.iter().filter(|c| !left(c)).map(meta).collect();
-        let joined = |change: &Change| joins.iter().any(|j| j.phx_ref == change.phx_ref);
-        let net_leaves = leaves.iter().filter(|c| !joined(c)).map(meta).collect();
+        let all_leaves: Vec<Change> = leaves.iter().map(|(_, c)| c.clone()).collect();
+        let payload = serde_json::json!({ "joins": list(&joins), "leaves": list(&all_leaves) });
+        let net_joins = joins.iter().map(meta).collect();
+        let net_leaves = leaves
+            .iter()
+            .filter(|(unseen, _)| !unseen)
+            .map(|(_, c)| meta(c))
+            .collect();
         let diff = PresenceDiff {
             joins: net_joins,
             leaves: net_leaves,
@@ -164,7 +172,7 @@ mod tests {
         let (payload, diff) = pending.take().encode();
         assert_eq!(
             payload,
-            json!({"joins": {"a": {"metas": [{"phx_ref": "1"}, {"phx_ref": "3"}]}},
+            json!({"joins": {"a": {"metas": [{"phx_ref": "3"}]}},
                    "leaves": {"a": {"metas": [{"phx_ref": "1"}]}}})
         );
         // The other nodes see only the net change.
