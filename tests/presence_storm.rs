@@ -184,20 +184,21 @@ async fn settle(route: &websock::channels::SocketRoute<AnonymousSocket>, joined:
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_storm_of_joins_updates_and_leaves_ends_with_every_client_in_sync() {
+/// The storm: `N` clients join at once, then a quarter update, a quarter leave and half of
+/// those join again (new connections), without waiting in between; every client still joined
+/// ends with the server's list. Returns the presence changes made, the diffs broadcast and the
+/// diff frames those clients got.
+async fn storm(interval: Duration) -> (u64, u64, usize) {
     const N: usize = 200;
     let route = socket(AnonymousSocket)
         .channel::<Storm>()
         .rate_limit(None)
-        .presence_interval(Duration::from_millis(500));
+        .presence_interval(interval);
     let addr = serve(Router::new().route("/socket/websocket", route.clone())).await;
     let mut clients = Vec::with_capacity(N);
     for i in 0..N {
         clients.push(Light::start(addr, format!("user-{i}")).await);
     }
-    // The storm: every client joins at once, then a quarter update, a quarter leave and
-    // others join as the users who left (new connections), without waiting in between.
     clients.iter().for_each(Light::join);
     for light in &clients[..N / 4] {
         light.push(json!(["1", "2", TOPIC, "status", {"status": "away"}]));
@@ -224,20 +225,32 @@ async fn a_storm_of_joins_updates_and_leaves_ends_with_every_client_in_sync() {
     assert_eq!(server["user-0"]["metas"][0]["status"], "away", "{server}");
     assert_eq!(server[&format!("user-{}", N - 1)]["metas"][0]["status"], "joined");
 
-    // Counted, not timed: one diff per change would be N + N/4 + N/4 + N/8 broadcasts, and
-    // every joiner would get one per later join (N²/2 frames for the joins alone).
     let changes = (N + N / 4 + N / 4 + N / 8) as u64;
-    let metrics = route.metrics();
     let mut frames = 0;
     for light in &joined {
         frames += light.report().await.1;
     }
+    let diffs = route.metrics().presence_diffs;
     println!(
-        "{changes} presence changes: {} presence_diff broadcasts, {frames} diff frames to {} clients",
-        metrics.presence_diffs,
+        "{changes} presence changes: {diffs} presence_diff broadcasts, {frames} diff frames to {} clients",
         joined.len()
     );
-    assert!(metrics.presence_diffs >= 1);
-    assert!(metrics.presence_diffs < changes / 4, "{metrics:?}");
-    assert!(frames < N * N / 8, "{frames} diff frames");
+    (changes, diffs, frames)
+}
+
+/// Counted, not timed: one diff per change would be 325 broadcasts, and every joiner would get
+/// one per later join (N²/2 frames for the joins alone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_costs_a_diff_per_interval_not_per_change() {
+    let (changes, diffs, frames) = storm(Duration::from_millis(500)).await;
+    assert!(diffs >= 1);
+    assert!(diffs < changes / 4, "{diffs} diffs for {changes} changes");
+    assert!(frames < 200 * 200 / 8, "{frames} diff frames");
+}
+
+/// Short intervals: the storm spreads over many diffs, and every client still ends in sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_over_many_intervals_ends_with_every_client_in_sync() {
+    let (_, diffs, _) = storm(Duration::from_millis(1)).await;
+    assert!(diffs >= 1);
 }
