@@ -40,7 +40,10 @@ fn key_list(msg: &Value) -> Vec<String> {
 #[channel("hard:*")]
 impl Hard {
     #[on_join]
-    fn join(params: Value, socket: &mut ChannelSocket) -> Result<Self, JoinError> {
+    async fn join(params: Value, socket: &mut ChannelSocket) -> Result<Self, JoinError> {
+        if let Some(ms) = params["sleep_ms"].as_u64() {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
         if let Some(user) = params["user"].as_str() {
             socket
                 .track(user, json!({"online": true}))
@@ -424,7 +427,9 @@ async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
     // Its own presence_state (the join's push) comes next.
     while !view.apply(&next(&mut slow).await) {}
 
-    // `slow` reads nothing while presences come and go in bursts far over its mailbox.
+    // `slow` reads nothing, and its socket is held in a join that takes 3 s (it handles
+    // nothing else meanwhile), while presences come and go far over its mailbox.
+    send(&mut slow, r#"["2","2","hard:wait","phx_join",{"sleep_ms":3000}]"#).await;
     let mut busy = connect_v2(addr).await;
     assert_eq!(
         join(&mut busy, "1", "hard:p", json!({"user": "busy"}))
