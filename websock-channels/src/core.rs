@@ -7,7 +7,7 @@ use crate::{
     channel::{LeaveReason, Mail, Push, SocketState},
     channel_task::{self, ChannelTask, Failure, guard},
     hub::{Connected, Hub},
-    mailbox::{Info, Mailbox},
+    mailbox::{Down, Info, Mailbox},
     presence::Owner,
     protocol::{Header, Inbound},
     publisher::Publisher,
@@ -424,11 +424,12 @@ impl Core {
                 self.channel_mail_sent(sent);
             }
             Info::Frames(frames) => self.out.extend(frames),
-            Info::Down {
-                topic,
-                instance,
-                frame,
-            } => {
+            Info::Down(down) => {
+                let Down {
+                    topic,
+                    instance,
+                    frame,
+                } = *down;
                 // A channel that has been left or rejoined since is already forgotten.
                 if self
                     .channels

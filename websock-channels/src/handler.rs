@@ -20,7 +20,7 @@ impl fmt::Debug for SocketInfo {
         match &self.0 {
             Info::Broadcast(message) => f.debug_tuple("Broadcast").field(message).finish(),
             Info::Frames(frames) => f.debug_tuple("Frames").field(&frames.len()).finish(),
-            Info::Down { topic, .. } => f.debug_struct("Down").field("topic", topic).finish(),
+            Info::Down(down) => f.debug_struct("Down").field("topic", &down.topic).finish(),
             Info::Wake => f.write_str("Wake"),
         }
     }

@@ -22,15 +22,19 @@ pub(crate) enum Info {
     Broadcast(Arc<Broadcast>),
     /// Frames a channel's task sends its client, in order.
     Frames(Vec<Frame>),
-    /// A channel's task has ended by itself (a stop, a crash, a timeout): the socket forgets
-    /// that instance and sends `frame` (its `phx_close` or `phx_error`).
-    Down {
-        topic: Arc<str>,
-        instance: u64,
-        frame: Option<Frame>,
-    },
+    /// A channel's task has ended by itself (a stop, a crash, a timeout). Boxed: rare, and
+    /// every slot of every socket's mailbox is as large as the largest variant.
+    Down(Box<Down>),
     /// A broadcast found the mailbox full: read the socket's backlog.
     Wake,
+}
+
+/// A channel's task has ended by itself: the socket forgets that instance and sends `frame`
+/// (its `phx_close` or `phx_error`).
+pub(crate) struct Down {
+    pub(crate) topic: Arc<str>,
+    pub(crate) instance: u64,
+    pub(crate) frame: Option<Frame>,
 }
 
 /// Where a socket's mailbox messages go: the runtime connection's mailbox (implemented by the
