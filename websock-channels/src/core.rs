@@ -375,21 +375,45 @@ impl Core {
 
     /// A message from the mailbox.
     pub(crate) async fn handle_info(&mut self, info: Info) {
-        self.received += 1;
-        if self.mailbox.backlog().is_slow() {
-            // A broadcast found the mailbox full (see `Delivery`): phoenix.js reconnects
-            // after 1013 and rejoins, which beats a client that silently missed a message.
-            self.close = Some(Close::new(
-                CloseCode::TRY_AGAIN_LATER,
-                "slow consumer: mailbox full",
-            ));
-            return;
+        if let Some(Info::Down(down)) = self.handle_info_now(info) {
+            self.received += 1;
+            if !self.closing_slow() {
+                self.channel_down(*down).await;
+                self.resync_presence();
+            }
         }
-        self.dispatch_info(info).await;
-        self.resync_presence();
     }
 
-    async fn dispatch_info(&mut self, info: Info) {
+    /// A message from the mailbox that needs no waiting (a broadcast, frames, a wake: all
+    /// but a channel's end), handled without a future: the transport keeps no state for it.
+    /// Returns the message if it must be handled by [`handle_info`](Self::handle_info).
+    pub(crate) fn handle_info_now(&mut self, info: Info) -> Option<Info> {
+        if matches!(info, Info::Down(_)) {
+            return Some(info);
+        }
+        self.received += 1;
+        if !self.closing_slow() {
+            self.dispatch_now(info);
+            self.resync_presence();
+        }
+        None
+    }
+
+    /// Whether a broadcast found the mailbox full (see `Delivery`): then the socket closes
+    /// with 1013; phoenix.js reconnects and rejoins, which beats a client that silently
+    /// missed a message.
+    fn closing_slow(&mut self) -> bool {
+        if !self.mailbox.backlog().is_slow() {
+            return false;
+        }
+        self.close = Some(Close::new(
+            CloseCode::TRY_AGAIN_LATER,
+            "slow consumer: mailbox full",
+        ));
+        true
+    }
+
+    fn dispatch_now(&mut self, info: Info) {
         match info {
             Info::Broadcast(message) => {
                 if self.socket_id.as_deref() == Some(message.topic()) {
@@ -424,28 +448,32 @@ impl Core {
                 self.channel_mail_sent(sent);
             }
             Info::Frames(frames) => self.out.extend(frames),
-            Info::Down(down) => {
-                let Down {
-                    topic,
-                    instance,
-                    frame,
-                } = *down;
-                // A channel that has been left or rejoined since is already forgotten.
-                if self
-                    .channels
-                    .get(&topic)
-                    .is_some_and(|j| j.instance == instance)
-                {
-                    self.channels.remove(&topic);
-                    self.hub.shared.counters.channel_closed();
-                    self.release(&topic).await;
-                    if let Some(frame) = frame {
-                        self.send(frame);
-                    }
-                }
-            }
+            // Handled by `handle_info`.
+            Info::Down(_) => {}
             // What it woke the socket for is read in `resync_presence` and `handle_info`.
             Info::Wake => {}
+        }
+    }
+
+    /// A channel's task has ended by itself.
+    async fn channel_down(&mut self, down: Down) {
+        let Down {
+            topic,
+            instance,
+            frame,
+        } = down;
+        // A channel that has been left or rejoined since is already forgotten.
+        if self
+            .channels
+            .get(&topic)
+            .is_some_and(|j| j.instance == instance)
+        {
+            self.channels.remove(&topic);
+            self.hub.shared.counters.channel_closed();
+            self.release(&topic).await;
+            if let Some(frame) = frame {
+                self.send(frame);
+            }
         }
     }
 
