@@ -5,11 +5,14 @@
 //! only (the clients run elsewhere), itemised by allocation size. A benchmark that prints
 //! figures, not a timed test: `ROOM_MEMBERS=2000 cargo test --release -p websock-bench --test
 //! room_memory -- --nocapture` (500 members by default, so the debug suite stays quick).
+//!
+//! And the fan-out's delivery path: the server's allocations per broadcast per member, which
+//! should be none (the frame is encoded once, for every member).
 
 #[path = "support/counting.rs"]
 mod counting;
 
-use counting::{Snapshot, counted_server};
+use counting::{ALLOCATIONS, Snapshot, counted_server};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::sync::{
@@ -123,4 +126,69 @@ async fn room_member_heap() {
     drop(stop);
     // A regression guard above the 6 KiB goal (the itemised figure is in the report).
     assert!(per_member < 16_384.0, "{per_member:.0} B per room member");
+}
+
+/// Allocations on the server's thread per broadcast delivered to one member: the frame is
+/// encoded once per broadcast, and delivering it to a member's mailbox and writer allocates
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_allocations_per_member() {
+    const MEMBERS: usize = 200;
+    const BROADCASTS: usize = 50;
+    let route = socket(AnonymousSocket).channel::<Room>().rate_limit(None);
+    let served = route.clone();
+    let (addr, stop) = counted_server(move |listener| async move {
+        let router = Router::new().route("/socket/websocket", served);
+        let _ = Server::new(router).serve(listener).await;
+    });
+    let frames = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..MEMBERS {
+        tasks.push(tokio::spawn(member(addr, format!("user-{i}"), frames.clone())));
+    }
+    within(async {
+        while route.metrics().joins < MEMBERS as u64 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    settle(&frames).await;
+    // Warm-up: the sockets' buffers reach their working size.
+    let pubsub = route.pubsub().clone();
+    let send_all = |n: usize| {
+        let pubsub = pubsub.clone();
+        async move {
+            for i in 0..n {
+                let body = json!({"body": "a message of some forty bytes", "n": i});
+                pubsub.broadcast("room:1", "new_msg", body).await.unwrap();
+                // Paced, so the mailboxes never fill (that would be another path).
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    };
+    send_all(10).await;
+    settle(&frames).await;
+    let before_frames = frames.load(Ordering::Relaxed);
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    send_all(BROADCASTS).await;
+    within(async {
+        let expected = before_frames + (MEMBERS * BROADCASTS) as u64;
+        while frames.load(Ordering::Relaxed) < expected {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let per_delivery = allocations as f64 / (MEMBERS * BROADCASTS) as f64;
+    println!(
+        "{BROADCASTS} broadcasts to {MEMBERS} members: {allocations} allocations on the server \
+         ({per_delivery:.3} per member per broadcast)"
+    );
+    for task in &tasks {
+        task.abort();
+    }
+    drop(stop);
+    // Encoding is once per broadcast (a few allocations, spread over the members); anything
+    // per member would make this at least 1.
+    assert!(per_delivery < 0.25, "{per_delivery} allocations per delivery");
 }
