@@ -12,7 +12,7 @@
 #[path = "support/counting.rs"]
 mod counting;
 
-use counting::{ALLOCATIONS, Snapshot, counted_server};
+use counting::{ALLOCATED_BYTES, ALLOCATIONS, Snapshot, counted_server};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::sync::{
@@ -97,6 +97,10 @@ async fn room_member_heap() {
     settle(&frames).await;
 
     let before = Snapshot::now();
+    let (allocations, bytes) = (
+        ALLOCATIONS.load(Ordering::Relaxed),
+        ALLOCATED_BYTES.load(Ordering::Relaxed),
+    );
     for i in 0..members {
         tasks.push(tokio::spawn(member(addr, format!("user-{i}"), frames.clone())));
     }
@@ -116,6 +120,11 @@ async fn room_member_heap() {
         large as f64 / members as f64,
         metrics.presence_diffs,
         metrics.messages_out,
+    );
+    println!(
+        "the storm's work on the server, counted: {} allocations, {} MB allocated",
+        ALLOCATIONS.load(Ordering::Relaxed) - allocations,
+        (ALLOCATED_BYTES.load(Ordering::Relaxed) - bytes) >> 20,
     );
     counting::print_table(items, members, "member");
     let keys = route.presence().keys("room:1").len();
