@@ -429,7 +429,11 @@ async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
 
     // `slow` reads nothing, and its socket is held in a join that takes 3 s (it handles
     // nothing else meanwhile), while presences come and go far over its mailbox.
-    send(&mut slow, r#"["2","2","hard:wait","phx_join",{"sleep_ms":3000}]"#).await;
+    send(
+        &mut slow,
+        r#"["2","2","hard:wait","phx_join",{"sleep_ms":3000}]"#,
+    )
+    .await;
     let mut busy = connect_v2(addr).await;
     assert_eq!(
         join(&mut busy, "1", "hard:p", json!({"user": "busy"}))
@@ -441,10 +445,14 @@ async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
     // carries it (as `busy` sees it), so `slow` gets one diff per change, far over its 16.
     for i in 0..24 {
         let msg_ref = format!("t{i}");
-        let track = json!(["1", msg_ref, "hard:p", "track_many", {"prefix": format!("a{i}-"), "n": 5}]);
+        let track =
+            json!(["1", msg_ref, "hard:p", "track_many", {"prefix": format!("a{i}-"), "n": 5}]);
         send(&mut busy, track).await;
         assert_eq!(reply(&mut busy, &msg_ref).await.0, "ok");
-        wait_diff(&mut busy, |diff| diff["joins"].get(format!("a{i}-0")).is_some()).await;
+        wait_diff(&mut busy, |diff| {
+            diff["joins"].get(format!("a{i}-0")).is_some()
+        })
+        .await;
     }
     send(
         &mut busy,

@@ -10,14 +10,14 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::time::Duration;
 use support::{Client, connect_v2, serve, within};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
+use websock::Router;
 use websock::channel;
 use websock::channels::{AnonymousSocket, ChannelReply, ChannelSocket, JoinError, socket};
-use std::net::SocketAddr;
-use websock::Router;
 
 const TOPIC: &str = "storm:1";
 
@@ -161,7 +161,10 @@ impl Light {
 }
 
 /// Waits until every client in `joined` holds the server's list; returns the list.
-async fn settle(route: &websock::channels::SocketRoute<AnonymousSocket>, joined: &[&Light]) -> Refs {
+async fn settle(
+    route: &websock::channels::SocketRoute<AnonymousSocket>,
+    joined: &[&Light],
+) -> Refs {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let server = refs_of(&route.presence().list(TOPIC));
@@ -223,7 +226,10 @@ async fn storm(interval: Duration) -> (u64, u64, usize) {
     assert!(list.values().all(|refs| refs.len() == 1));
     let server = route.presence().list(TOPIC);
     assert_eq!(server["user-0"]["metas"][0]["status"], "away", "{server}");
-    assert_eq!(server[&format!("user-{}", N - 1)]["metas"][0]["status"], "joined");
+    assert_eq!(
+        server[&format!("user-{}", N - 1)]["metas"][0]["status"],
+        "joined"
+    );
 
     let changes = (N + N / 4 + N / 4 + N / 8) as u64;
     let mut frames = 0;

@@ -92,7 +92,11 @@ async fn room_member_heap() {
     // Warm-up: lazy statics, the runtime's first buffers, the room's first members.
     let mut tasks = Vec::new();
     for i in 0..20 {
-        tasks.push(tokio::spawn(member(addr, format!("warm-{i}"), frames.clone())));
+        tasks.push(tokio::spawn(member(
+            addr,
+            format!("warm-{i}"),
+            frames.clone(),
+        )));
     }
     settle(&frames).await;
 
@@ -102,7 +106,11 @@ async fn room_member_heap() {
         ALLOCATED_BYTES.load(Ordering::Relaxed),
     );
     for i in 0..members {
-        tasks.push(tokio::spawn(member(addr, format!("user-{i}"), frames.clone())));
+        tasks.push(tokio::spawn(member(
+            addr,
+            format!("user-{i}"),
+            frames.clone(),
+        )));
     }
     within(async {
         while route.metrics().joins < (20 + members) as u64 {
@@ -153,7 +161,11 @@ async fn broadcast_allocations_per_member() {
     let frames = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for i in 0..MEMBERS {
-        tasks.push(tokio::spawn(member(addr, format!("user-{i}"), frames.clone())));
+        tasks.push(tokio::spawn(member(
+            addr,
+            format!("user-{i}"),
+            frames.clone(),
+        )));
     }
     within(async {
         while route.metrics().joins < MEMBERS as u64 {
@@ -199,5 +211,8 @@ async fn broadcast_allocations_per_member() {
     drop(stop);
     // Encoding is once per broadcast (a few allocations, spread over the members); anything
     // per member would make this at least 1.
-    assert!(per_delivery < 0.25, "{per_delivery} allocations per delivery");
+    assert!(
+        per_delivery < 0.25,
+        "{per_delivery} allocations per delivery"
+    );
 }

@@ -3,8 +3,7 @@
 use crate::{
     AlreadyTracked, Assigns, Broadcast, ErrorReply, InfoValue, OkReply, Payload, Presence, PubSub,
     Topic, broadcast::SubscriberId, presence::Owner, protocol::Inbound, publisher::Publisher,
-    serializer::Serializer,
-    shared::Shared,
+    serializer::Serializer, shared::Shared,
 };
 use serde_json::Value;
 use std::{
@@ -485,7 +484,8 @@ impl Push {
                 event,
             ),
             Self::State(json) => {
-                let frame = serializer.encode_push_json(Some(join_ref), topic, PRESENCE_STATE, json);
+                let frame =
+                    serializer.encode_push_json(Some(join_ref), topic, PRESENCE_STATE, json);
                 (Some(frame), PRESENCE_STATE)
             }
         }
@@ -689,12 +689,10 @@ impl<C> ChannelSocket<'_, C> {
     ///
     /// `f` runs while the presence is locked: it must not call presence itself.
     pub fn update_with(&mut self, key: impl AsRef<str>, f: impl FnOnce(Value) -> Value) -> bool {
-        self.state.shared.presence.update(
-            self.state.owner(),
-            &self.state.topic,
-            key.as_ref(),
-            f,
-        )
+        self.state
+            .shared
+            .presence
+            .update(self.state.owner(), &self.state.topic, key.as_ref(), f)
     }
 
     /// Stops tracking `key`.

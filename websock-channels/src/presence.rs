@@ -255,7 +255,7 @@ impl Presence {
         let mut keys: Vec<String> = self
             .lock()
             .get(topic)
-            .map(|state| state.keys.keys().map(|k| k.to_string()).collect())
+            .map(|state| state.keys.keys().map(ToString::to_string).collect())
             .unwrap_or_default();
         keys.extend(self.remote(topic).into_iter().map(|(key, _)| key));
         keys.sort();
@@ -336,7 +336,9 @@ impl Presence {
                 wire,
             };
             let change = entry.change(&key);
-            let appended = entries.is_empty().then(|| (key.clone(), entry.wire.clone()));
+            let appended = entries
+                .is_empty()
+                .then(|| (key.clone(), entry.wire.clone()));
             entries.push(entry);
             state.changed(linked, appended, |pending| pending.join(change))
         };
@@ -453,7 +455,10 @@ impl Presence {
             None => due,
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::error!(topic, "presence changed outside a Tokio runtime: presence_diff not sent");
+            tracing::error!(
+                topic,
+                "presence changed outside a Tokio runtime: presence_diff not sent"
+            );
             self.unschedule(topic);
             return;
         };
@@ -566,7 +571,9 @@ fn write_key(out: &mut Vec<u8>, key: &str, metas: &[Arc<str>]) {
 fn encode_state(keys: &BTreeMap<Arc<str>, Vec<Entry>>) -> String {
     let size: usize = keys
         .iter()
-        .map(|(key, entries)| key.len() + 16 + entries.iter().map(|e| e.wire.len() + 1).sum::<usize>())
+        .map(|(key, entries)| {
+            key.len() + 16 + entries.iter().map(|e| e.wire.len() + 1).sum::<usize>()
+        })
         .sum();
     let mut out = Vec::with_capacity(size + 2);
     out.push(b'{');

@@ -224,7 +224,12 @@ pub(crate) fn encode_push(
 
 /// `[join_ref, null, topic, event, json]` with `json` encoded already (a topic's cached
 /// `presence_state`): its bytes are copied, not encoded again.
-pub(crate) fn encode_push_json(join_ref: Option<&str>, topic: &str, event: &str, json: &str) -> Frame {
+pub(crate) fn encode_push_json(
+    join_ref: Option<&str>,
+    topic: &str,
+    event: &str,
+    json: &str,
+) -> Frame {
     let head = (join_ref, None::<&str>, topic, event);
     let mut text = serde_json::to_string(&head).expect("strings always serialize");
     // `[..,"event"]` becomes `[..,"event",<json>]`.
