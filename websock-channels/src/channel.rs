@@ -466,7 +466,7 @@ pub(crate) enum Push {
     Event(String, Payload),
     /// A `presence_state` whose payload is encoded already (see
     /// [`ChannelSocket::push_presence_state`]).
-    State(Arc<str>),
+    State(Arc<String>),
 }
 
 impl Push {

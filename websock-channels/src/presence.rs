@@ -95,7 +95,7 @@ struct Topic {
     /// The `presence_state` payload as of the last one built, if nothing but the keys in
     /// `appended` joined since; a join storm appends each joiner to the last state (a copy)
     /// instead of walking every key again.
-    state: Option<Arc<str>>,
+    state: Option<Arc<String>>,
     /// New keys (and their one meta) tracked since `state` was built.
     appended: Vec<(Arc<str>, Arc<str>)>,
 }
@@ -125,11 +125,12 @@ impl Topic {
     }
 
     /// The `presence_state` payload, built or brought up to date.
-    fn encoded_state(&mut self) -> Arc<str> {
+    fn encoded_state(&mut self) -> Arc<String> {
         let state = match self.state.take() {
             Some(state) if self.appended.is_empty() => state,
-            Some(state) => append_keys(&state, &std::mem::take(&mut self.appended)).into(),
-            None => encode_state(&self.keys).into(),
+            // `Arc<String>`, not `Arc<str>`: moved in, not copied (a state is large).
+            Some(state) => Arc::new(append_keys(&state, &std::mem::take(&mut self.appended))),
+            None => Arc::new(encode_state(&self.keys)),
         };
         self.state = Some(state.clone());
         state
@@ -235,16 +236,15 @@ impl Presence {
     /// [`list`](Self::list), encoded: the `presence_state` payload. Copied together from the
     /// metas' bytes once per version of the topic, and shared by every socket that pushes
     /// that version (a join storm's joiners in one interval, a resync).
-    pub(crate) fn encoded_state(&self, topic: &str) -> Arc<str> {
+    pub(crate) fn encoded_state(&self, topic: &str) -> Arc<String> {
         if self.has_remote(topic) {
             // Other nodes' presences change without this node's version: encoded each time.
-            return serde_json::to_string(&self.list(topic))
-                .expect("JSON values always serialize")
-                .into();
+            let list = serde_json::to_string(&self.list(topic));
+            return Arc::new(list.expect("JSON values always serialize"));
         }
         let mut topics = self.lock();
         let Some(state) = topics.get_mut(topic) else {
-            return "{}".into();
+            return Arc::new("{}".to_owned());
         };
         state.pending.served();
         state.encoded_state()
