@@ -141,8 +141,9 @@ async fn room_member_heap() {
         task.abort();
     }
     drop(stop);
-    // A regression guard above the 6 KiB goal (the itemised figure is in the report).
-    assert!(per_member < 16_384.0, "{per_member:.0} B per room member");
+    // A regression guard (≈ 8.2 KiB in a debug build, where futures are larger; it was
+    // ≈ 45 KiB before the diffs were merged and the buffers given back).
+    assert!(per_member < 12_288.0, "{per_member:.0} B per room member");
 }
 
 /// Allocations on the server's thread per broadcast delivered to one member: the frame is
