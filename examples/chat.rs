@@ -15,6 +15,7 @@
 //! | join `room:secret` | refuses with `{"reason":"unauthorized"}` |
 //! | `new_msg` `{"body": ..}` | replies ok, broadcasts `new_msg` `{"body": .., "user_id": ..}` to the room |
 //! | a binary push `binary` | replies ok with the same bytes, broadcasts them to the room |
+//! | `status` `{"status": s}` | updates the user's presence meta to `s` (a new `phx_ref`), replies ok |
 //! | `whoami` | replies `{"user_id": .., "token": <the authToken, if any>}` |
 //! | `no_reply` | does not reply (the client's push times out) |
 //! | `slow` `{"ms": N}` | awaits N ms (N ≤ 10,000, else an error reply), then replies ok `{}`; the socket's other channels and heartbeats are answered meanwhile |
@@ -116,6 +117,18 @@ impl Room {
     fn binary(&mut self, data: Binary, socket: &mut ChannelSocket) -> ChannelReply {
         socket.broadcast("binary", data.clone());
         ChannelReply::ok(data)
+    }
+
+    /// Updates this user's presence meta (`status`), keeping `online_at`: the room gets a
+    /// `presence_diff` with the new meta in `joins` and the old in `leaves`.
+    #[on_event("status")]
+    fn status(&mut self, msg: serde_json::Value, socket: &mut ChannelSocket) -> ChannelReply {
+        let status = msg["status"].clone();
+        socket.update_with(&self.user_id, |mut meta| {
+            meta["status"] = status;
+            meta
+        });
+        ChannelReply::ok(json!({}))
     }
 
     #[on_event("whoami")]

@@ -10,5 +10,7 @@ cargo build --example chat
 timeout 180 node tests/js/phoenix_chat.mjs ./target/debug/examples/chat
 timeout 180 node tests/js/phoenix_v1.mjs ./target/debug/examples/chat
 timeout 180 node tests/js/phoenix_longpoll.mjs ./target/debug/examples/chat
+# 20 Presence lists against a storm of 300 joins, updates and leaves in one room.
+timeout 180 node tests/js/phoenix_presence_storm.mjs ./target/debug/examples/chat
 # Channels over an HTTP/2 stream (Node's http2, extended CONNECT) beside phoenix.js over HTTP/1.1.
 timeout 120 node tests/js/phoenix_http2.mjs ./target/debug/examples/chat

@@ -40,7 +40,10 @@ fn key_list(msg: &Value) -> Vec<String> {
 #[channel("hard:*")]
 impl Hard {
     #[on_join]
-    fn join(params: Value, socket: &mut ChannelSocket) -> Result<Self, JoinError> {
+    async fn join(params: Value, socket: &mut ChannelSocket) -> Result<Self, JoinError> {
+        if let Some(ms) = params["sleep_ms"].as_u64() {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
         if let Some(user) = params["user"].as_str() {
             socket
                 .track(user, json!({"online": true}))
@@ -398,6 +401,17 @@ fn small_mailboxes() -> SocketRoute<AnonymousSocket> {
     route().config(Config::new().mailbox_capacity(16))
 }
 
+/// Reads `client`'s frames until a `presence_diff` that `pred` accepts.
+async fn wait_diff(client: &mut Client, pred: impl Fn(&Value) -> bool) {
+    loop {
+        if let Got::Text(items) = next(client).await {
+            if items[3] == "presence_diff" && pred(&items[4]) {
+                return;
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
     let route = small_mailboxes();
@@ -413,7 +427,13 @@ async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
     // Its own presence_state (the join's push) comes next.
     while !view.apply(&next(&mut slow).await) {}
 
-    // `slow` reads nothing while presences come and go in bursts far over its mailbox.
+    // `slow` reads nothing, and its socket is held in a join that takes 3 s (it handles
+    // nothing else meanwhile), while presences come and go far over its mailbox.
+    send(
+        &mut slow,
+        r#"["2","2","hard:wait","phx_join",{"sleep_ms":3000}]"#,
+    )
+    .await;
     let mut busy = connect_v2(addr).await;
     assert_eq!(
         join(&mut busy, "1", "hard:p", json!({"user": "busy"}))
@@ -421,18 +441,26 @@ async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
             .0,
         "ok"
     );
+    // Diffs are merged per presence interval: each change below waits for the diff that
+    // carries it (as `busy` sees it), so `slow` gets one diff per change, far over its 16.
+    for i in 0..24 {
+        let msg_ref = format!("t{i}");
+        let track =
+            json!(["1", msg_ref, "hard:p", "track_many", {"prefix": format!("a{i}-"), "n": 5}]);
+        send(&mut busy, track).await;
+        assert_eq!(reply(&mut busy, &msg_ref).await.0, "ok");
+        wait_diff(&mut busy, |diff| {
+            diff["joins"].get(format!("a{i}-0")).is_some()
+        })
+        .await;
+    }
     send(
         &mut busy,
-        r#"["1","2","hard:p","track_many",{"prefix":"a","n":100}]"#,
-    )
-    .await;
-    assert_eq!(reply(&mut busy, "2").await.0, "ok");
-    send(
-        &mut busy,
-        r#"["1","3","hard:p","untrack_many",{"prefix":"a","n":40}]"#,
+        r#"["1","3","hard:p","untrack_many",{"prefix":"a0-","n":4}]"#,
     )
     .await;
     assert_eq!(reply(&mut busy, "3").await.0, "ok");
+    wait_diff(&mut busy, |diff| diff["leaves"].get("a0-0").is_some()).await;
     let mut others = Vec::new();
     for i in 0..5 {
         let mut other = connect_v2(addr).await;
@@ -440,12 +468,6 @@ async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
         assert_eq!(join(&mut other, "1", "hard:p", user).await.0, "ok");
         others.push(other);
     }
-    send(
-        &mut busy,
-        r#"["1","4","hard:p","track_many",{"prefix":"b","n":50}]"#,
-    )
-    .await;
-    assert_eq!(reply(&mut busy, "4").await.0, "ok");
 
     // Now it reads: its view, built as phoenix.js builds it, ends equal to the server's.
     let server = || PresenceView(PresenceView::refs(&route.presence().list("hard:p")));
@@ -454,7 +476,7 @@ async fn a_socket_whose_mailbox_was_full_gets_a_fresh_presence_state() {
         states += usize::from(view.apply(&next(&mut slow).await));
     }
     assert!(states >= 1, "a fresh presence_state after the overflow");
-    assert_eq!(view.0.len(), 1 + 1 + 60 + 5 + 50);
+    assert_eq!(view.0.len(), 1 + 1 + 24 * 5 - 4 + 5);
     let metrics = route.metrics();
     assert!(metrics.presence_resyncs >= 1, "{metrics:?}");
     assert_eq!(metrics.slow_consumers, 0, "presence overflow closes nobody");

@@ -3,7 +3,7 @@
 use crate::{
     AlreadyTracked, Assigns, Broadcast, ErrorReply, InfoValue, OkReply, Payload, Presence, PubSub,
     Topic, broadcast::SubscriberId, presence::Owner, protocol::Inbound, publisher::Publisher,
-    shared::Shared,
+    serializer::Serializer, shared::Shared,
 };
 use serde_json::Value;
 use std::{
@@ -19,7 +19,7 @@ use std::{
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use websock_runtime::RateLimiter;
+use websock_runtime::{Frame, RateLimiter};
 
 /// A channel: the state of one joined topic on one socket, as Phoenix's `Phoenix.Channel`.
 ///
@@ -461,6 +461,39 @@ impl ChannelTimer {
     }
 }
 
+/// What a callback pushes to its client.
+pub(crate) enum Push {
+    Event(String, Payload),
+    /// A `presence_state` whose payload is encoded already (see
+    /// [`ChannelSocket::push_presence_state`]).
+    State(Arc<String>),
+}
+
+impl Push {
+    /// The frame to `topic` for the channel joined as `join_ref` (`None`: not encodable, a
+    /// binary field over 255 bytes), and its event for the log.
+    pub(crate) fn encode(
+        &self,
+        serializer: Serializer,
+        join_ref: &str,
+        topic: &str,
+    ) -> (Option<Frame>, &str) {
+        match self {
+            Self::Event(event, payload) => (
+                serializer.encode_push(Some(join_ref), topic, event, payload),
+                event,
+            ),
+            Self::State(json) => {
+                let frame =
+                    serializer.encode_push_json(Some(join_ref), topic, PRESENCE_STATE, json);
+                (Some(frame), PRESENCE_STATE)
+            }
+        }
+    }
+}
+
+const PRESENCE_STATE: &str = "presence_state";
+
 /// What a joined channel instance keeps between callbacks; its callbacks see it as a
 /// [`ChannelSocket`].
 pub(crate) struct SocketState {
@@ -479,7 +512,7 @@ pub(crate) struct SocketState {
     pub(crate) mail: mpsc::WeakSender<Mail>,
     /// The socket's publish queue: broadcasts never wait for the adapter in a callback.
     pub(crate) publisher: Publisher,
-    pub(crate) pushes: Vec<(String, Payload)>,
+    pub(crate) pushes: Vec<Push>,
     pub(crate) broadcasts: Vec<Broadcast>,
     pub(crate) tracked: bool,
     pub(crate) stop: bool,
@@ -586,7 +619,9 @@ impl<C> ChannelSocket<'_, C> {
     /// the push is then not sent, and is logged and counted in
     /// [`ChannelMetrics::unencodable`](crate::ChannelMetrics).
     pub fn push(&mut self, event: impl Into<String>, payload: impl Into<Payload>) {
-        self.state.pushes.push((event.into(), payload.into()));
+        self.state
+            .pushes
+            .push(Push::Event(event.into(), payload.into()));
     }
 
     /// Broadcasts `event` to every socket in this topic, this one included. With a binary
@@ -617,14 +652,13 @@ impl<C> ChannelSocket<'_, C> {
     /// Phoenix.Presence answers `{:error, {:already_tracked, pid, topic, key}}`: nothing
     /// changes (use [`update`](Self::update) to change the meta).
     pub fn track(&mut self, key: impl AsRef<str>, meta: Value) -> Result<(), AlreadyTracked> {
-        let (_, diff) = self.state.shared.presence.track(
+        self.state.shared.presence.track(
             self.state.owner(),
             &self.state.topic,
             key.as_ref(),
             meta,
         )?;
         self.state.tracked = true;
-        self.state.broadcasts.push(diff);
         Ok(())
     }
 
@@ -655,29 +689,19 @@ impl<C> ChannelSocket<'_, C> {
     ///
     /// `f` runs while the presence is locked: it must not call presence itself.
     pub fn update_with(&mut self, key: impl AsRef<str>, f: impl FnOnce(Value) -> Value) -> bool {
-        match self.state.shared.presence.update(
-            self.state.owner(),
-            &self.state.topic,
-            key.as_ref(),
-            f,
-        ) {
-            Some(diff) => {
-                self.state.broadcasts.push(diff);
-                true
-            }
-            None => false,
-        }
+        self.state
+            .shared
+            .presence
+            .update(self.state.owner(), &self.state.topic, key.as_ref(), f)
     }
 
     /// Stops tracking `key`.
     pub fn untrack(&mut self, key: impl AsRef<str>) {
-        if let Some(diff) = self.state.shared.presence.untrack(
+        self.state.shared.presence.untrack(
             self.state.owner(),
             &self.state.topic,
             Some(key.as_ref()),
-        ) {
-            self.state.broadcasts.push(diff);
-        }
+        );
     }
 
     /// This topic's presences, in the `presence_state` shape.
@@ -685,10 +709,11 @@ impl<C> ChannelSocket<'_, C> {
         self.state.shared.presence.list(&self.state.topic)
     }
 
-    /// Pushes `presence_state` to this client (do it after `track`, on every join).
+    /// Pushes `presence_state` to this client (do it after `track`, on every join). The
+    /// state is encoded once per change of the topic and shared by the sockets that push it.
     pub fn push_presence_state(&mut self) {
-        let state = self.presence_list();
-        self.push("presence_state", state);
+        let state = self.state.shared.presence.encoded_state(&self.state.topic);
+        self.state.pushes.push(Push::State(state));
     }
 }
 

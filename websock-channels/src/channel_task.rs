@@ -7,7 +7,7 @@
 use crate::{
     Broadcast, Payload,
     channel::{ChannelReply, DynChannel, LeaveReason, Mail, SocketState},
-    mailbox::{Info, Mailbox},
+    mailbox::{Down, Info, Mailbox},
     protocol::{Header, Inbound},
     serializer::Serializer,
 };
@@ -181,14 +181,10 @@ impl ChannelTask {
     /// The pushes a callback queued, encoded.
     fn pushes(&mut self) -> Vec<Frame> {
         let mut frames = Vec::new();
-        for (event, payload) in std::mem::take(&mut self.socket.pushes) {
-            let frame = self.serializer.encode_push(
-                Some(&self.socket.join_ref),
-                &self.socket.topic,
-                &event,
-                &payload,
-            );
-            self.encoded(frame, &event, &mut frames);
+        for push in std::mem::take(&mut self.socket.pushes) {
+            let (frame, event) =
+                push.encode(self.serializer, &self.socket.join_ref, &self.socket.topic);
+            self.encoded(frame, event, &mut frames);
         }
         frames
     }
@@ -230,11 +226,11 @@ impl ChannelTask {
 
     /// Tells the socket this channel has ended by itself.
     async fn down(&mut self, frame: Frame) {
-        let down = Info::Down {
+        let down = Info::Down(Box::new(Down {
             topic: self.socket.topic.clone(),
             instance: self.socket.instance,
             frame: Some(frame),
-        };
+        }));
         self.out.send_info_waiting(down).await;
     }
 
@@ -299,6 +295,10 @@ mod tests {
         println!("ChannelTask: {} B", std::mem::size_of::<ChannelTask>());
         println!("SocketState: {} B", std::mem::size_of::<SocketState>());
         println!("Mail: {} B", std::mem::size_of::<Mail>());
+        println!("Info: {} B", std::mem::size_of::<Info>());
+        println!("Frame: {} B", std::mem::size_of::<websock_runtime::Frame>());
         assert_eq!(std::mem::size_of::<Mail>(), 16);
+        // Every slot of a socket's mailbox is this large (a block holds 32).
+        assert!(std::mem::size_of::<Info>() <= 32);
     }
 }

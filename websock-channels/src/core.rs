@@ -4,10 +4,10 @@
 use crate::{
     Payload,
     broadcast::SubscriberId,
-    channel::{LeaveReason, Mail, SocketState},
+    channel::{LeaveReason, Mail, Push, SocketState},
     channel_task::{self, ChannelTask, Failure, guard},
     hub::{Connected, Hub},
-    mailbox::{Info, Mailbox},
+    mailbox::{Down, Info, Mailbox},
     presence::Owner,
     protocol::{Header, Inbound},
     publisher::Publisher,
@@ -18,6 +18,9 @@ use std::{collections::HashMap, sync::Arc};
 use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
 use tracing::Instrument;
 use websock_runtime::{Close, CloseCode, Frame, Message};
+
+/// The most frames a socket's outgoing buffer keeps room for between messages.
+const OUT_KEPT: usize = 8;
 
 /// A joined channel as its socket sees it: the channel itself runs in its own task.
 struct Joined {
@@ -372,21 +375,45 @@ impl Core {
 
     /// A message from the mailbox.
     pub(crate) async fn handle_info(&mut self, info: Info) {
-        self.received += 1;
-        if self.mailbox.backlog().is_slow() {
-            // A broadcast found the mailbox full (see `Delivery`): phoenix.js reconnects
-            // after 1013 and rejoins, which beats a client that silently missed a message.
-            self.close = Some(Close::new(
-                CloseCode::TRY_AGAIN_LATER,
-                "slow consumer: mailbox full",
-            ));
-            return;
+        if let Some(Info::Down(down)) = self.handle_info_now(info) {
+            self.received += 1;
+            if !self.closing_slow() {
+                self.channel_down(*down).await;
+                self.resync_presence();
+            }
         }
-        self.dispatch_info(info).await;
-        self.resync_presence();
     }
 
-    async fn dispatch_info(&mut self, info: Info) {
+    /// A message from the mailbox that needs no waiting (a broadcast, frames, a wake: all
+    /// but a channel's end), handled without a future: the transport keeps no state for it.
+    /// Returns the message if it must be handled by [`handle_info`](Self::handle_info).
+    pub(crate) fn handle_info_now(&mut self, info: Info) -> Option<Info> {
+        if matches!(info, Info::Down(_)) {
+            return Some(info);
+        }
+        self.received += 1;
+        if !self.closing_slow() {
+            self.dispatch_now(info);
+            self.resync_presence();
+        }
+        None
+    }
+
+    /// Whether a broadcast found the mailbox full (see `Delivery`): then the socket closes
+    /// with 1013; phoenix.js reconnects and rejoins, which beats a client that silently
+    /// missed a message.
+    fn closing_slow(&mut self) -> bool {
+        if !self.mailbox.backlog().is_slow() {
+            return false;
+        }
+        self.close = Some(Close::new(
+            CloseCode::TRY_AGAIN_LATER,
+            "slow consumer: mailbox full",
+        ));
+        true
+    }
+
+    fn dispatch_now(&mut self, info: Info) {
         match info {
             Info::Broadcast(message) => {
                 if self.socket_id.as_deref() == Some(message.topic()) {
@@ -421,27 +448,32 @@ impl Core {
                 self.channel_mail_sent(sent);
             }
             Info::Frames(frames) => self.out.extend(frames),
-            Info::Down {
-                topic,
-                instance,
-                frame,
-            } => {
-                // A channel that has been left or rejoined since is already forgotten.
-                if self
-                    .channels
-                    .get(&topic)
-                    .is_some_and(|j| j.instance == instance)
-                {
-                    self.channels.remove(&topic);
-                    self.hub.shared.counters.channel_closed();
-                    self.release(&topic).await;
-                    if let Some(frame) = frame {
-                        self.send(frame);
-                    }
-                }
-            }
+            // Handled by `handle_info`.
+            Info::Down(_) => {}
             // What it woke the socket for is read in `resync_presence` and `handle_info`.
             Info::Wake => {}
+        }
+    }
+
+    /// A channel's task has ended by itself.
+    async fn channel_down(&mut self, down: Down) {
+        let Down {
+            topic,
+            instance,
+            frame,
+        } = down;
+        // A channel that has been left or rejoined since is already forgotten.
+        if self
+            .channels
+            .get(&topic)
+            .is_some_and(|j| j.instance == instance)
+        {
+            self.channels.remove(&topic);
+            self.hub.shared.counters.channel_closed();
+            self.release(&topic).await;
+            if let Some(frame) = frame {
+                self.send(frame);
+            }
         }
     }
 
@@ -495,10 +527,10 @@ impl Core {
                 continue;
             };
             let join_ref = joined.join_ref.clone();
-            let state = Payload::Json(self.hub.shared.presence.list(&topic));
-            let frame =
-                self.serializer
-                    .encode_push(Some(&join_ref), &topic, "presence_state", &state);
+            let state = self.hub.shared.presence.encoded_state(&topic);
+            let frame = Push::State(state)
+                .encode(self.serializer, &join_ref, &topic)
+                .0;
             self.send_encoded(frame, &topic, "presence_state");
             self.hub.shared.counters.presence_resynced();
             tracing::info!(%topic, "mailbox was full: presence_diffs dropped, presence_state pushed");
@@ -506,15 +538,10 @@ impl Core {
         }
     }
 
-    fn push_all(&mut self, socket: &SocketState, pushes: Vec<(String, Payload)>) {
-        for (event, payload) in pushes {
-            let frame = self.serializer.encode_push(
-                Some(&socket.join_ref),
-                &socket.topic,
-                &event,
-                &payload,
-            );
-            self.send_encoded(frame, &socket.topic, &event);
+    fn push_all(&mut self, socket: &SocketState, pushes: Vec<Push>) {
+        for push in pushes {
+            let (frame, event) = push.encode(self.serializer, &socket.join_ref, &socket.topic);
+            self.send_encoded(frame, &socket.topic, event);
         }
     }
 
@@ -551,9 +578,8 @@ impl Core {
     /// instance's late end.
     async fn release(&mut self, topic: &str) {
         let owner = Owner(self.subscriber);
-        if let Some(diff) = self.hub.shared.presence.untrack(owner, topic, None) {
-            self.publisher.publish(diff).await;
-        }
+        // The leave goes out with the topic's next merged `presence_diff`.
+        self.hub.shared.presence.untrack(owner, topic, None);
         self.hub.shared.pubsub.unsubscribe(topic, self.subscriber);
     }
 
@@ -572,6 +598,16 @@ impl Core {
     pub(crate) fn take_out(&mut self) -> Vec<Frame> {
         self.hub.shared.counters.messages_out(self.out.len());
         std::mem::take(&mut self.out)
+    }
+
+    /// Hands the frames to send to `push`, keeping the buffer: a delivered broadcast then
+    /// allocates nothing. A buffer a burst grew is given back, so an idle socket holds none.
+    pub(crate) fn drain_out(&mut self, mut push: impl FnMut(Frame)) {
+        self.hub.shared.counters.messages_out(self.out.len());
+        self.out.drain(..).for_each(&mut push);
+        if self.out.capacity() > OUT_KEPT {
+            self.out = Vec::new();
+        }
     }
 }
 

@@ -20,7 +20,7 @@ impl fmt::Debug for SocketInfo {
         match &self.0 {
             Info::Broadcast(message) => f.debug_tuple("Broadcast").field(message).finish(),
             Info::Frames(frames) => f.debug_tuple("Frames").field(&frames.len()).finish(),
-            Info::Down { topic, .. } => f.debug_struct("Down").field("topic", topic).finish(),
+            Info::Down(down) => f.debug_struct("Down").field("topic", &down.topic).finish(),
             Info::Wake => f.write_str("Wake"),
         }
     }
@@ -42,9 +42,7 @@ impl fmt::Debug for SocketHandler {
 
 impl SocketHandler {
     fn drain(&mut self, ctx: &mut Context<Self>) -> Reply {
-        for frame in self.core.take_out() {
-            ctx.push(frame);
-        }
+        self.core.drain_out(|frame| ctx.push(frame));
         match self.core.close.take() {
             Some(close) => Reply::close(close),
             None => Reply::ok(),
@@ -65,13 +63,19 @@ impl Handler for SocketHandler {
 
     async fn handle_in(&mut self, message: Message, ctx: &mut Context<Self>) -> Reply {
         let span = self.core.span.clone();
-        self.core.handle_message(message).instrument(span).await;
+        // Boxed: a join's future is large, and the connection's task holds this callback's
+        // future inline, idle or not (+1 allocation per client message; they allocate anyway).
+        Box::pin(self.core.handle_message(message).instrument(span)).await;
         self.drain(ctx)
     }
 
     async fn handle_info(&mut self, info: SocketInfo, ctx: &mut Context<Self>) -> Reply {
         let span = self.core.span.clone();
-        self.core.handle_info(info.0).instrument(span).await;
+        // A broadcast (the fan-out's hot path) is handled without a future or an allocation;
+        // only a channel's end waits, boxed as above.
+        if let Some(info) = span.in_scope(|| self.core.handle_info_now(info.0)) {
+            Box::pin(self.core.handle_info(info).instrument(span)).await;
+        }
         self.drain(ctx)
     }
 

@@ -75,8 +75,9 @@
 // 2. `broadcast`: one broadcast (encoded once), its sender id, what its delivery did.
 // 3. `mailbox`: a socket's mailbox and its overflow policy.
 // 4. `pubsub`: topics to subscribers, adapters.
-// 5. `presence`: who is in a topic, its diffs published through pubsub; `publisher`: a
-//    socket's publish queue, drained in order by one task.
+// 5. `presence`: who is in a topic, its diffs merged per interval (`presence_pending`) and
+//    published through pubsub; `publisher`: a socket's publish queue, drained in order by
+//    one task.
 // 6. `connect`: the user's `Socket` (connect, id), its params, assigns, limits.
 // 7. `shared`: what an endpoint's channels share (pubsub, presence, limits, counters);
 //    `state`: the app state channels read (the route's socket value).
@@ -100,6 +101,7 @@ pub mod longpoll;
 mod mailbox;
 mod payload;
 mod presence;
+mod presence_pending;
 mod protocol;
 mod publisher;
 mod pubsub;

@@ -22,15 +22,19 @@ pub(crate) enum Info {
     Broadcast(Arc<Broadcast>),
     /// Frames a channel's task sends its client, in order.
     Frames(Vec<Frame>),
-    /// A channel's task has ended by itself (a stop, a crash, a timeout): the socket forgets
-    /// that instance and sends `frame` (its `phx_close` or `phx_error`).
-    Down {
-        topic: Arc<str>,
-        instance: u64,
-        frame: Option<Frame>,
-    },
+    /// A channel's task has ended by itself (a stop, a crash, a timeout). Boxed: rare, and
+    /// every slot of every socket's mailbox is as large as the largest variant.
+    Down(Box<Down>),
     /// A broadcast found the mailbox full: read the socket's backlog.
     Wake,
+}
+
+/// A channel's task has ended by itself: the socket forgets that instance and sends `frame`
+/// (its `phx_close` or `phx_error`).
+pub(crate) struct Down {
+    pub(crate) topic: Arc<str>,
+    pub(crate) instance: u64,
+    pub(crate) frame: Option<Frame>,
 }
 
 /// Where a socket's mailbox messages go: the runtime connection's mailbox (implemented by the
@@ -114,16 +118,19 @@ impl Mailbox {
         if presence && backlog.owes_state(message.topic()) {
             return Delivery::Resync;
         }
-        let topic = presence.then(|| message.topic().to_owned());
+        // Kept for the debt if the mailbox is full: a reference count, not a copy of the
+        // topic, so delivering allocates nothing per subscriber.
+        let diff = presence.then(|| message.clone());
         match self.send_info(Info::Broadcast(message)) {
             Ok(()) => return Delivery::Delivered,
             Err(Delivery::Full) => {}
             Err(other) => return other,
         }
-        let delivery = match topic {
-            Some(topic) => {
+        let delivery = match diff {
+            Some(diff) => {
+                let topic = diff.topic();
                 tracing::debug!(%topic, "mailbox full: presence_diff dropped, presence_state owed");
-                backlog.owe_state(topic);
+                backlog.owe_state(topic.to_owned());
                 Delivery::Resync
             }
             None => {

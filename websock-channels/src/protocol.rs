@@ -222,6 +222,25 @@ pub(crate) fn encode_push(
     }
 }
 
+/// `[join_ref, null, topic, event, json]` with `json` encoded already (a topic's cached
+/// `presence_state`): its bytes are copied, not encoded again.
+pub(crate) fn encode_push_json(
+    join_ref: Option<&str>,
+    topic: &str,
+    event: &str,
+    json: &str,
+) -> Frame {
+    let head = (join_ref, None::<&str>, topic, event);
+    let mut text = serde_json::to_string(&head).expect("strings always serialize");
+    // `[..,"event"]` becomes `[..,"event",<json>]`.
+    text.pop();
+    text.reserve(json.len() + 2);
+    text.push(',');
+    text.push_str(json);
+    text.push(']');
+    Frame::text(text)
+}
+
 /// A `phx_reply`: `{"status": status, "response": payload}`, or kind 1 for bytes (`None` if
 /// a field is too long for it).
 pub(crate) fn encode_reply(
@@ -416,6 +435,10 @@ mod tests {
         assert_eq!(
             encode_broadcast("r", "e", &Payload::Json(json!({"a":1}))),
             Some(Frame::text(r#"[null,null,"r","e",{"a":1}]"#))
+        );
+        assert_eq!(
+            encode_push_json(Some("3"), "r", "presence_state", r#"{"a":{"metas":[]}}"#),
+            Frame::text(r#"["3",null,"r","presence_state",{"a":{"metas":[]}}]"#)
         );
         assert_eq!(
             encode_lifecycle("3", "r", "phx_close", &json!({})),

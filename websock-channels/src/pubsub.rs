@@ -111,8 +111,11 @@ pub trait Adapter: Send + Sync + 'static {
         serde_json::Map::new()
     }
 
-    /// This node's [`Presence`](crate::Presence) changed `topic` (a `track`, `update` or
-    /// `untrack`), called as the change is made. A networked adapter shares this node's
+    /// This node's [`Presence`](crate::Presence) changed `topic` (`track`s, `update`s and
+    /// `untrack`s), called once per
+    /// [`presence_interval`](crate::SocketRoute::presence_interval) with the net change of
+    /// that interval (a presence that came and went within it is in neither list), just
+    /// before its `presence_diff` is broadcast. A networked adapter shares this node's
     /// presences with the other nodes from this hook **only**: a broadcast whose event happens
     /// to be `presence_diff` (a channel relaying a client's event name, say) is delivered like
     /// any other and never changes what the nodes list. The `presence_diff` the sockets see
@@ -159,29 +162,6 @@ pub struct PresenceDiff {
     pub joins: Vec<PresenceMeta>,
     /// The presences that left.
     pub leaves: Vec<PresenceMeta>,
-}
-
-impl PresenceDiff {
-    /// The diff of a `presence_diff` payload this node's [`Presence`](crate::Presence) built
-    /// (`{"joins": {"<key>": {"metas": [..]}}, "leaves": {..}}`).
-    pub(crate) fn from_lists(joins: &serde_json::Value, leaves: &serde_json::Value) -> Self {
-        let side = |list: &serde_json::Value| -> Vec<PresenceMeta> {
-            let Some(keys) = list.as_object() else {
-                return Vec::new();
-            };
-            keys.iter()
-                .flat_map(|(key, presence)| {
-                    let metas = presence.get("metas").and_then(serde_json::Value::as_array);
-                    let metas = metas.into_iter().flatten();
-                    metas.map(move |meta| PresenceMeta::new(key, meta.clone()))
-                })
-                .collect()
-        };
-        Self {
-            joins: side(joins),
-            leaves: side(leaves),
-        }
-    }
 }
 
 /// The in-process adapter: a map from topic to subscribers, delivery by `try_send` into each

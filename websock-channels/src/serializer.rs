@@ -67,6 +67,20 @@ impl Serializer {
         }
     }
 
+    /// A push whose payload, a JSON object, is encoded already: its bytes are copied in.
+    pub(crate) fn encode_push_json(
+        self,
+        join_ref: Option<&str>,
+        topic: &str,
+        event: &str,
+        json: &str,
+    ) -> Frame {
+        match self {
+            Self::V1 => v1::encode_push_json(topic, event, json),
+            Self::V2 => protocol::encode_push_json(join_ref, topic, event, json),
+        }
+    }
+
     /// `None` when it cannot be encoded (see [`encode_push`](Self::encode_push)).
     pub(crate) fn encode_reply(
         self,

@@ -41,6 +41,7 @@ pub struct SocketRoute<S> {
     routes: Vec<ChannelRoute>,
     pubsub: PubSub,
     presence: Presence,
+    presence_interval: Duration,
     limits: Limits,
     /// `None`: the process's [`RateLimiter::global`].
     rate_limiter: Option<RateLimiter>,
@@ -57,6 +58,7 @@ impl<S> Clone for SocketRoute<S> {
             routes: self.routes.clone(),
             pubsub: self.pubsub.clone(),
             presence: self.presence.clone(),
+            presence_interval: self.presence_interval,
             limits: self.limits.clone(),
             rate_limiter: self.rate_limiter.clone(),
             config: self.config.clone(),
@@ -84,6 +86,7 @@ pub fn socket<S: Socket>(socket: S) -> SocketRoute<S> {
         socket: Arc::new(socket),
         routes: Vec::new(),
         presence: Presence::new(),
+        presence_interval: crate::presence::DEFAULT_INTERVAL,
         pubsub,
         limits: Limits::default(),
         rate_limiter: None,
@@ -119,8 +122,16 @@ impl<S: Socket> SocketRoute<S> {
 
     /// Broadcasts through `pubsub` (a networked adapter, or one shared with other endpoints).
     pub fn with_pubsub(mut self, pubsub: PubSub) -> Self {
-        self.presence.set_pubsub(pubsub.clone());
         self.pubsub = pubsub;
+        self.rebuilt()
+    }
+
+    /// How long a topic's presence changes are merged into one `presence_diff` (default
+    /// 25 ms), as Phoenix.Tracker broadcasts deltas in intervals: N members joining a topic
+    /// within it cost each member one diff, not N. A change is seen by the other members this
+    /// much later at most; [`Presence::list`] and `presence_state` hold it at once.
+    pub fn presence_interval(mut self, interval: Duration) -> Self {
+        self.presence_interval = interval;
         self.rebuilt()
     }
 
@@ -199,6 +210,11 @@ impl<S: Socket> SocketRoute<S> {
 
     pub(crate) fn hub(&self) -> &Arc<Hub> {
         self.hub.get_or_init(|| {
+            self.presence.set_link(
+                self.pubsub.clone(),
+                self.counters.clone(),
+                self.presence_interval,
+            );
             Arc::new(Hub {
                 routes: self.routes.clone(),
                 shared: Arc::new(Shared {

@@ -19,6 +19,7 @@ pub(crate) struct Counters {
     messages_out: AtomicU64,
     rate_limited: AtomicU64,
     presence_resyncs: AtomicU64,
+    presence_diffs: AtomicU64,
     slow_consumers: AtomicU64,
     unencodable: AtomicU64,
     unhandled_infos: AtomicU64,
@@ -53,6 +54,9 @@ pub struct ChannelMetrics {
     /// Fresh `presence_state`s pushed to sockets whose mailbox was full when a
     /// `presence_diff` came (see [`Delivery`](crate::Delivery)).
     pub presence_resyncs: u64,
+    /// `presence_diff` broadcasts sent: each carries every change one topic's presence had
+    /// in one [`presence_interval`](crate::SocketRoute::presence_interval).
+    pub presence_diffs: u64,
     /// Sockets closed with 1013 because a broadcast found their mailbox full (see
     /// [`Delivery`](crate::Delivery)).
     pub slow_consumers: u64,
@@ -81,6 +85,7 @@ impl Counters {
             messages_out: self.messages_out.load(Relaxed),
             rate_limited: self.rate_limited.load(Relaxed),
             presence_resyncs: self.presence_resyncs.load(Relaxed),
+            presence_diffs: self.presence_diffs.load(Relaxed),
             slow_consumers: self.slow_consumers.load(Relaxed),
             unencodable: self.unencodable.load(Relaxed),
             unhandled_infos: self.unhandled_infos.load(Relaxed),
@@ -151,6 +156,11 @@ impl Counters {
         self.exported.presence_resyncs.increment(1);
     }
 
+    pub(crate) fn presence_diff(&self) {
+        self.presence_diffs.fetch_add(1, Relaxed);
+        self.exported.presence_diffs.increment(1);
+    }
+
     pub(crate) fn slow_consumer(&self) {
         self.slow_consumers.fetch_add(1, Relaxed);
         self.exported.slow_consumers.increment(1);
@@ -185,6 +195,7 @@ struct Exported {
     messages_out: Counter,
     rate_limited: Counter,
     presence_resyncs: Counter,
+    presence_diffs: Counter,
     slow_consumers: Counter,
     unencodable: Counter,
     unhandled_infos: Counter,
@@ -205,6 +216,7 @@ impl Default for Exported {
             messages_out: counter!("websock_socket_messages_out_total"),
             rate_limited: counter!("websock_socket_rate_limited_total"),
             presence_resyncs: counter!("websock_presence_resynced_total"),
+            presence_diffs: counter!("websock_presence_diff_total"),
             slow_consumers: counter!("websock_socket_slow_consumer_total"),
             unencodable: counter!("websock_frame_unencodable_total"),
             unhandled_infos: counter!("websock_channel_unhandled_info_total"),

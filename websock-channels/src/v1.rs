@@ -105,6 +105,24 @@ pub(crate) fn encode_push(topic: &str, event: &str, payload: &Payload) -> Option
     Some(text(topic, event, payload.as_json()?, None))
 }
 
+/// A push whose payload, a JSON object, is encoded already: `{"topic", "event", "payload",
+/// "ref": null}` with its bytes copied in.
+pub(crate) fn encode_push_json(topic: &str, event: &str, json: &str) -> Frame {
+    #[derive(Serialize)]
+    struct Head<'a> {
+        topic: &'a str,
+        event: &'a str,
+    }
+    let mut text = serde_json::to_string(&Head { topic, event }).expect("strings always serialize");
+    // `{"topic":..,"event":..}` becomes `{.., "payload":<json>,"ref":null}`.
+    text.pop();
+    text.reserve(json.len() + 24);
+    text.push_str(",\"payload\":");
+    text.push_str(json);
+    text.push_str(",\"ref\":null}");
+    Frame::text(text)
+}
+
 /// A `phx_reply` echoing the client's ref; `None` for bytes.
 pub(crate) fn encode_reply(
     msg_ref: Option<&str>,
@@ -199,6 +217,10 @@ mod tests {
             Some(Frame::text(
                 r#"{"topic":"r","event":"e","payload":{"a":1},"ref":null}"#
             ))
+        );
+        assert_eq!(
+            encode_push_json("r", "e", r#"{"a":1}"#),
+            encode_push("r", "e", &Payload::Json(json!({"a":1}))).unwrap()
         );
         assert_eq!(
             encode_lifecycle("3", "r", "phx_close", &json!({})),

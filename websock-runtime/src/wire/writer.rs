@@ -10,6 +10,7 @@
 use super::{
     deflater::{self, Deflater},
     header::{self, OpCode},
+    read_pool,
 };
 use crate::{Frame, SharedFrame};
 use bytes::{Buf, Bytes, BytesMut};
@@ -24,9 +25,9 @@ use tokio::io::AsyncWrite;
 /// Payloads shorter than this are copied next to their header; longer ones are queued without
 /// a copy (a copy this small costs less than the extra segment).
 const COPY_BELOW: usize = 4 << 10;
-/// An emptied tail larger than this is freed rather than kept for the next frames, so a
-/// connection that once sent many frames at once does not hold that memory while idle.
-const KEEP_CAPACITY: usize = 16 << 10;
+/// The least a tail taken from the thread's pool has room for: a buffer smaller than the
+/// pool's minimum would be freed when given back, and allocated again for the next frame.
+const TAIL_ROOM: usize = 1 << 10;
 /// The most segments handed to one vectored write (Linux takes up to 1,024).
 const MAX_SLICES: usize = 64;
 
@@ -110,6 +111,7 @@ impl Writer {
         }
         if frame.len() < COPY_BELOW {
             self.buffered += frame.len();
+            self.reserve_tail(frame.len());
             self.tail.extend_from_slice(&frame);
         } else {
             self.push_segment(frame);
@@ -142,14 +144,25 @@ impl Writer {
             !matches!(opcode, OpCode::Ping | OpCode::Pong | OpCode::Close) || len <= 125,
             "a {opcode:?} frame of {len} bytes"
         );
-        self.tail.reserve(header::MAX_LEN + len);
+        self.reserve_tail(header::MAX_LEN + len);
         self.write_header(opcode, len);
         self.tail.extend_from_slice(prefix);
         self.tail.extend_from_slice(payload);
         self.buffered += len;
     }
 
+    /// Room for `additional` bytes in the tail, taking a buffer from the thread's pool when
+    /// the tail has none (it was given back after the last write).
+    fn reserve_tail(&mut self, additional: usize) {
+        if self.tail.capacity() == 0 {
+            self.tail = read_pool::take(additional.max(TAIL_ROOM));
+        } else {
+            self.tail.reserve(additional);
+        }
+    }
+
     fn write_header(&mut self, opcode: OpCode, len: usize) {
+        self.reserve_tail(header::MAX_LEN);
         let before = self.tail.len();
         header::write(&mut self.tail, opcode, len);
         self.buffered += self.tail.len() - before;
@@ -194,11 +207,10 @@ impl Writer {
             }
             self.advance(written);
         }
-        if self.tail.capacity() > KEEP_CAPACITY {
-            self.tail = BytesMut::new();
-        } else {
-            self.tail.clear();
-        }
+        // Everything is written: the tail goes back to the thread's pool (a large one is
+        // freed), so an idle connection holds no write buffer, whatever it once sent, and
+        // the next frame of a busy one takes it back without allocating.
+        read_pool::give(std::mem::take(&mut self.tail), 0);
         if self.queue.capacity() > MAX_SLICES {
             self.queue = VecDeque::new();
         }
