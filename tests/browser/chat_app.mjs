@@ -1,0 +1,183 @@
+// examples/chat_app's page (`GET /`) in headless Chromium, driven through chromedriver with plain
+// WebDriver HTTP calls: Alice and Bob log in by name in two tabs, join room:lobby, see each
+// other online, exchange messages both ways, Alice sees "Bob is typing…", Bob's status change
+// shows in Alice's online list, and Alice's reload shows the history. The page keeps its
+// session in localStorage, so the two tabs use two origins (127.0.0.1 and localhost) to be two
+// users. Saves a screenshot to target/screenshots/chat_app.png.
+// Usage: node tests/browser/chat_app.mjs <chat_app binary> [chromium] [chromedriver]
+// Prints `N passed, M failed`; exits non-zero on any failure.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { checks, freePort, sleep, startBinary, until } from "../js/harness.mjs";
+
+const [binary, chromium = "/usr/bin/chromium", chromedriver = "/usr/bin/chromedriver"] = process.argv.slice(2);
+const children = [];
+// No timeout per check: each WebDriver call has its own, and the whole run has one.
+const { test, finish } = checks({ timeoutMs: 0 });
+const tempDir = mkdtempSync(path.join(os.tmpdir(), "websock-chat-app-browser-"));
+const userDataDir = path.join(tempDir, "chromium");
+
+// ---- WebDriver over HTTP -----------------------------------------------------------------
+let driverUrl;
+async function wd(method, route, body) {
+  const response = await fetch(driverUrl + route, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30000),
+  });
+  const json = await response.json();
+  if (!response.ok) throw new Error(`${method} ${route}: ${JSON.stringify(json.value)}`);
+  return json.value;
+}
+async function startDriver() {
+  const port = await freePort();
+  const child = spawn(chromedriver, [`--port=${port}`, "--allowed-ips=127.0.0.1"], { stdio: ["ignore", "ignore", "inherit"] });
+  children.push(child);
+  child.once("error", (e) => { console.log(`FAIL cannot start ${chromedriver}: ${e.message} (run bash scripts/browser.sh)`); process.exit(1); });
+  driverUrl = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await wd("GET", "/status")).ready) return;
+    } catch {}
+    await sleep(50);
+  }
+  throw new Error("chromedriver did not become ready");
+}
+
+let session;
+async function newSession() {
+  const value = await wd("POST", "/session", {
+    capabilities: {
+      alwaysMatch: {
+        browserName: "chrome",
+        "goog:chromeOptions": {
+          binary: chromium,
+          args: [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+            `--user-data-dir=${userDataDir}`, "--window-size=1100,700",
+          ],
+        },
+      },
+    },
+  });
+  session = value.sessionId;
+}
+const s = (route) => `/session/${session}${route}`;
+const navigate = (url) => wd("POST", s("/url"), { url });
+const run = (script, ...args) => wd("POST", s("/execute/sync"), { script, args });
+async function element(css) {
+  const value = await wd("POST", s("/element"), { using: "css selector", value: css });
+  return Object.values(value)[0];
+}
+const click = async (css) => wd("POST", s(`/element/${await element(css)}/click`), {});
+const type = async (css, text) => wd("POST", s(`/element/${await element(css)}/value`), { text });
+const switchTo = (handle) => wd("POST", s("/window"), { handle });
+// Waits until `script` returns true in the current tab.
+const untilPage = (script, what, ms = 10000) => until(() => run(script), what, ms, 50);
+
+// ---- the page ----------------------------------------------------------------------------
+const ready = `return document.body.classList.contains("signed-in")
+  && document.getElementById("connection-status").textContent === "Connected"
+  && !document.getElementById("message-input").disabled`;
+const onlineIs = (names) =>
+  `return JSON.stringify([...document.querySelectorAll("#user-list .user-item .name")].map(e => e.textContent).sort()) === ${JSON.stringify(JSON.stringify(names))}`;
+// The messages shown, as "name: body".
+const messagesAre = (lines) =>
+  `return JSON.stringify([...document.querySelectorAll("#messages .message")].map(m =>
+     m.querySelector(".user-name").textContent + ": " + m.querySelector(".message-body").textContent)) === ${JSON.stringify(JSON.stringify(lines))}`;
+const hasMessage = (line) =>
+  `return [...document.querySelectorAll("#messages .message")].some(m =>
+     m.querySelector(".user-name").textContent + ": " + m.querySelector(".message-body").textContent === ${JSON.stringify(line)})`;
+const statusOf = (name) =>
+  `const item = [...document.querySelectorAll("#user-list .user-item")].find(i => i.querySelector(".name").textContent === ${JSON.stringify(name)});
+   return item ? item.querySelector(".status").textContent : null`;
+
+async function logIn(origin, name) {
+  await navigate(`${origin}/`);
+  await type("#login-name", name);
+  await click("#login-button");
+  await untilPage(ready, `${name} logged in, connected, in the lobby`);
+}
+
+// ---- the test ----------------------------------------------------------------------------
+const overall = setTimeout(() => { console.log("FAIL the browser test took over 90 s"); cleanup(); process.exit(1); }, 90000);
+function cleanup() {
+  for (const child of children) child.kill("SIGKILL");
+  rmSync(tempDir, { recursive: true, force: true });
+}
+
+const { child, addr } = await startBinary(binary, {
+  env: { DATABASE_URL: `sqlite://${path.join(tempDir, "chat.db")}`, REDIS_URL: "", RATE_LIMIT_WINDOW_SECS: "60" },
+});
+children.push(child);
+const port = addr.split(":")[1];
+const aliceOrigin = `http://127.0.0.1:${port}`;
+const bobOrigin = `http://localhost:${port}`;
+await startDriver();
+await newSession();
+let aliceTab, bobTab;
+
+await test("Alice and Bob log in by name in two tabs, join the lobby and see each other online", async () => {
+  aliceTab = await wd("GET", s("/window"));
+  await logIn(aliceOrigin, "Alice");
+  bobTab = (await wd("POST", s("/window/new"), { type: "tab" })).handle;
+  await switchTo(bobTab);
+  await logIn(bobOrigin, "Bob");
+  await untilPage(onlineIs(["Alice", "Bob"]), "Bob's online list: Alice, Bob");
+  await switchTo(aliceTab);
+  await untilPage(onlineIs(["Alice", "Bob"]), "Alice's online list: Alice, Bob");
+});
+
+await test("Bob types: Alice sees him typing; he sends, Alice sees the message and the indicator goes", async () => {
+  await switchTo(bobTab);
+  await type("#message-input", "hello Alice");
+  await switchTo(aliceTab);
+  await untilPage(`return document.getElementById("typing-indicators").textContent.includes("typing")`, "the typing indicator in Alice's tab", 3000);
+  await switchTo(bobTab);
+  await click("#send-button");
+  await untilPage(hasMessage("Bob: hello Alice"), "Bob's own message in his tab");
+  await untilPage(`return document.getElementById("message-input").value === ""`, "Bob's input cleared");
+  await switchTo(aliceTab);
+  await untilPage(hasMessage("Bob: hello Alice"), "Bob's message in Alice's tab");
+  await untilPage(`return document.getElementById("typing-indicators").textContent === ""`, "the indicator gone in Alice's tab");
+});
+
+await test("Alice answers: Bob sees her message", async () => {
+  await type("#message-input", "hi Bob");
+  await click("#send-button");
+  await untilPage(hasMessage("Alice: hi Bob"), "Alice's own message");
+  await switchTo(bobTab);
+  await untilPage(messagesAre(["Bob: hello Alice", "Alice: hi Bob"]), "both messages in Bob's tab, in order");
+});
+
+await test("Bob sets his status to away: Alice's online list shows it", async () => {
+  await click('#status-select option[value="away"]');
+  await switchTo(aliceTab);
+  await untilPage(`return (() => { ${statusOf("Bob")} })() === "away"`, "Bob away in Alice's online list");
+  await untilPage(`return (() => { ${statusOf("Alice")} })() === "online"`, "Alice still online");
+});
+
+await test("Alice reloads: the history shows both messages, Bob still online and away", async () => {
+  await run("location.reload()");
+  await sleep(300);
+  await untilPage(ready, "Alice back after the reload");
+  await untilPage(messagesAre(["Bob: hello Alice", "Alice: hi Bob"]), "the history after the reload");
+  await untilPage(onlineIs(["Alice", "Bob"]), "Alice's online list after the reload");
+  await untilPage(`return (() => { ${statusOf("Bob")} })() === "away"`, "Bob still away after the reload");
+  const png = await wd("GET", s("/screenshot"));
+  mkdirSync("target/screenshots", { recursive: true });
+  writeFileSync("target/screenshots/chat_app.png", Buffer.from(png, "base64"));
+  console.log("     screenshot: target/screenshots/chat_app.png");
+});
+
+try {
+  await wd("DELETE", s(""));
+} catch {}
+clearTimeout(overall);
+cleanup();
+finish();
