@@ -6,11 +6,11 @@
 // users. Saves a screenshot to target/screenshots/chat_app.png.
 // Usage: node tests/browser/chat_app.mjs <chat_app binary> [chromium] [chromedriver]
 // Prints `N passed, M failed`; exits non-zero on any failure.
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { checks, freePort, sleep, startBinary, until } from "../js/harness.mjs";
+import { checks, sleep, startBinary } from "../js/harness.mjs";
+import { startBrowser } from "./webdriver.mjs";
 
 const [binary, chromium = "/usr/bin/chromium", chromedriver = "/usr/bin/chromedriver"] = process.argv.slice(2);
 const children = [];
@@ -18,67 +18,6 @@ const children = [];
 const { test, finish } = checks({ timeoutMs: 0 });
 const tempDir = mkdtempSync(path.join(os.tmpdir(), "websock-chat-app-browser-"));
 const userDataDir = path.join(tempDir, "chromium");
-
-// ---- WebDriver over HTTP -----------------------------------------------------------------
-let driverUrl;
-async function wd(method, route, body) {
-  const response = await fetch(driverUrl + route, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30000),
-  });
-  const json = await response.json();
-  if (!response.ok) throw new Error(`${method} ${route}: ${JSON.stringify(json.value)}`);
-  return json.value;
-}
-async function startDriver() {
-  const port = await freePort();
-  const child = spawn(chromedriver, [`--port=${port}`, "--allowed-ips=127.0.0.1"], { stdio: ["ignore", "ignore", "inherit"] });
-  children.push(child);
-  child.once("error", (e) => { console.log(`FAIL cannot start ${chromedriver}: ${e.message} (run bash scripts/browser.sh)`); process.exit(1); });
-  driverUrl = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await wd("GET", "/status")).ready) return;
-    } catch {}
-    await sleep(50);
-  }
-  throw new Error("chromedriver did not become ready");
-}
-
-let session;
-async function newSession() {
-  const value = await wd("POST", "/session", {
-    capabilities: {
-      alwaysMatch: {
-        browserName: "chrome",
-        "goog:chromeOptions": {
-          binary: chromium,
-          args: [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
-            `--user-data-dir=${userDataDir}`, "--window-size=1100,700",
-          ],
-        },
-      },
-    },
-  });
-  session = value.sessionId;
-}
-const s = (route) => `/session/${session}${route}`;
-const navigate = (url) => wd("POST", s("/url"), { url });
-const run = (script, ...args) => wd("POST", s("/execute/sync"), { script, args });
-async function element(css) {
-  const value = await wd("POST", s("/element"), { using: "css selector", value: css });
-  return Object.values(value)[0];
-}
-const click = async (css) => wd("POST", s(`/element/${await element(css)}/click`), {});
-const type = async (css, text) => wd("POST", s(`/element/${await element(css)}/value`), { text });
-const switchTo = (handle) => wd("POST", s("/window"), { handle });
-// Waits until `script` returns true in the current tab.
-const untilPage = (script, what, ms = 10000) => until(() => run(script), what, ms, 50);
 
 // ---- the page ----------------------------------------------------------------------------
 const ready = `return document.body.classList.contains("signed-in")
@@ -118,14 +57,20 @@ children.push(child);
 const port = addr.split(":")[1];
 const aliceOrigin = `http://127.0.0.1:${port}`;
 const bobOrigin = `http://localhost:${port}`;
-await startDriver();
-await newSession();
+const { navigate, run, click, type, currentTab, newTab, switchTo, screenshot, untilPage, quit } = await startBrowser({
+  chromium,
+  chromedriver,
+  userDataDir,
+  // Bob's tab is in the background while Alice's is checked: keep its timers and sockets lively.
+  args: ["--disable-background-timer-throttling", "--disable-renderer-backgrounding"],
+  children,
+});
 let aliceTab, bobTab;
 
 await test("Alice and Bob log in by name in two tabs, join the lobby and see each other online", async () => {
-  aliceTab = await wd("GET", s("/window"));
+  aliceTab = await currentTab();
   await logIn(aliceOrigin, "Alice");
-  bobTab = (await wd("POST", s("/window/new"), { type: "tab" })).handle;
+  bobTab = await newTab();
   await switchTo(bobTab);
   await logIn(bobOrigin, "Bob");
   await untilPage(onlineIs(["Alice", "Bob"]), "Bob's online list: Alice, Bob");
@@ -169,15 +114,12 @@ await test("Alice reloads: the history shows both messages, Bob still online and
   await untilPage(messagesAre(["Bob: hello Alice", "Alice: hi Bob"]), "the history after the reload");
   await untilPage(onlineIs(["Alice", "Bob"]), "Alice's online list after the reload");
   await untilPage(`return (() => { ${statusOf("Bob")} })() === "away"`, "Bob still away after the reload");
-  const png = await wd("GET", s("/screenshot"));
   mkdirSync("target/screenshots", { recursive: true });
-  writeFileSync("target/screenshots/chat_app.png", Buffer.from(png, "base64"));
+  writeFileSync("target/screenshots/chat_app.png", await screenshot());
   console.log("     screenshot: target/screenshots/chat_app.png");
 });
 
-try {
-  await wd("DELETE", s(""));
-} catch {}
+await quit();
 clearTimeout(overall);
 cleanup();
 finish();
