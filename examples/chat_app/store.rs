@@ -80,7 +80,10 @@ impl Store {
     pub async fn user(&self, id: i64) -> Result<Option<User>, String> {
         self.with(move |db| {
             db.query_row("SELECT name FROM users WHERE id = ?1", [id], |row| {
-                Ok(User { id, name: row.get(0)? })
+                Ok(User {
+                    id,
+                    name: row.get(0)?,
+                })
             })
             .optional()
         })
@@ -145,7 +148,9 @@ impl Store {
     {
         let connection = self.connection.clone();
         tokio::task::spawn_blocking(move || {
-            let db = connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let db = connection
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             f(&db).map_err(|e| format!("database: {e}"))
         })
         .await

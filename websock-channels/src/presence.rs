@@ -149,6 +149,25 @@ impl Presence {
         keys
     }
 
+    /// The metas of `key` in `topic`, each with its `phx_ref` (on every node, as
+    /// [`list`](Self::list)); empty when `key` is not present. Phoenix's
+    /// `Presence.get_by_key/2`: read in an `#[on_out("presence_diff")]` it tells whether a key
+    /// that left has gone for good (its last presence), or one that joined is new (every meta
+    /// it has came with that diff).
+    pub fn get_by_key(&self, topic: &str, key: &str) -> Vec<Value> {
+        let mut metas: Vec<Value> = self
+            .lock()
+            .get(topic)
+            .and_then(|keys| keys.get(key))
+            .map(|entries| entries.iter().map(Entry::wire).collect())
+            .unwrap_or_default();
+        if let Some(remote) = self.remote(topic).get(key) {
+            let remote = remote.get("metas").and_then(Value::as_array);
+            metas.extend(remote.into_iter().flatten().cloned());
+        }
+        metas
+    }
+
     fn remote(&self, topic: &str) -> Map<String, Value> {
         let pubsub = self
             .inner
@@ -354,6 +373,26 @@ mod tests {
         presence.untrack(b, "t", None).unwrap();
         assert_eq!(presence.list("t"), json!({}));
         assert!(presence.untrack(b, "t", None).is_none());
+    }
+
+    #[test]
+    fn get_by_key_lists_one_keys_metas_until_its_last_leaves() {
+        let presence = Presence::new();
+        let (a, b) = (Owner(SubscriberId::next()), Owner(SubscriberId::next()));
+        assert!(presence.get_by_key("t", "alice").is_empty());
+        let (ref_a, _) = presence.track(a, "t", "alice", json!({"tab": 1})).unwrap();
+        presence.track(b, "t", "alice", json!({"tab": 2})).unwrap();
+        presence.track(b, "t", "bob", json!({"tab": 3})).unwrap();
+        let metas = presence.get_by_key("t", "alice");
+        assert_eq!(metas.len(), 2);
+        assert_eq!(metas[0]["phx_ref"], json!(ref_a));
+        assert_eq!(metas[1]["tab"], json!(2));
+        assert!(presence.get_by_key("other", "alice").is_empty());
+        presence.untrack(a, "t", None).unwrap();
+        assert_eq!(presence.get_by_key("t", "alice").len(), 1);
+        presence.untrack(b, "t", Some("alice")).unwrap();
+        assert!(presence.get_by_key("t", "alice").is_empty());
+        assert_eq!(presence.get_by_key("t", "bob").len(), 1);
     }
 
     #[test]

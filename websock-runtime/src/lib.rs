@@ -55,6 +55,7 @@ mod on_info;
 mod origin;
 mod parse;
 mod percent;
+mod post;
 mod rate_limit;
 mod refuse;
 mod reply;
@@ -94,6 +95,7 @@ pub use message::{Control, ControlFrameTooLong, ControlPayload, Frame, Message, 
 pub use on_info::OnInfo;
 pub use origin::CheckOrigin;
 pub use parse::{FromCapture, FromJson};
+pub use post::{DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, Post, post};
 pub use rate_limit::{
     InMemoryStore, RateLimitStore, RateLimited, RateLimiter, StoreError, StoreFuture,
 };

@@ -119,6 +119,29 @@ impl<S: Send + Sync + 'static> Router<S> {
         self.route(path, Page(page))
     }
 
+    /// Serves plain HTTP `POST` requests at `path` with `f`, which gets the request and its
+    /// whole body: at most 64 KiB ([`DEFAULT_BODY_LIMIT`](crate::DEFAULT_BODY_LIMIT), else 413)
+    /// within 10 s (else 408). Other methods get 405 with `Allow: POST`. For another limit or
+    /// timeout, add [`post(f).body_limit(n)`](crate::post) with [`route`](Self::route).
+    ///
+    /// ```
+    /// use websock_runtime::{Body, Router, http::Response};
+    ///
+    /// let router = Router::new().post("/api/echo", |_request, body| async move {
+    ///     Response::new(Body::from(body))
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// As [`route`](Self::route).
+    pub fn post<F, Fut>(self, path: &str, f: F) -> Self
+    where
+        F: Fn(RequestInfo, bytes::Bytes) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response<Body>> + Send + 'static,
+    {
+        self.route(path, crate::post(f))
+    }
+
     /// Which `Origin`s may open a WebSocket, as Phoenix's `check_origin`: by default
     /// ([`CheckOrigin::same_host`]) the Origin's host must equal the request's host. Pass a list
     /// (Phoenix's format, `"//*.example.com"`), `false` or a [`CheckOrigin`]; refused upgrades
