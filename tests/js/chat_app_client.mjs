@@ -7,7 +7,7 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
-import { assert, eq, startBinary, until } from "./harness.mjs";
+import { assert, startBinary, until } from "./harness.mjs";
 import { connect, receive } from "./phoenix_client.mjs";
 
 // The key the suites start the app with (SECRET_KEY_BASE), so that they can sign tokens too.
@@ -148,17 +148,24 @@ export async function metrics(addr) {
   return sums;
 }
 
+// Deep equality of JSON values, whatever the order of object keys.
+const canonical = (v) =>
+  Array.isArray(v) ? v.map(canonical)
+    : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical(v[k])]))
+    : v;
+export const same = (a, b) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+
 // ISO 8601 date and time (UTC `Z` or an offset), and a date JavaScript reads.
 export const isIso8601 = (t) =>
   typeof t === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(t) && !Number.isNaN(Date.parse(t));
 
 // `{id, name}` of `user`, nothing more (in any key order).
 export const isUser = (got, user) =>
-  got && eq(Object.keys(got).sort(), ["id", "name"]) && got.id === user.id && got.name === user.name;
+  got && same(Object.keys(got).sort(), ["id", "name"]) && got.id === user.id && got.name === user.name;
 
 // A message exactly as the contract has it: {id, body, user: {id, name}, timestamp}.
 export function checkMessage(m, { id, body, user }) {
-  assert(eq(Object.keys(m).sort(), ["body", "id", "timestamp", "user"]), `message keys: ${JSON.stringify(m)}`);
+  assert(same(Object.keys(m).sort(), ["body", "id", "timestamp", "user"]), `message keys: ${JSON.stringify(m)}`);
   assert(id === undefined || m.id === id, `message id ${m.id}, not ${id}`);
   assert(m.body === body, `message body ${JSON.stringify(m.body)}, not ${JSON.stringify(body)}`);
   assert(isUser(m.user, user), `message user ${JSON.stringify(m.user)}, not ${JSON.stringify(user)}`);

@@ -9,9 +9,9 @@ import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import { rmSync } from "node:fs";
 import net from "node:net";
-import { assert, checks, eq, freePort, sleep, until } from "./harness.mjs";
+import { assert, checks, freePort, sleep, until } from "./harness.mjs";
 import { disconnectAll } from "./phoenix_client.mjs";
-import { checkMessage, isUser, joinOk, login, nth, payloads, push, send, startApp, tempDatabase, userSocket } from "./chat_app_client.mjs";
+import { checkMessage, isUser, joinOk, login, nth, payloads, push, same, send, startApp, tempDatabase, userSocket } from "./chat_app_client.mjs";
 
 const binary = process.argv[2];
 const { test, finish } = checks({ timeoutMs: 30000 });
@@ -127,7 +127,7 @@ await test("rate limit shared: 15 attempts on A and 15 on B, then the 31st on ei
   for (let i = 0; i < 30; i++) await send(i % 2 ? onB : onA, `spam ${i}`);
   for (const j of [onA, onB]) {
     const [status, response] = await push(j, "new_message", { body: "over" });
-    assert(status === "error" && eq(response, { reason: "rate_limited" }), `31st on ${j === onA ? "A" : "B"}: ${status} ${JSON.stringify(response)}`);
+    assert(status === "error" && same(response, { reason: "rate_limited" }), `31st on ${j === onA ? "A" : "B"}: ${status} ${JSON.stringify(response)}`);
   }
   onA.u.socket.disconnect();
   onB.u.socket.disconnect();
@@ -136,7 +136,7 @@ await test("rate limit shared: 15 attempts on A and 15 on B, then the 31st on ei
 await test("user_left on B when Alice's socket on A closes", async () => {
   alice.socket.disconnect();
   await until(() => payloads(bobLobby, "user_left").some((l) => l.user_id === alice.user.id), "user_left for Alice on B");
-  assert(eq(payloads(bobLobby, "user_left").find((l) => l.user_id === alice.user.id), { user_id: alice.user.id }), "user_left shape");
+  assert(same(payloads(bobLobby, "user_left").find((l) => l.user_id === alice.user.id), { user_id: alice.user.id }), "user_left shape");
   await until(() => payloads(bobLobby, "presence_diff").some((d) => d.leaves[String(alice.user.id)]), "Alice's presence leave on B");
 });
 
