@@ -6,7 +6,8 @@
 // limit window; a second instance with another SECRET_KEY_BASE makes the forged token.
 // Usage: node tests/js/chat_app.mjs <path to the chat_app binary>
 // Prints `N passed, M failed`; exits non-zero on any failure.
-import { rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import path from "node:path";
 import { assert, checks, sleep, stopChild, until } from "./harness.mjs";
 import { disconnectAll } from "./phoenix_client.mjs";
 import {
@@ -32,7 +33,8 @@ import {
   userSocket,
 } from "./chat_app_client.mjs";
 
-const binary = process.argv[2];
+// Absolute: one test starts it in another working directory.
+const binary = path.resolve(process.argv[2]);
 const { test, finish } = checks({ timeoutMs: 20000 });
 const children = new Set();
 const databases = [];
@@ -103,6 +105,22 @@ await test("an expired token (signed over a day ago) gets 403; 23 h old still up
   assert((await handshake(app.addr, { token: resign(alice.token, Date.now() - 23 * 3600_000) })) === 101, "23 h old token refused");
   assert((await handshake(app.addr, { token: resign(alice.token, Date.now() - DAY_MS - 60_000) })) === 403, "a day and a minute old token accepted");
   assert((await handshake(app.addr, { token: resign(alice.token, Date.now() - 30 * DAY_MS) })) === 403, "30 days old token accepted");
+});
+
+await test("defaults: no DATABASE_URL -> chat_app.db made in the working directory; no SECRET_KEY_BASE -> the development key, said so", async () => {
+  const cwd = tempDatabase().dir;
+  databases.push({ dir: cwd });
+  const plain = await startApp(binary, { database: "", cwd, env: { SECRET_KEY_BASE: "" } });
+  children.add(plain.child);
+  try {
+    assert(existsSync(path.join(cwd, "chat_app.db")), `no chat_app.db in ${cwd}: ${readdirSync(cwd)}`);
+    const { token } = await login(plain.addr, "Alice");
+    assert((await handshake(plain.addr, { token })) === 101, "its own token refused");
+    assert((await handshake(app.addr, { token })) === 403, "a development-key token accepted by the app with SECRET_KEY_BASE set");
+    assert(/SECRET_KEY_BASE/.test(plain.child.log), `nothing says the development key is in use: ${plain.child.log}`);
+  } finally {
+    await stopChild(plain.child);
+  }
 });
 
 // ---- rooms -------------------------------------------------------------------------------
@@ -238,6 +256,20 @@ await test("user_left only when the user's last presence goes: leave one tab -> 
   await until(() => left().length === 1, "user_left for Dan");
   assert(same(left().at(-1), { user_id: dan.user.id }), `user_left ${JSON.stringify(left().at(-1))}`);
   danTab2.socket.disconnect();
+  // The last presence leaving by phx_leave.
+  const gus = await userSocket(app, "Gus");
+  const gusLobby = await joinOk(gus, "room:lobby");
+  await until(() => payloads(carolLobby, "user_joined").some((j) => j.user.id === gus.user.id), "Gus joined, at Carol");
+  gusLobby.ch.leave();
+  await until(() => payloads(carolLobby, "user_left").some((l) => l.user_id === gus.user.id), "user_left for Gus after his leave");
+  gus.socket.disconnect();
+});
+
+await test("terminate logs the reason (a leave, a closed socket)", async () => {
+  const log = () => app.child.log.replace(/\x1b\[[0-9;]*m/g, "");
+  const line = (id, reason) => new RegExp(`terminated.*user_id=${id}\\b.*reason=\\S*${reason}`);
+  await until(() => line(dan.user.id, "Leave").test(log()), "a log line: Dan's second tab left room:lobby", 2000);
+  await until(() => line(dan.user.id, "Closed").test(log()), "a log line: Dan's socket closed", 2000);
 });
 
 // ---- history -----------------------------------------------------------------------------

@@ -23,9 +23,11 @@ export function tempDatabase() {
   return { dir, url: `sqlite://${path.join(dir, "chat.db")}` };
 }
 
-// Starts the chat_app binary on 127.0.0.1:0: { child, addr, url }.
-export async function startApp(binary, { database, env = {} }) {
+// Starts the chat_app binary on 127.0.0.1:0: { child, addr, url }; its log is kept in `child.log`.
+export async function startApp(binary, { database, env = {}, cwd }) {
   const { child, addr } = await startBinary(binary, {
+    cwd,
+    keepLog: true,
     env: {
       DATABASE_URL: database,
       RATE_LIMIT_WINDOW_SECS: String(WINDOW_SECS),
