@@ -81,6 +81,11 @@ await test("POST /api/login: a body that is not JSON, or has no name, gets a 4xx
   }
 });
 
+await test("POST /api/login: a body over the limit gets 413", async () => {
+  const { status, text } = await postLogin(app.addr, JSON.stringify({ name: "x".repeat(1 << 20) }));
+  assert(status === 413, `1 MiB body: ${status} ${text.slice(0, 200)}`);
+});
+
 await test("a valid token upgrades (101); missing or malformed tokens get 403 before the upgrade", async () => {
   assert((await handshake(app.addr, { token: alice.token })) === 101, "valid token not upgraded");
   assert((await handshake(app.addr, {})) === 403, "no token");

@@ -133,6 +133,16 @@ await test("rate limit shared: 15 attempts on A and 15 on B, then the 31st on ei
   onB.u.socket.disconnect();
 });
 
+await test("game:42 on node B: one game_state a second, ticks increasing, with two nodes up", async () => {
+  const g = await joinOk(await userSocket(b, "Gamer"), "game:42");
+  await sleep(3300);
+  const states = payloads(g, "game_state");
+  assert(states.every((s) => s.game_id === 42), `game_state ${JSON.stringify(states)}`);
+  assert(states.length >= 2 && states.length <= 4, `${states.length} game_state in 3.3 s: ${JSON.stringify(states)}`);
+  assert(states.every((s, i) => i === 0 || s.tick > states[i - 1].tick), `ticks ${states.map((s) => s.tick)}`);
+  g.u.socket.disconnect();
+});
+
 await test("user_left on B when Alice's socket on A closes", async () => {
   alice.socket.disconnect();
   await until(() => payloads(bobLobby, "user_left").some((l) => l.user_id === alice.user.id), "user_left for Alice on B");
