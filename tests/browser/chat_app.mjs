@@ -1,7 +1,8 @@
 // examples/chat_app's page (`GET /`) in headless Chromium, driven through chromedriver with plain
 // WebDriver HTTP calls: Alice and Bob log in by name in two tabs, join room:lobby, see each
 // other online, exchange messages both ways, Alice sees "Bob is typing…", Bob's status change
-// shows in Alice's online list, and Alice's reload shows the history. The page keeps its
+// shows in Alice's online list, Alice's reload shows the history, and after the app restarts
+// both pages reconnect, rejoin and chat on. The page keeps its
 // session in localStorage, so the two tabs use two origins (127.0.0.1 and localhost) to be two
 // users. Saves a screenshot to target/screenshots/chat_app.png.
 // Usage: node tests/browser/chat_app.mjs <chat_app binary> [chromium] [chromedriver]
@@ -50,9 +51,9 @@ function cleanup() {
   rmSync(tempDir, { recursive: true, force: true });
 }
 
-const { child, addr } = await startBinary(binary, {
-  env: { DATABASE_URL: `sqlite://${path.join(tempDir, "chat.db")}`, REDIS_URL: "", RATE_LIMIT_WINDOW_SECS: "60" },
-});
+// The app, restarted on the same address by the last test.
+const appEnv = { DATABASE_URL: `sqlite://${path.join(tempDir, "chat.db")}`, REDIS_URL: "", RATE_LIMIT_WINDOW_SECS: "60" };
+let { child, addr } = await startBinary(binary, { env: appEnv });
 children.push(child);
 const port = addr.split(":")[1];
 const aliceOrigin = `http://127.0.0.1:${port}`;
@@ -117,6 +118,23 @@ await test("Alice reloads: the history shows both messages, Bob still online and
   mkdirSync("target/screenshots", { recursive: true });
   writeFileSync("target/screenshots/chat_app.png", await screenshot());
   console.log("     screenshot: target/screenshots/chat_app.png");
+});
+
+await test("the app restarts: the connection status drops, both pages reconnect, rejoin and chat on", async () => {
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGKILL");
+  await exited;
+  await untilPage(`return document.getElementById("connection-status").textContent !== "Connected"`, "Alice's page to notice");
+  ({ child } = await startBinary(binary, { addr, env: appEnv }));
+  children.push(child);
+  await untilPage(ready, "Alice reconnected and rejoined", 15000);
+  await switchTo(bobTab);
+  await untilPage(ready, "Bob reconnected and rejoined", 15000);
+  await untilPage(messagesAre(["Bob: hello Alice", "Alice: hi Bob"]), "Bob's history after the rejoin (not doubled)");
+  await type("#message-input", "still here");
+  await click("#send-button");
+  await switchTo(aliceTab);
+  await untilPage(hasMessage("Bob: still here"), "Bob's message after the restart in Alice's tab");
 });
 
 await quit();
