@@ -133,6 +133,22 @@ await test("rate limit shared: 15 attempts on A and 15 on B, then the 31st on ei
   onB.u.socket.disconnect();
 });
 
+await test("Bob's second tab on node A: no second user_joined; closing it: no user_left (Bob is still on B)", async () => {
+  const bobJoins = () => payloads(aliceLobby, "presence_diff").filter((d) => d.joins[String(bob.user.id)]);
+  const bobLeaves = () => payloads(aliceLobby, "presence_diff").filter((d) => d.leaves[String(bob.user.id)]);
+  const joinsBefore = bobJoins().length;
+  const tab = await userSocket(a, "Bob", { token: bob.token, user: bob.user });
+  await joinOk(tab, "room:lobby");
+  await until(() => bobJoins().length === joinsBefore + 1, "the presence_diff of Bob's second tab at Alice");
+  tab.socket.disconnect();
+  await until(() => bobLeaves().length === 1, "the presence leave of Bob's second tab at Alice");
+  await sleep(300);
+  const joined = payloads(aliceLobby, "user_joined").filter((j) => j.user.id === bob.user.id);
+  assert(joined.length === 1, `user_joined for Bob ${joined.length} times`);
+  const left = payloads(aliceLobby, "user_left").filter((l) => l.user_id === bob.user.id);
+  assert(left.length === 0, "user_left for Bob while his tab on B is in the room");
+});
+
 await test("game:42 on node B: one game_state a second, ticks increasing, with two nodes up", async () => {
   const g = await joinOk(await userSocket(b, "Gamer"), "game:42");
   await sleep(3300);
