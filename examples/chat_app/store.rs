@@ -150,7 +150,7 @@ impl Store {
         tokio::task::spawn_blocking(move || {
             let db = connection
                 .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             f(&db).map_err(|e| format!("database: {e}"))
         })
         .await
