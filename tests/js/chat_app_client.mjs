@@ -6,6 +6,7 @@ import crypto from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Presence } from "phoenix";
 import WebSocket from "ws";
 import { assert, startBinary, until } from "./harness.mjs";
 import { connect, receive } from "./phoenix_client.mjs";
@@ -94,6 +95,17 @@ export function frames(j, event) {
   return j.u.log.slice(j.from).filter((m) => m.topic === j.topic && (!event || m.event === event));
 }
 export const payloads = (j, event) => frames(j, event).map((m) => m.payload);
+
+// The presence list `u` holds for `j`'s topic as phoenix.js builds it: its presence_state, then
+// the presence_diffs, in order (user id -> {metas}).
+export function presenceOf(j) {
+  let state = {};
+  for (const m of frames(j)) {
+    if (m.event === "presence_state") state = Presence.syncState(state, m.payload);
+    if (m.event === "presence_diff") state = Presence.syncDiff(state, m.payload);
+  }
+  return state;
+}
 
 // Waits for the `n`th (1-based) `event` on `j` and returns its payload.
 export async function nth(j, event, n = 1, ms = 5000) {
