@@ -113,6 +113,12 @@ await test("presence shared: Alice on node A is in Bob's presence list on node B
   await until(() => payloads(aliceLobby, "presence_diff").some((d) => d.joins[String(bob.user.id)]), "Bob's presence_diff at Alice");
 });
 
+await test("Bob, joining on node B after Alice on A, gets no user_joined for Alice", async () => {
+  await sleep(300);
+  const stale = payloads(bobLobby, "user_joined").filter((j) => j.user.id === alice.user.id);
+  assert(stale.length === 0, `Bob got user_joined for Alice, who was in the room before him: ${JSON.stringify(stale)}`);
+});
+
 await test("messages across nodes: sent on A, B's member gets it with the same id, and back", async () => {
   const id = await send(aliceLobby, "from node A");
   await until(() => payloads(bobLobby, "new_message").some((m) => m.id === id), "Alice's message on B");
