@@ -57,6 +57,7 @@ let [app, otherApp] = await Promise.all([
 // Game ticks arrive once a second: start listening now, check near the end.
 const gamer = await userSocket(app, "Gamer");
 const game = await joinOk(gamer, "game:42");
+const gameJoinedAt = Date.now();
 
 // ---- login and the socket ----------------------------------------------------------------
 let alice;
@@ -344,6 +345,8 @@ await test("game:42 gets game_state {game_id: 42, tick} every second, ticks incr
     assert(same(Object.keys(s).sort(), ["game_id", "tick"]) && s.game_id === 42 && Number.isInteger(s.tick), `game_state ${JSON.stringify(s)}`);
   }
   assert(states.every((s, i) => i === 0 || s.tick > states[i - 1].tick), `ticks ${states.map((s) => s.tick)}`);
+  const seconds = (Date.now() - gameJoinedAt) / 1000;
+  assert(states.length <= seconds + 2, `${states.length} game_state in ${seconds.toFixed(1)} s: not one a second`);
   const seven = await joinOk(gamer, "game:7");
   await sleep(1200);
   assert(payloads(seven, "game_state").length === 0, "game:7 got game 42's ticks");
