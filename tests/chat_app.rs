@@ -121,18 +121,22 @@ async fn send(ws: &mut Ws, frame: Value) {
     ws.send(Message::text(frame.to_string())).await.unwrap();
 }
 
-/// The next `[join_ref, ref, topic, event, payload]` whose event is `event`.
+/// The next `[join_ref, ref, topic, event, payload]` whose event is `event` (within 30 s in
+/// all, however many others come first: the game ticks never stop).
 async fn next_event(ws: &mut Ws, event: &str) -> Value {
-    loop {
-        let message = within(ws.next()).await.unwrap().unwrap();
-        let Message::Text(text) = message else {
-            continue;
-        };
-        let frame: Value = serde_json::from_str(&text).unwrap();
-        if frame[3] == json!(event) {
-            return frame;
+    within(async {
+        loop {
+            let message = ws.next().await.unwrap().unwrap();
+            let Message::Text(text) = message else {
+                continue;
+            };
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            if frame[3] == json!(event) {
+                return frame;
+            }
         }
-    }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -146,6 +150,67 @@ async fn login_gives_one_user_per_name_and_refuses_bad_bodies() {
     assert_ne!(alice, bob);
     assert_eq!(post(addr, "/api/login", "{not json").await.0, 400);
     assert_eq!(post(addr, "/api/login", r#"{"name": "  "}"#).await.0, 422);
+    let long = json!({ "name": "x".repeat(2000) }).to_string();
+    assert_eq!(post(addr, "/api/login", &long).await.0, 413);
+}
+
+/// A raw HTTP/1.1 GET; the status and the body.
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    within(stream.read_to_string(&mut response)).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    (
+        status,
+        response.split_once("\r\n\r\n").unwrap().1.to_owned(),
+    )
+}
+
+/// The value of the unlabelled metric `name` in Prometheus text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_sockets_joins_and_events_and_the_game_ticks() {
+    let db = database("metrics");
+    let (_app, addr) = start(&db).await;
+    let (token, _) = login(addr, "Erin").await;
+    let mut ws = connect(addr, Some(&token)).await.unwrap();
+    send(&mut ws, json!(["1", "1", "game:42", "phx_join", {}])).await;
+    let first = next_event(&mut ws, "game_state").await;
+    let second = next_event(&mut ws, "game_state").await;
+    assert_eq!(first[4]["game_id"], json!(42), "{first}");
+    let tick = first[4]["tick"].as_u64().unwrap();
+    assert_eq!(second[4]["tick"], json!(tick + 1), "{second}");
+    join(&mut ws, "room:elixir").await;
+    send(
+        &mut ws,
+        json!(["1", "2", "room:elixir", "typing", {"typing": true}]),
+    )
+    .await;
+    next_event(&mut ws, "phx_reply").await;
+
+    let (status, text) = get(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        metric(&text, "websock_sockets_connected"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "websock_channel_joined_total"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "websock_channel_handled_in_total"),
+        Some(1.0),
+        "{text}"
+    );
 }
 
 #[tokio::test]

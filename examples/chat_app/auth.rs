@@ -21,6 +21,9 @@ pub const TOKEN_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest name the login takes, in bytes.
 pub const MAX_NAME: usize = 64;
 
+/// The largest login body, in bytes: `{"name": ..}` with room to spare (413 above).
+pub const MAX_LOGIN_BODY: usize = 1024;
+
 /// Signs and verifies user tokens: the data is the user's id (an integer).
 #[derive(Clone, Debug)]
 pub struct Tokens(Signer);

@@ -33,9 +33,14 @@
 //! key, [`config::DEV_SECRET_KEY_BASE`], is used and the app says so).
 //!
 //! Tokens are `websock::channels::token` tokens for the salt `"user socket"`
-//! ([`auth::TOKEN_SALT`]) whose data is the user id, an integer, valid for a day: a test can
-//! make an expired one with `token::sign_at(DEV_SECRET_KEY_BASE.as_bytes(), "user socket",
-//! &id, a_day_and_a_bit_ago)`.
+//! ([`auth::TOKEN_SALT`]) whose data is the user id, an integer (JSON `42`), valid for a day.
+//! The development key is the text `websock chat_app development secret key base: do not
+//! deploy` (its UTF-8 bytes are the secret): a test makes an expired token with
+//! `token::sign_at(DEV_SECRET_KEY_BASE.as_bytes(), "user socket", &id, two_days_ago)`, a forged
+//! one with another secret.
+//!
+//! The game ticker runs on every node: with two nodes on one Redis, a client of `game:42` gets
+//! both nodes' ticks (two counters), the cross-node delivery the article shows.
 //!
 //! ```text
 //! WEBSOCK_ADDR=127.0.0.1:4001 REDIS_URL=redis://127.0.0.1:6379/ cargo run --example chat_app
@@ -61,6 +66,7 @@ use config::Config;
 use websock::{
     RateLimiter, Router,
     channels::{PubSub, socket},
+    post,
 };
 use websock_redis::{RedisAdapter, RedisRateLimitStore};
 
@@ -90,9 +96,11 @@ async fn main() -> std::io::Result<()> {
     game::spawn_ticker(pubsub);
     let router = Router::new()
         .route("/socket/websocket", route)
-        .post("/api/login", move |_request, body| {
-            auth::login(store.clone(), tokens.clone(), body)
-        })
+        .route(
+            "/api/login",
+            post(move |_request, body| auth::login(store.clone(), tokens.clone(), body))
+                .body_limit(auth::MAX_LOGIN_BODY),
+        )
         .get("/", |_| async { pages::index() })
         .get("/phoenix.min.js", |_| async { pages::phoenix_js() })
         .get("/metrics", move |_| {
