@@ -1,9 +1,14 @@
 //! The article's cross-node broadcasting: a server task publishes each tick of game 42 to
 //! `game:42` through the PubSub, as a typed value (not from inside a channel), and every
 //! `GameChannel` joined to it, on every node, pushes it as `game_state`.
+//!
+//! Every node runs the ticker, and the tick is the game clock (whole seconds since the Unix
+//! epoch) rather than a per-node count: with several nodes on one Redis, each channel gets the
+//! same tick from every node and pushes it once, so clients see one `game_state` a second,
+//! and the game goes on while any node is up.
 
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use websock::{
     Json, channel,
     channels::{ChannelSocket, LeaveReason, PubSub},
@@ -14,7 +19,7 @@ use websock::{
 pub struct GameState {
     /// Always 42 here.
     pub game_id: u64,
-    /// Counts up once a second from 1.
+    /// The game clock: whole seconds since the Unix epoch, one more each second.
     pub tick: u64,
 }
 
@@ -22,19 +27,26 @@ pub struct GameState {
 pub const GAME_ID: u64 = 42;
 
 /// One player's view of one game; any user may join any `game:<id>`.
-pub struct GameChannel;
+pub struct GameChannel {
+    /// The last tick pushed: the same tick from another node is not pushed again.
+    last_tick: u64,
+}
 
 #[channel("game:*")]
 impl GameChannel {
     #[on_join]
     fn join() -> Self {
-        GameChannel
+        GameChannel { last_tick: 0 }
     }
 
-    /// `def handle_info({:game_update, state}, socket), do: push(socket, "game_state", state)`
+    /// `def handle_info({:game_update, state}, socket), do: push(socket, "game_state", state)`,
+    /// once per tick.
     #[on_info]
     fn game_state(&mut self, state: GameState, socket: &mut ChannelSocket) {
-        socket.push("game_state", Json(state));
+        if state.tick > self.last_tick {
+            self.last_tick = state.tick;
+            socket.push("game_state", Json(state));
+        }
     }
 
     #[on_leave]
@@ -43,23 +55,28 @@ impl GameChannel {
     }
 }
 
-/// Publishes game 42's state every second, forever: `PubSub::publish_info` through the
-/// typed topic `GameChannel::topic("42")`, which checks at compile time that `GameChannel`
-/// takes a `GameState`. With Redis, every node runs its own ticker.
+/// Publishes game 42's state at each whole second, forever: `PubSub::publish_info` through
+/// the typed topic `GameChannel::topic(42)`, which checks at compile time that `GameChannel`
+/// takes a `GameState`.
 pub fn spawn_ticker(pubsub: PubSub) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let topic = GameChannel::topic(GAME_ID);
-        let mut interval = tokio::time::interval(Duration::from_secs(1));
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        interval.tick().await;
-        for tick in 1.. {
-            interval.tick().await;
+        loop {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            // Sleep to the next whole second: every node publishes a tick at about the same
+            // moment.
+            tokio::time::sleep(
+                Duration::from_secs(1) - Duration::from_nanos(now.subsec_nanos().into()),
+            )
+            .await;
             let state = GameState {
                 game_id: GAME_ID,
-                tick,
+                tick: now.as_secs() + 1,
             };
             if let Err(error) = topic.publish(&pubsub, state).await {
-                tracing::warn!(%error, tick, "publishing the game state");
+                tracing::warn!(%error, "publishing the game state");
             }
         }
     })

@@ -23,7 +23,7 @@
 //! | `update_status` `{status}` | the user's presence meta gains `status` |
 //! | a user's last presence in a room goes (leave, close, node gone) | `user_left` `{user_id}` to the others, with the presence leave |
 //! | join `user:<id>` | the socket's own user only, else `{reason: "unauthorized"}`; `mark_notifications_read` `{ids}` replies ok |
-//! | join `game:<id>` | anyone; a server task publishes `GameState {game_id: 42, tick}` to `game:42` every second, pushed as `game_state` |
+//! | join `game:<id>` | anyone; a server task publishes `GameState {game_id: 42, tick}` (tick: Unix seconds) to `game:42` every second, pushed as `game_state` once per tick |
 //!
 //! Environment: `WEBSOCK_ADDR` (default `127.0.0.1:4000`; prints `listening on <addr>`);
 //! `DATABASE_URL` (`sqlite://PATH`, an absolute PATH with three slashes; default
@@ -39,8 +39,9 @@
 //! `token::sign_at(DEV_SECRET_KEY_BASE.as_bytes(), "user socket", &id, two_days_ago)`, a forged
 //! one with another secret.
 //!
-//! The game ticker runs on every node: with two nodes on one Redis, a client of `game:42` gets
-//! both nodes' ticks (two counters), the cross-node delivery the article shows.
+//! The game ticker runs on every node; the tick is the game clock (Unix seconds), so with
+//! several nodes each channel pushes each tick once (one `game_state` a second) and the game
+//! goes on while any node is up.
 //!
 //! ```text
 //! WEBSOCK_ADDR=127.0.0.1:4001 REDIS_URL=redis://127.0.0.1:6379/ cargo run --example chat_app

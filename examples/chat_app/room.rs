@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use websock::{
     Json, channel,
-    channels::{ChannelReply, ChannelSocket, JoinError, LeaveReason, State},
+    channels::{ChannelReply, ChannelSocket, JoinError, LeaveReason, State, Topic},
 };
 
 /// The rooms anyone may join.
@@ -37,6 +37,8 @@ pub struct Room {
     /// `rate_limit:user:<id>`, the article's cache key: one count per user.
     rate_key: String,
     rate_limit_window: Duration,
+    /// When this channel joined (Unix milliseconds, its presence's `joined_at`).
+    joined_at: u64,
 }
 
 /// `new_message`'s payload; a missing body is a blank one.
@@ -73,19 +75,22 @@ pub fn authorize(name: &str, user: &User) -> Result<(), JoinError> {
     Ok(())
 }
 
-#[channel("room:{name}")]
+// `room:*` rather than `room:{name}`: `room:` (an empty name) is a room that does not exist,
+// not a topic the socket does not serve.
+#[channel("room:*")]
 impl Room {
     /// Authorizes, then pushes the history (`recent_messages`), tracks the user and pushes
     /// `presence_state`: the client gets them in that order, after the join reply.
     #[on_join]
     async fn join(
-        name: String,
+        topic: Topic,
         socket: &mut ChannelSocket,
         app: State<UserSocket>,
     ) -> Result<Self, JoinError> {
         let user = current_user(socket.assigns());
-        authorize(&name, &user)?;
-        let topic = socket.topic().to_owned();
+        let name = topic.as_str().strip_prefix("room:").unwrap_or_default();
+        authorize(name, &user)?;
+        let topic = topic.as_str().to_owned();
         let messages = app
             .store
             .recent_messages(topic.clone())
@@ -95,7 +100,8 @@ impl Room {
                 JoinError::reason("database error")
             })?;
         socket.push("recent_messages", json!({ "messages": messages }));
-        let meta = json!({ "name": user.name, "joined_at": unix_seconds().to_string() });
+        let joined_at = unix_millis();
+        let meta = json!({ "name": user.name, "joined_at": joined_at });
         socket
             .track(user.id.to_string(), meta)
             .map_err(JoinError::reason)?;
@@ -105,6 +111,7 @@ impl Room {
             rate_key: format!("rate_limit:user:{}", user.id),
             user,
             rate_limit_window: app.rate_limit_window,
+            joined_at,
         })
     }
 
@@ -169,7 +176,7 @@ impl Room {
     fn presence_diff(&mut self, diff: Value, socket: &mut ChannelSocket) {
         let me = self.user.id.to_string();
         let others = |key: &String| *key != me;
-        let arrivals = new_arrivals(&diff, socket.presence(), &self.topic);
+        let arrivals = new_arrivals(&diff, socket.presence(), &self.topic, self.joined_at);
         for key in gone_for_good(&diff, socket.presence(), &self.topic)
             .iter()
             .filter(|k| others(k))
@@ -195,8 +202,8 @@ impl Room {
     }
 }
 
-fn unix_seconds() -> u64 {
+fn unix_millis() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| d.as_millis() as u64)
 }
