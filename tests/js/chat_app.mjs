@@ -113,10 +113,10 @@ await test("an expired token (signed over a day ago) gets 403; 23 h old still up
   assert((await handshake(app.addr, { token: resign(alice.token, Date.now() - 30 * DAY_MS) })) === 403, "30 days old token accepted");
 });
 
-await test("defaults: no DATABASE_URL -> chat_app.db made in the working directory; no SECRET_KEY_BASE -> the development key, said so", async () => {
+await test("defaults: no DATABASE_URL -> chat_app.db made in the working directory; no SECRET_KEY_BASE -> the development key, said so; no RATE_LIMIT_WINDOW_SECS -> a window longer than ours", async () => {
   const cwd = tempDatabase().dir;
   databases.push({ dir: cwd });
-  const plain = await startApp(binary, { database: "", cwd, env: { SECRET_KEY_BASE: "" } });
+  const plain = await startApp(binary, { database: "", cwd, env: { SECRET_KEY_BASE: "", RATE_LIMIT_WINDOW_SECS: "" } });
   children.add(plain.child);
   try {
     assert(existsSync(path.join(cwd, "chat_app.db")), `no chat_app.db in ${cwd}: ${readdirSync(cwd)}`);
@@ -124,6 +124,13 @@ await test("defaults: no DATABASE_URL -> chat_app.db made in the working directo
     assert((await handshake(plain.addr, { token })) === 101, "its own token refused");
     assert((await handshake(app.addr, { token })) === 403, "a development-key token accepted by the app with SECRET_KEY_BASE set");
     assert(/SECRET_KEY_BASE/.test(plain.child.log), `nothing says the development key is in use: ${plain.child.log}`);
+    // 60 s by default: still limited well after our window would have ended.
+    const lobby = await joinOk(await userSocket(plain, "Alice"), "room:lobby");
+    for (let i = 0; i < 30; i++) await send(lobby, `default window ${i}`);
+    await sleep(WINDOW_SECS * 1000 + 500);
+    const [status, response] = await push(lobby, "new_message", { body: "31st" });
+    assert(status === "error" && same(response, { reason: "rate_limited" }), `31st after ${WINDOW_SECS + 0.5} s: ${status} ${JSON.stringify(response)}`);
+    lobby.u.socket.disconnect();
   } finally {
     await stopChild(plain.child);
   }
