@@ -229,6 +229,25 @@ await test("new_message: blank -> errors body; over 1000 bytes -> message_too_lo
   assert(payloads(danLobby, "new_message").length === before + 1, "a refused message was broadcast");
 });
 
+await test("payloads of the wrong shape get an error reply with a reason; the channel and socket go on", async () => {
+  const mallory = await userSocket(app, "Mallory");
+  const lobby = await joinOk(mallory, "room:lobby");
+  const own = await joinOk(mallory, `user:${mallory.user.id}`);
+  const cases = [
+    [lobby, "new_message", { body: 5 }], [lobby, "new_message", { body: null }], [lobby, "new_message", { body: ["a"] }],
+    [lobby, "typing", { typing: "yes" }], [lobby, "update_status", { status: 5 }], [lobby, "update_status", {}],
+    [lobby, "no_such_event", {}], [own, "mark_notifications_read", {}], [own, "mark_notifications_read", { ids: "x" }],
+  ];
+  for (const [j, event, payload] of cases) {
+    const [status, response] = await push(j, event, payload);
+    const why = response && (response.reason ?? response.errors);
+    assert(status === "error" && why, `${j.topic} ${event} ${JSON.stringify(payload)}: ${status} ${JSON.stringify(response)}`);
+  }
+  assert(frames(lobby, "phx_error").length === 0 && frames(own, "phx_error").length === 0, "a channel crashed");
+  await send(lobby, "still here");
+  mallory.socket.disconnect();
+});
+
 await test("typing -> user_typing {user_id, typing} to the others, not the sender", async () => {
   carolLobby.ch.push("typing", { typing: true });
   const t = await nth(danLobby, "user_typing");
@@ -244,8 +263,11 @@ await test("update_status: the meta gains status and keeps name and joined_at", 
   const before = payloads(carolLobby, "presence_state")[0][String(carol.user.id)].metas[0];
   const diffs = payloads(danLobby, "presence_diff").length;
   carolLobby.ch.push("update_status", { status: "away" });
-  const diff = await nth(danLobby, "presence_diff", diffs + 1);
-  const meta = diff.joins[String(carol.user.id)]?.metas[0];
+  // Other users' diffs may come in between: the first one about Carol since the push.
+  const aboutCarol = () => payloads(danLobby, "presence_diff").slice(diffs).find((d) => d.joins[String(carol.user.id)]);
+  await until(aboutCarol, "a presence_diff about Carol at Dan");
+  const diff = aboutCarol();
+  const meta = diff.joins[String(carol.user.id)].metas[0];
   assert(meta && meta.status === "away", `diff ${JSON.stringify(diff)}`);
   assert(meta.name === "Carol" && same(meta.joined_at, before.joined_at), `meta ${JSON.stringify(meta)}, before ${JSON.stringify(before)}`);
   assert(diff.leaves[String(carol.user.id)], `the update's diff lacks the old meta in leaves: ${JSON.stringify(diff)}`);
