@@ -45,13 +45,36 @@ fn example_binary() -> PathBuf {
     binary
 }
 
-/// A fresh database path for one test.
-fn database(name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("chat_app_{name}_{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+/// A database file for one test, removed (with SQLite's `-wal` and `-shm`) when dropped.
+struct Database(PathBuf);
+
+impl Database {
+    fn remove(&self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
     }
-    path
+}
+
+impl std::ops::Deref for Database {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// A fresh database path for one test.
+fn database(name: &str) -> Database {
+    let path = std::env::temp_dir().join(format!("chat_app_{name}_{}.db", std::process::id()));
+    let database = Database(path);
+    database.remove();
+    database
 }
 
 /// Starts the app on a free port with `database`; its address once it says `listening on`.

@@ -48,7 +48,7 @@
 //! | `Endpoint.broadcast`, `Endpoint.broadcast(id, "disconnect", %{})` | [`PubSub::broadcast`], [`PubSub::disconnect`] |
 //! | `PubSub.broadcast(MyApp.PubSub, "game:42", {:game_update, state})` to `handle_info`, `PubSub.subscribe` | [`PubSub::publish_info`], `GameChannel::topic("42").publish(..)` ([`ChannelTopic::publish`], checked at compile time), [`PubSub::subscribe_info`] |
 //! | `send(self(), msg)`, `Process.send_after(self(), msg, ms)` | [`ChannelSocket::handle`] ([`ChannelHandle::send`]), [`ChannelSocket::send_after`]: only the types the channel has an `#[on_info]` for ([`HandlesInfo`]) |
-//! | `Presence.track/update/list` | [`ChannelSocket::track`], [`ChannelSocket::update`], [`Presence::list`] |
+//! | `Presence.track/update/list/get_by_key` | [`ChannelSocket::track`], [`ChannelSocket::update`], [`Presence::list`], [`Presence::get_by_key`] |
 //! | `Phoenix.ChannelTest` | [`testing`] |
 //! | `serializer: [{V1.JSONSerializer, "~> 1.0.0"}, {V2.JSONSerializer, "~> 2.0.0"}]` | chosen by `vsn` at connect: no `vsn` or `~> 1.0.0` is V1 (`{"topic","event","payload","ref"}` objects, no binary: a binary payload is not sent to a V1 socket, counted in [`ChannelMetrics::unencodable`]), `~> 2.0.0` is V2, others get 403 |
 //!
