@@ -1,18 +1,12 @@
 // A WebDriver client of plain HTTP calls for the browser suites: chromedriver started on a free
 // loopback port, one headless Chromium session, and the few commands the suites use.
-// (tests/browser/chat.mjs predates it and carries its own copy.)
 import { spawn } from "node:child_process";
 import { freePort, sleep, until } from "../js/harness.mjs";
 
 // Starts `chromedriver` and a headless `chromium` session with `userDataDir` and `args` added;
 // `children` collects the processes to kill. Resolves with the session's commands.
 export async function startBrowser({ chromium, chromedriver, userDataDir, args = [], children }) {
-  const port = await freePort();
-  const child = spawn(chromedriver, [`--port=${port}`, "--allowed-ips=127.0.0.1"], { stdio: ["ignore", "ignore", "inherit"] });
-  children.push(child);
-  child.once("error", (e) => { console.log(`FAIL cannot start ${chromedriver}: ${e.message} (run bash scripts/browser.sh)`); process.exit(1); });
-  const driverUrl = `http://127.0.0.1:${port}`;
-
+  let driverUrl;
   async function wd(method, route, body) {
     const response = await fetch(driverUrl + route, {
       method,
@@ -24,14 +18,28 @@ export async function startBrowser({ chromium, chromedriver, userDataDir, args =
     if (!response.ok) throw new Error(`${method} ${route}: ${JSON.stringify(json.value)}`);
     return json.value;
   }
-  let ready = false;
-  for (let i = 0; i < 200 && !ready; i++) {
-    try {
-      ready = (await wd("GET", "/status")).ready;
-    } catch {}
-    if (!ready) await sleep(50);
+  // The free port can be taken by someone else before chromedriver binds it: then try another.
+  for (let attempt = 1; !driverUrl; attempt++) {
+    const port = await freePort();
+    const child = spawn(chromedriver, [`--port=${port}`, "--allowed-ips=127.0.0.1"], { stdio: ["ignore", "ignore", "inherit"] });
+    children.push(child);
+    child.once("error", (e) => { console.log(`FAIL cannot start ${chromedriver}: ${e.message} (run bash scripts/browser.sh)`); process.exit(1); });
+    driverUrl = `http://127.0.0.1:${port}`;
+    let ready = false;
+    for (let i = 0; i < 300 && !ready && child.exitCode === null; i++) {
+      try {
+        ready = (await wd("GET", "/status")).ready;
+      } catch {}
+      if (!ready) await sleep(50);
+    }
+    // Ready, but from another process on that port if ours has exited.
+    ready = ready && child.exitCode === null;
+    if (!ready) {
+      child.kill("SIGKILL");
+      driverUrl = undefined;
+      if (attempt === 3) throw new Error("chromedriver did not become ready (3 attempts)");
+    }
   }
-  if (!ready) throw new Error("chromedriver did not become ready");
 
   const { sessionId } = await wd("POST", "/session", {
     capabilities: {
