@@ -30,3 +30,7 @@ WEBSOCK_TLS_CERT="$tls_dir/cert.pem" WEBSOCK_TLS_KEY="$tls_dir/key.pem" CHAT_TLS
     timeout 150 node tests/browser/chat.mjs ./target/debug/examples/chat "$(command -v chromium)" "$(command -v chromedriver)"
 # Again with permessage-deflate on for the socket (the page checks `ws.extensions`).
 CHAT_DEFLATE=1 timeout 150 node tests/browser/chat.mjs ./target/debug/examples/chat "$(command -v chromium)" "$(command -v chromedriver)"
+# examples/chat_app's page: Alice and Bob in two tabs (login, messages both ways, typing, status,
+# reload shows the history); screenshot in target/screenshots/chat_app.png.
+cargo build --example chat_app
+timeout 120 node tests/browser/chat_app.mjs ./target/debug/examples/chat_app "$(command -v chromium)" "$(command -v chromedriver)"

@@ -27,5 +27,7 @@ bash scripts/phoenix-js.sh
 # Two chat nodes sharing a private Redis, phoenix.js clients on each: broadcast across nodes,
 # one presence list, a node killed with SIGKILL, Redis restarted (tests/js/phoenix_redis.mjs).
 timeout 180 node tests/js/phoenix_redis.mjs ./target/debug/examples/chat
+# examples/chat_app against issue 14's contract: one node, then two over Redis (phoenix.js).
+bash scripts/chat-app.sh
 # The chat page in headless Chromium: two tabs, two users; screenshot in target/screenshots/chat.png.
 bash scripts/browser.sh

@@ -8,12 +8,12 @@
 // connection (RFC 8441): `GET /metrics` must then count the WebSocket under HTTP/2.
 // Usage: node tests/browser/chat.mjs <chat binary> [chromium] [chromedriver]
 // Prints `N passed, M failed`; exits non-zero on any failure.
-import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import os from "node:os";
 import path from "node:path";
-import { checks, freePort, sleep, startBinary, until } from "../js/harness.mjs";
+import { checks, startBinary } from "../js/harness.mjs";
+import { startBrowser } from "./webdriver.mjs";
 
 const [binary, chromium = "/usr/bin/chromium", chromedriver = "/usr/bin/chromedriver"] = process.argv.slice(2);
 const children = [];
@@ -42,68 +42,7 @@ function metricsOverTls(addr) {
   });
 }
 
-// ---- WebDriver over HTTP -----------------------------------------------------------------
-let driverUrl;
-async function wd(method, route, body) {
-  const response = await fetch(driverUrl + route, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30000),
-  });
-  const json = await response.json();
-  if (!response.ok) throw new Error(`${method} ${route}: ${JSON.stringify(json.value)}`);
-  return json.value;
-}
-async function startDriver() {
-  const port = await freePort();
-  const child = spawn(chromedriver, [`--port=${port}`, "--allowed-ips=127.0.0.1"], { stdio: ["ignore", "ignore", "inherit"] });
-  children.push(child);
-  child.once("error", (e) => { console.log(`FAIL cannot start ${chromedriver}: ${e.message} (run bash scripts/browser.sh)`); process.exit(1); });
-  driverUrl = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      const status = await wd("GET", "/status");
-      if (status.ready) return;
-    } catch {}
-    await sleep(50);
-  }
-  throw new Error("chromedriver did not become ready");
-}
-
-let session;
 const userDataDir = mkdtempSync(path.join(os.tmpdir(), "websock-chromium-"));
-async function newSession() {
-  const value = await wd("POST", "/session", {
-    capabilities: {
-      alwaysMatch: {
-        browserName: "chrome",
-        "goog:chromeOptions": {
-          binary: chromium,
-          args: [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            `--user-data-dir=${userDataDir}`, "--window-size=1100,700",
-            ...(tls ? [`--ignore-certificate-errors-spki-list=${spki}`] : []),
-          ],
-        },
-      },
-    },
-  });
-  session = value.sessionId;
-}
-const s = (route) => `/session/${session}${route}`;
-const navigate = (url) => wd("POST", s("/url"), { url });
-const run = (script, ...args) => wd("POST", s("/execute/sync"), { script, args });
-async function element(css) {
-  const value = await wd("POST", s("/element"), { using: "css selector", value: css });
-  return Object.values(value)[0];
-}
-const click = async (css) => wd("POST", s(`/element/${await element(css)}/click`), {});
-const type = async (css, text) => wd("POST", s(`/element/${await element(css)}/value`), { text });
-const switchTo = (handle) => wd("POST", s("/window"), { handle });
-// Waits until `script` returns true in the current tab.
-const untilPage = (script, what, ms = 10000) => until(() => run(script), what, ms, 50);
 const onlineIs = (names) =>
   `return JSON.stringify([...document.querySelectorAll('#online li')].map(li => li.dataset.user).sort()) === ${JSON.stringify(JSON.stringify(names))}`;
 
@@ -115,16 +54,21 @@ function cleanup() {
 }
 
 const addr = await startChat();
-await startDriver();
-await newSession();
+const { navigate, run, click, type, currentTab, newTab, switchTo, closeTab, screenshot, untilPage, quit } = await startBrowser({
+  chromium,
+  chromedriver,
+  userDataDir,
+  args: tls ? [`--ignore-certificate-errors-spki-list=${spki}`] : [],
+  children,
+});
 let aliceTab, bobTab;
 
 await test("two tabs join room:lobby as alice and bob and both are online", async () => {
-  aliceTab = await wd("GET", s("/window"));
+  aliceTab = await currentTab();
   await navigate(`${origin(addr)}/?name=alice`);
   await click('#rooms li[data-room="lobby"]');
   await untilPage("return document.body.dataset.joined === 'lobby'", "alice to join");
-  bobTab = (await wd("POST", s("/window/new"), { type: "tab" })).handle;
+  bobTab = await newTab();
   await switchTo(bobTab);
   await navigate(`${origin(addr)}/?name=bob`);
   await click('#rooms li[data-room="lobby"]');
@@ -176,17 +120,16 @@ await test("a message typed in bob's tab appears in alice's", async () => {
     "return [...document.querySelectorAll('#messages .msg')].some(d => d.textContent === 'alice: hi bob')",
     "alice's own message",
   );
-  const png = await wd("GET", s("/screenshot"));
   mkdirSync("target/screenshots", { recursive: true });
   const shot = transport === "longpoll" ? "target/screenshots/chat-longpoll.png"
     : tls ? "target/screenshots/chat-https.png" : "target/screenshots/chat.png";
-  writeFileSync(shot, Buffer.from(png, "base64"));
+  writeFileSync(shot, await screenshot());
   console.log(`     screenshot: ${shot}`);
 });
 
 await test("closing bob's tab makes bob leave alice's online list", async () => {
   await switchTo(bobTab);
-  await wd("DELETE", s("/window"));
+  await closeTab();
   await switchTo(aliceTab);
   // Over LongPoll a closed tab just stops polling: its session ends 1.5 to 3 windows later.
   const leaveMs = transport === "longpoll" ? 45000 : 10000;
@@ -197,9 +140,7 @@ await test("closing bob's tab makes bob leave alice's online list", async () => 
   );
 });
 
-try {
-  await wd("DELETE", s(""));
-} catch {}
+await quit();
 clearTimeout(overall);
 cleanup();
 finish();

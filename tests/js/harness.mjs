@@ -43,13 +43,24 @@ export function freePort() {
   });
 }
 
-// Starts an example binary on `addr` (WEBSOCK_ADDR; port 0 by default) with `env` added, and
-// resolves with { child, addr } once it prints `listening on <ip:port>`.
-export async function startBinary(binary, { addr = "127.0.0.1:0", env = {} } = {}) {
+// Starts an example binary on `addr` (WEBSOCK_ADDR; port 0 by default) with `env` added, in
+// `cwd` (default: ours), and resolves with { child, addr } once it prints `listening on <ip:port>`.
+// With `keepLog`, its stdout and stderr (the tracing log) are kept in `child.log` as they come
+// (stderr is still shown).
+export async function startBinary(binary, { addr = "127.0.0.1:0", env = {}, cwd, keepLog = false } = {}) {
   const child = spawn(binary, [], {
     env: { ...process.env, WEBSOCK_ADDR: addr, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
+    cwd,
+    stdio: ["ignore", "pipe", keepLog ? "pipe" : "inherit"],
   });
+  if (keepLog) {
+    child.log = "";
+    child.stdout.on("data", (chunk) => (child.log += chunk));
+    child.stderr.on("data", (chunk) => {
+      child.log += chunk;
+      process.stderr.write(chunk);
+    });
+  }
   const bound = await new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`no "listening on" from ${binary}: ${out}`)), 20000);
