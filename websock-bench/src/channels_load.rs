@@ -143,13 +143,12 @@ async fn all_arrived(trigger: &mut Ws, rounds: &Rounds, round: usize, open: u64)
 
 /// The round a tick names: `r000123xx…`, bare (uWebSockets) or as a V2 frame's payload.
 fn round_of(protocol: Protocol, text: &str) -> Option<usize> {
+    let frame;
     let payload = match protocol {
         Protocol::Uws => text,
-        // `[null,null,"room:bench","tick","r000123…"]`: cheaper than parsing every frame.
         Protocol::Phoenix => {
-            let marker = format!("\"{TICK}\",\"r");
-            let at = text.find(&marker)?;
-            &text[at + marker.len() - 1..]
+            frame = phoenix_client::Frame::parse(text).filter(|frame| frame.event == TICK)?;
+            frame.payload.as_str()?
         }
     };
     payload.strip_prefix('r')?.get(..6)?.parse().ok()
