@@ -12,6 +12,7 @@
 
 use crate::{
     args::Args,
+    channels_server::ROOM,
     load::Ws,
     phoenix_client::{self, Frame},
     presence_sync::{self, PresenceState},
@@ -63,6 +64,10 @@ impl Settling {
     }
 }
 
+/// A member's final list, and its connection: kept open until every list has been taken, so
+/// that no member sees another leave.
+type Member = (PresenceState, Ws);
+
 /// One light client: applies every presence frame until `stop`, heartbeating meanwhile;
 /// returns its final list. `before` are the frames that came before its join reply.
 async fn member(
@@ -70,7 +75,7 @@ async fn member(
     before: Vec<Frame>,
     settling: Arc<Settling>,
     mut stop: watch::Receiver<bool>,
-) -> Result<PresenceState, BoxError> {
+) -> Result<Member, BoxError> {
     let mut state = PresenceState::default();
     let mut settled = false;
     for frame in before {
@@ -84,14 +89,16 @@ async fn member(
             settling.settled();
         }
         tokio::select! {
-            _ = stop.changed() => return Ok(state),
+            biased;
+            _ = stop.changed() => return Ok((state, ws)),
             _ = heartbeat.tick() => {
                 reference += 1;
                 ws.send(phoenix_client::heartbeat(reference)).await?;
             }
             message = ws.next() => match message {
                 Some(Ok(Message::Text(text))) => {
-                    if let Some(frame) = Frame::parse(&text) {
+                    // Heartbeat replies are on the `phoenix` topic.
+                    if let Some(frame) = Frame::parse(&text).filter(|frame| frame.topic == ROOM) {
                         state.apply(&frame.event, &frame.payload);
                     }
                 }
@@ -112,7 +119,7 @@ async fn join_all(
     params: impl Fn(u64) -> Value,
     settling: &Arc<Settling>,
     stop: &watch::Receiver<bool>,
-    tasks: &mut JoinSet<Result<PresenceState, BoxError>>,
+    tasks: &mut JoinSet<Result<Member, BoxError>>,
 ) -> u64 {
     let permits = Arc::new(Semaphore::new(100));
     let mut joins = JoinSet::new();
@@ -143,26 +150,52 @@ async fn join_all(
     failed
 }
 
-/// Stops every member and checks its final list against `expected`: how many lists are
-/// exactly the expected keys, and how many tasks broke.
+/// How the lists ended: exactly the expected keys, other keys, a broken client.
+struct Ending {
+    equal: u64,
+    differ: u64,
+    broken: u64,
+    /// The members' connections, still open: closing them is a leave the others would see.
+    connections: Vec<Ws>,
+}
+
+/// Stops every member and checks its final list against `expected`.
 async fn final_lists(
     stop: watch::Sender<bool>,
-    mut tasks: JoinSet<Result<PresenceState, BoxError>>,
+    mut tasks: JoinSet<Result<Member, BoxError>>,
     expected: &[String],
-) -> (u64, u64, u64) {
+) -> Ending {
     let _ = stop.send(true);
     let ids = presence_sync::key_ids(expected);
     let (mut equal, mut differ, mut broken) = (0, 0, 0);
+    let mut connections = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(state)) if ids.as_ref().is_some_and(|ids| state.has_exactly(ids)) => {
-                equal += 1;
+            Ok(Ok((state, ws))) => {
+                if ids.as_ref().is_some_and(|ids| state.has_exactly(ids)) {
+                    equal += 1;
+                } else {
+                    if differ == 0 {
+                        eprintln!(
+                            "presence: a list differs: {} keys of {} (ids: {})",
+                            state.len(),
+                            expected.len(),
+                            ids.is_some()
+                        );
+                    }
+                    differ += 1;
+                }
+                connections.push(ws);
             }
-            Ok(Ok(_)) => differ += 1,
             _ => broken += 1,
         }
     }
-    (equal, differ, broken)
+    Ending {
+        equal,
+        differ,
+        broken,
+        connections,
+    }
 }
 
 /// Waits until `count` clients have settled, or `deadline`; whether they all did.
@@ -274,11 +307,23 @@ pub(crate) async fn presence(addr: SocketAddr, args: &mut Args) -> Result<Value,
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_per_member = (server(rss_kib)? - rss_before) / conns.max(1) as f64;
 
-    let (equal, differ, broken) = final_lists(stop_tx, tasks, &expected).await;
+    // The light lists first (their connections stay open), then phoenix.js's: its clients
+    // leave as they exit.
+    let ending = final_lists(stop_tx, tasks, &expected).await;
     let js_lists = observers.dump().await?;
+    drop(ending.connections);
+    let (equal, differ, broken) = (ending.equal, ending.differ, ending.broken);
     let mut sorted = expected.clone();
     sorted.sort();
     let js_equal = js_lists.iter().filter(|list| **list == sorted).count();
+    if let Some(list) = js_lists.iter().find(|list| **list != sorted) {
+        let missing: Vec<_> = sorted.iter().filter(|key| !list.contains(key)).take(5).collect();
+        let extra: Vec<_> = list.iter().filter(|key| !sorted.contains(key)).take(5).collect();
+        eprintln!(
+            "presence: a phoenix.js list differs: {} keys, missing {missing:?}, extra {extra:?}",
+            list.len()
+        );
+    }
     Ok(json!({
         "server_cpu_s": cpu,
         "settle_ms": if light_settled && js_settled { settle_ms.max(light_ms) } else { f64::NAN },
@@ -335,7 +380,8 @@ pub(crate) async fn cluster(addr: SocketAddr, args: &mut Args) -> Result<Value, 
     let settled = settle(&settling, observers - observers_failed, deadline).await;
     let settle_ms = settling.last_settled_ns.load(Ordering::Relaxed) as f64 / 1e6 - storm_ms;
     let cpu = cpu() - cpu_before;
-    let (equal, differ, broken) = final_lists(stop_tx, watchers, &expected).await;
+    let ending = final_lists(stop_tx, watchers, &expected).await;
+    let (equal, differ, broken) = (ending.equal, ending.differ, ending.broken);
     trackers.abort_all();
     Ok(json!({
         "settle_ms": if settled { settle_ms } else { f64::NAN },

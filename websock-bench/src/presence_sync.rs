@@ -75,7 +75,8 @@ impl PresenceState {
     }
 
     /// The refs' count, over every key (a key tracked twice has two).
-    pub(crate) fn refs(&self) -> usize {
+    #[cfg(test)]
+    fn refs(&self) -> usize {
         self.slots
             .iter()
             .enumerate()
@@ -216,19 +217,6 @@ impl PresenceState {
     /// Whether the keys present are exactly `expected` (ids from [`key_ids`]).
     pub(crate) fn has_exactly(&self, expected: &[u32]) -> bool {
         self.len == expected.len() && expected.iter().all(|&key| !self.get(key).is_empty())
-    }
-
-    /// The keys present, as the server named them.
-    pub(crate) fn key_names(&self) -> Vec<String> {
-        let names = keys().ids.lock().expect("interner lock");
-        let mut by_id = vec![""; names.len()];
-        for (name, &id) in names.iter() {
-            by_id[id as usize] = name;
-        }
-        (0..self.slots.len())
-            .filter(|&key| self.slots[key] != ABSENT)
-            .map(|key| by_id[key].to_owned())
-            .collect()
     }
 }
 

@@ -196,7 +196,8 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
     for rep in 0..plan.reps {
         // Alternate which server goes first.
         let mut order = plan.servers.clone();
-        order.rotate_left(rep % order.len());
+        let first = rep % order.len();
+        order.rotate_left(first);
         eprintln!(
             "repetition {}/{} (load average {})",
             rep + 1,
