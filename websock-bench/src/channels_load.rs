@@ -102,7 +102,11 @@ pub(crate) async fn fanout(addr: SocketAddr, args: &mut Args) -> Result<Value, B
     }
     readers.abort_all();
     let broken = count_broken(&mut readers).await;
-    let received: Vec<u64> = rounds.received.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let received: Vec<u64> = rounds
+        .received
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .collect();
     Ok(json!({
         "fanout_ms": median(&samples),
         "samples_ms": samples,
@@ -178,13 +182,12 @@ async fn open_member(addr: SocketAddr, protocol: Protocol, index: u64) -> Result
             phoenix_client::join(&mut ws, json!({})).await?;
             Ok(ws)
         }
-        Protocol::Uws => Ok(crate::load::connect(
-            addr,
-            "/ws/pubsub",
-            index,
-            crate::load::small_config(),
-        )
-        .await?),
+        Protocol::Uws => {
+            Ok(
+                crate::load::connect(addr, "/ws/pubsub", index, crate::load::small_config())
+                    .await?,
+            )
+        }
     }
 }
 

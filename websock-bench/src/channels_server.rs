@@ -14,8 +14,8 @@
 
 use serde_json::{Value, json};
 use websock::channels::{
-    AnonymousSocket, Channel, ChannelReply, ChannelSocket, JoinError, Payload, PubSub,
-    SocketRoute, Topic, socket,
+    AnonymousSocket, Channel, ChannelReply, ChannelSocket, JoinError, Payload, PubSub, SocketRoute,
+    Topic, socket,
 };
 
 /// The room every scenario joins.
@@ -45,9 +45,7 @@ impl Channel for BenchRoom {
             return Ok((BenchRoom, Payload::empty()));
         }
         for key in keys_to_track(&params)? {
-            socket
-                .track(&key, json!({}))
-                .map_err(JoinError::reason)?;
+            socket.track(&key, json!({})).map_err(JoinError::reason)?;
         }
         socket.push_presence_state();
         Ok((BenchRoom, Payload::empty()))

@@ -106,6 +106,10 @@ fn server(args: &mut Args) -> Result<(), Box<dyn std::error::Error + Send + Sync
     let kind = servers::Kind::parse(&name).ok_or(USAGE)?;
     let redis = args.string_or("--redis", "");
     args.finish()?;
-    servers::run(kind, &addr, Some(redis.as_str()).filter(|url| !url.is_empty()))?;
+    servers::run(
+        kind,
+        &addr,
+        Some(redis.as_str()).filter(|url| !url.is_empty()),
+    )?;
     Ok(())
 }

@@ -64,10 +64,7 @@ pub(crate) async fn connect(addr: SocketAddr, index: u64) -> Result<crate::load:
 
 /// Joins `room:bench` with `params`; returns the frames that came before the join's reply
 /// (presence diffs, broadcasts) for the caller to apply in order.
-pub(crate) async fn join(
-    ws: &mut crate::load::Ws,
-    params: Value,
-) -> Result<Vec<Frame>, BoxError> {
+pub(crate) async fn join(ws: &mut crate::load::Ws, params: Value) -> Result<Vec<Frame>, BoxError> {
     ws.send(Message::text(
         json!(["1", "1", ROOM, "phx_join", params]).to_string(),
     ))

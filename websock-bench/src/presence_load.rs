@@ -285,7 +285,8 @@ pub(crate) async fn presence(addr: SocketAddr, args: &mut Args) -> Result<Value,
         .chain((0..js).map(|i| format!("js{i}")))
         .collect();
     let mut observers = JsObservers::start(addr, js).await?;
-    let server = |read: fn(u32) -> Result<f64, BoxError>| if pid == 0 { Ok(f64::NAN) } else { read(pid) };
+    let server =
+        |read: fn(u32) -> Result<f64, BoxError>| if pid == 0 { Ok(f64::NAN) } else { read(pid) };
     let (cpu_before, rss_before) = (server(cpu_seconds)?, server(rss_kib)?);
 
     // The storm.
@@ -297,7 +298,9 @@ pub(crate) async fn presence(addr: SocketAddr, args: &mut Args) -> Result<Value,
     let joined_ms = settling.base.elapsed().as_secs_f64() * 1e3;
     let deadline = settling.base + Duration::from_secs_f64(timeout);
     let light_settled = settle(&settling, conns - failed, deadline).await;
-    observers.command(&format!("expect {}", expected.len())).await?;
+    observers
+        .command(&format!("expect {}", expected.len()))
+        .await?;
     let js_settled = tokio::time::timeout_at(deadline, observers.expect_line("settled"))
         .await
         .is_ok_and(|done| done.is_ok());
@@ -317,8 +320,16 @@ pub(crate) async fn presence(addr: SocketAddr, args: &mut Args) -> Result<Value,
     sorted.sort();
     let js_equal = js_lists.iter().filter(|list| **list == sorted).count();
     if let Some(list) = js_lists.iter().find(|list| **list != sorted) {
-        let missing: Vec<_> = sorted.iter().filter(|key| !list.contains(key)).take(5).collect();
-        let extra: Vec<_> = list.iter().filter(|key| !sorted.contains(key)).take(5).collect();
+        let missing: Vec<_> = sorted
+            .iter()
+            .filter(|key| !list.contains(key))
+            .take(5)
+            .collect();
+        let extra: Vec<_> = list
+            .iter()
+            .filter(|key| !sorted.contains(key))
+            .take(5)
+            .collect();
         eprintln!(
             "presence: a phoenix.js list differs: {} keys, missing {missing:?}, extra {extra:?}",
             list.len()
@@ -354,7 +365,11 @@ pub(crate) async fn cluster(addr: SocketAddr, args: &mut Args) -> Result<Value, 
         return Err("the load generator only targets loopback addresses".into());
     }
     let pids: Vec<u32> = pids.split(',').filter_map(|pid| pid.parse().ok()).collect();
-    let cpu = || pids.iter().map(|&pid| cpu_seconds(pid).unwrap_or(f64::NAN)).sum::<f64>();
+    let cpu = || {
+        pids.iter()
+            .map(|&pid| cpu_seconds(pid).unwrap_or(f64::NAN))
+            .sum::<f64>()
+    };
     let expected: Vec<String> = (0..sockets)
         .flat_map(|i| (0..keys).map(move |k| format!("s{i}-{k}")))
         .collect();

@@ -158,8 +158,16 @@ impl PresenceState {
                 joins.push((key, new_refs));
                 continue;
             }
-            let joined: Vec<u32> = new_refs.iter().copied().filter(|r| !current.contains(r)).collect();
-            let left: Vec<u32> = current.iter().copied().filter(|r| !new_refs.contains(r)).collect();
+            let joined: Vec<u32> = new_refs
+                .iter()
+                .copied()
+                .filter(|r| !current.contains(r))
+                .collect();
+            let left: Vec<u32> = current
+                .iter()
+                .copied()
+                .filter(|r| !new_refs.contains(r))
+                .collect();
             if !joined.is_empty() {
                 joins.push((key, joined));
             }
@@ -209,7 +217,11 @@ impl PresenceState {
             if current.is_empty() {
                 continue;
             }
-            let refs = current.iter().copied().filter(|r| !left.contains(r)).collect();
+            let refs = current
+                .iter()
+                .copied()
+                .filter(|r| !left.contains(r))
+                .collect();
             self.set(key, refs);
         }
     }
@@ -246,7 +258,10 @@ mod tests {
     #[test]
     fn diffs_before_the_state_are_applied_after_it() {
         let mut state = PresenceState::default();
-        state.apply("presence_diff", &json!({ "joins": { "t-b": presence(&["t2"]) }, "leaves": {} }));
+        state.apply(
+            "presence_diff",
+            &json!({ "joins": { "t-b": presence(&["t2"]) }, "leaves": {} }),
+        );
         assert_eq!(state.len(), 0);
         state.apply("presence_state", &json!({ "t-a": presence(&["t1"]) }));
         assert_eq!(state.len(), 2);
@@ -267,7 +282,10 @@ mod tests {
     #[test]
     fn a_new_state_replaces_the_old_one() {
         let mut state = PresenceState::default();
-        state.apply("presence_state", &json!({ "t-d": presence(&["t5"]), "t-e": presence(&["t6"]) }));
+        state.apply(
+            "presence_state",
+            &json!({ "t-d": presence(&["t5"]), "t-e": presence(&["t6"]) }),
+        );
         state.apply("presence_state", &json!({ "t-d": presence(&["t7"]) }));
         assert_eq!((state.len(), state.refs()), (1, 1));
         let join = json!({ "joins": { "t-d": presence(&["t8"]) }, "leaves": {} });

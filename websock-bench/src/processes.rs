@@ -53,7 +53,9 @@ impl ServerProcess {
         name: &str,
         options: &[String],
     ) -> Result<Self, BoxError> {
-        let mut args = ["server", name, "--addr", "127.0.0.1:0"].map(str::to_owned).to_vec();
+        let mut args = ["server", name, "--addr", "127.0.0.1:0"]
+            .map(str::to_owned)
+            .to_vec();
         args.extend_from_slice(options);
         let mut child = launcher
             .command(0, &args)
@@ -138,7 +140,10 @@ pub(crate) fn cpu_seconds(pid: u32) -> Result<f64, BoxError> {
     let fields: Vec<&str> = after.split_whitespace().collect();
     // utime and stime are fields 14 and 15, so 11 and 12 after the name and state.
     let ticks = |index: usize| -> Result<f64, BoxError> {
-        Ok(fields.get(index).ok_or("short /proc/PID/stat")?.parse::<f64>()?)
+        Ok(fields
+            .get(index)
+            .ok_or("short /proc/PID/stat")?
+            .parse::<f64>()?)
     };
     Ok((ticks(11)? + ticks(12)?) / 100.0)
 }

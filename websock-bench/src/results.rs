@@ -143,6 +143,9 @@ fn spread(samples: &[f64], decimals: usize) -> String {
     let fmt = |value: f64| {
         if decimals == 0 && value >= 10_000.0 {
             group_thousands(value)
+        } else if decimals == 0 && value.abs() < 1.0 {
+            // CPU seconds of a small run, say.
+            format!("{value:.2}")
         } else if decimals == 0 && value < 100.0 {
             format!("{value:.1}")
         } else {

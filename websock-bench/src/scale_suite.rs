@@ -79,7 +79,10 @@ pub(crate) fn fanout_channels(
     for &members in &plan.fanout_members {
         for &kind in kinds {
             let (server, protocol) = match kind {
-                Kind::Uws => (ServerProcess::start_with(launcher, "uws-pubsub", &[])?, "uws"),
+                Kind::Uws => (
+                    ServerProcess::start_with(launcher, "uws-pubsub", &[])?,
+                    "uws",
+                ),
                 _ => (ServerProcess::start(launcher, Kind::Websock)?, "phoenix"),
             };
             let result = load(
@@ -133,15 +136,33 @@ pub(crate) fn presence(
         .concat(),
     )?;
     crate::suite::check(notes, kind, "presence", &result);
-    check_lists(notes, "presence", &result, "light_lists_equal", plan.presence_members);
-    check_lists(notes, "presence (phoenix.js)", &result, "js_lists_equal", plan.presence_js);
+    check_lists(
+        notes,
+        "presence",
+        &result,
+        "light_lists_equal",
+        plan.presence_members,
+    );
+    check_lists(
+        notes,
+        "presence (phoenix.js)",
+        &result,
+        "js_lists_equal",
+        plan.presence_js,
+    );
     let members = group_thousands(plan.presence_members as f64);
     let label = format!("presence: {members} join one room, server CPU");
     results.record(&label, "s", false, kind, number(&result, "server_cpu_s"));
     let label = format!("presence: {members} join one room, until every list has all");
     results.record(&label, "ms", false, kind, number(&result, "settle_ms"));
     let label = format!("presence: RSS per member after {members} joined");
-    results.record(&label, "KiB", false, kind, number(&result, "rss_per_member_kib"));
+    results.record(
+        &label,
+        "KiB",
+        false,
+        kind,
+        number(&result, "rss_per_member_kib"),
+    );
     Ok(())
 }
 
@@ -165,7 +186,11 @@ impl Redis {
     fn start() -> Result<Self, BoxError> {
         let script = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/redis.sh"));
         let dir = std::env::temp_dir().join(format!("websock-bench-redis-{}", std::process::id()));
-        let output = Command::new("bash").arg(&script).arg("start").arg(&dir).output()?;
+        let output = Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .arg(&dir)
+            .output()?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             return Err(format!("{} start failed: {stderr}", script.display()).into());
@@ -178,7 +203,11 @@ impl Redis {
 
 impl Drop for Redis {
     fn drop(&mut self) {
-        let _ = Command::new("bash").arg(&self.script).arg("stop").arg(&self.dir).output();
+        let _ = Command::new("bash")
+            .arg(&self.script)
+            .arg("stop")
+            .arg(&self.dir)
+            .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -210,7 +239,13 @@ pub(crate) fn presence_cluster(
     )?;
     crate::suite::check(notes, kind, "presence, two nodes", &result);
     let key = "observer_lists_equal";
-    check_lists(notes, "presence, two nodes", &result, key, plan.cluster_observers);
+    check_lists(
+        notes,
+        "presence, two nodes",
+        &result,
+        key,
+        plan.cluster_observers,
+    );
     let presences = group_thousands((plan.cluster_sockets * plan.cluster_keys) as f64);
     let shape = format!(
         "{presences} presences on 2 nodes over Redis ({} sockets)",

@@ -27,10 +27,8 @@ pub(crate) fn dir() -> PathBuf {
 }
 
 fn sources() -> PathBuf {
-    std::env::var_os("UWS_SRC").map_or_else(
-        || workspace().join("../shared/tools/uws"),
-        PathBuf::from,
-    )
+    std::env::var_os("UWS_SRC")
+        .map_or_else(|| workspace().join("../shared/tools/uws"), PathBuf::from)
 }
 
 /// Whether both binaries are there.
@@ -85,5 +83,7 @@ pub(crate) fn exec(binary: &str, addr: &str) -> io::Result<()> {
         )));
     }
     // Only returns on failure.
-    Err(Command::new(path).env("WEBSOCK_ADDR", addr.to_string()).exec())
+    Err(Command::new(path)
+        .env("WEBSOCK_ADDR", addr.to_string())
+        .exec())
 }

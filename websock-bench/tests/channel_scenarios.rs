@@ -61,12 +61,23 @@ fn load(args: &[&str]) -> Value {
 fn every_member_gets_every_broadcast() {
     let server = Server::start();
     let result = load(&[
-        "fanout-channels", "--addr", &server.addr, "--conns", "30", "--broadcasts", "3",
-        "--size", "64",
+        "fanout-channels",
+        "--addr",
+        &server.addr,
+        "--conns",
+        "30",
+        "--broadcasts",
+        "3",
+        "--size",
+        "64",
     ]);
     assert_eq!(result["complete"], true, "{result}");
     // The warm-up and the three timed broadcasts, each to all 30.
-    assert_eq!(result["received"], serde_json::json!([30, 30, 30, 30]), "{result}");
+    assert_eq!(
+        result["received"],
+        serde_json::json!([30, 30, 30, 30]),
+        "{result}"
+    );
     assert_eq!(result["samples_ms"].as_array().map(Vec::len), Some(3));
     assert_eq!(result["failed_conns"], 0);
 }
@@ -76,13 +87,27 @@ fn every_presence_list_ends_equal() {
     let server = Server::start();
     let pid = server.child.id().to_string();
     let result = load(&[
-        "presence", "--addr", &server.addr, "--conns", "40", "--js", "3", "--server-pid", &pid,
-        "--timeout", "60",
+        "presence",
+        "--addr",
+        &server.addr,
+        "--conns",
+        "40",
+        "--js",
+        "3",
+        "--server-pid",
+        &pid,
+        "--timeout",
+        "60",
     ]);
     assert_eq!(result["settled"], true, "{result}");
     assert_eq!(result["expected_keys"], 43);
     assert_eq!(result["light_lists_equal"], 40, "{result}");
     assert_eq!(result["light_lists_differ"], 0, "{result}");
     assert_eq!(result["js_lists_equal"], 3, "{result}");
-    assert!(result["server_cpu_s"].as_f64().is_some_and(|cpu| cpu >= 0.0), "{result}");
+    assert!(
+        result["server_cpu_s"]
+            .as_f64()
+            .is_some_and(|cpu| cpu >= 0.0),
+        "{result}"
+    );
 }
