@@ -158,10 +158,22 @@ fn round_of(protocol: Protocol, text: &str) -> Option<usize> {
     payload.strip_prefix('r')?.get(..6)?.parse().ok()
 }
 
-/// One member: reads until aborted, counting the rounds it gets.
+/// One member: reads until aborted, counting the rounds it gets; a phoenix member also
+/// heartbeats, so that a long run never meets the server's idle timeout.
 async fn read_ticks(mut ws: Ws, protocol: Protocol, rounds: Arc<Rounds>) -> Result<(), BoxError> {
+    let mut heartbeat = tokio::time::interval(phoenix_client::HEARTBEAT);
+    heartbeat.tick().await;
+    let mut reference = 1_000u64;
     loop {
-        match ws.next().await {
+        let message = tokio::select! {
+            message = ws.next() => message,
+            _ = heartbeat.tick(), if protocol == Protocol::Phoenix => {
+                reference += 1;
+                ws.send(phoenix_client::heartbeat(reference)).await?;
+                continue;
+            }
+        };
+        match message {
             Some(Ok(Message::Text(text))) => {
                 if let Some(round) = round_of(protocol, &text) {
                     rounds.arrived(round);

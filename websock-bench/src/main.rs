@@ -3,7 +3,7 @@
 //! and the driver that runs them all.
 //!
 //! ```text
-//! cargo run --release -p websock-bench -- all            # every scenario, 5 repetitions (~7 min)
+//! cargo run --release -p websock-bench -- all            # every scenario, 5 repetitions (long)
 //! cargo run --release -p websock-bench -- all --smoke    # a few seconds per scenario (CI)
 //! cargo run --release -p websock-bench -- server websock --addr 127.0.0.1:4000
 //! cargo run --release -p websock-bench -- server floor --conns 10000   # the fan-out's floor

@@ -177,10 +177,10 @@ async fn final_lists(
                 } else {
                     if differ == 0 {
                         eprintln!(
-                            "presence: a list differs: {} keys of {} (ids: {})",
+                            "presence: a light list differs: {} keys of {}{}",
                             state.len(),
                             expected.len(),
-                            ids.is_some()
+                            if ids.is_none() { ", some never seen by any client" } else { "" }
                         );
                     }
                     differ += 1;
@@ -316,25 +316,7 @@ pub(crate) async fn presence(addr: SocketAddr, args: &mut Args) -> Result<Value,
     let js_lists = observers.dump().await?;
     drop(ending.connections);
     let (equal, differ, broken) = (ending.equal, ending.differ, ending.broken);
-    let mut sorted = expected.clone();
-    sorted.sort();
-    let js_equal = js_lists.iter().filter(|list| **list == sorted).count();
-    if let Some(list) = js_lists.iter().find(|list| **list != sorted) {
-        let missing: Vec<_> = sorted
-            .iter()
-            .filter(|key| !list.contains(key))
-            .take(5)
-            .collect();
-        let extra: Vec<_> = list
-            .iter()
-            .filter(|key| !sorted.contains(key))
-            .take(5)
-            .collect();
-        eprintln!(
-            "presence: a phoenix.js list differs: {} keys, missing {missing:?}, extra {extra:?}",
-            list.len()
-        );
-    }
+    let js_equal = lists_equal(&js_lists, &expected);
     Ok(json!({
         "server_cpu_s": cpu,
         "settle_ms": if light_settled && js_settled { settle_ms.max(light_ms) } else { f64::NAN },
@@ -350,6 +332,22 @@ pub(crate) async fn presence(addr: SocketAddr, args: &mut Args) -> Result<Value,
         "failed_conns": failed,
         "broken_conns": broken,
     }))
+}
+
+/// How many of the phoenix.js clients' lists (sorted) are exactly `expected`; the first that
+/// is not is described on stderr.
+fn lists_equal(lists: &[Vec<String>], expected: &[String]) -> usize {
+    let mut sorted = expected.to_vec();
+    sorted.sort();
+    if let Some(list) = lists.iter().find(|list| **list != sorted) {
+        let missing: Vec<_> = sorted.iter().filter(|key| !list.contains(key)).take(5).collect();
+        let extra: Vec<_> = list.iter().filter(|key| !sorted.contains(key)).take(5).collect();
+        eprintln!(
+            "presence: a phoenix.js list differs: {} keys, missing {missing:?}, extra {extra:?}",
+            list.len()
+        );
+    }
+    lists.iter().filter(|list| **list == sorted).count()
 }
 
 /// `load presence-cluster`, see the module's docs.
