@@ -180,7 +180,11 @@ async fn final_lists(
                             "presence: a light list differs: {} keys of {}{}",
                             state.len(),
                             expected.len(),
-                            if ids.is_none() { ", some never seen by any client" } else { "" }
+                            if ids.is_none() {
+                                ", some never seen by any client"
+                            } else {
+                                ""
+                            }
                         );
                     }
                     differ += 1;
@@ -340,8 +344,16 @@ fn lists_equal(lists: &[Vec<String>], expected: &[String]) -> usize {
     let mut sorted = expected.to_vec();
     sorted.sort();
     if let Some(list) = lists.iter().find(|list| **list != sorted) {
-        let missing: Vec<_> = sorted.iter().filter(|key| !list.contains(key)).take(5).collect();
-        let extra: Vec<_> = list.iter().filter(|key| !sorted.contains(key)).take(5).collect();
+        let missing: Vec<_> = sorted
+            .iter()
+            .filter(|key| !list.contains(key))
+            .take(5)
+            .collect();
+        let extra: Vec<_> = list
+            .iter()
+            .filter(|key| !sorted.contains(key))
+            .take(5)
+            .collect();
         eprintln!(
             "presence: a phoenix.js list differs: {} keys, missing {missing:?}, extra {extra:?}",
             list.len()

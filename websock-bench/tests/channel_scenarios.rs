@@ -141,9 +141,11 @@ impl Redis {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server on PATH (scripts/redis.sh install)");
+        // Killed and waited for by `drop`, whatever happens next.
+        let redis = Redis { child, port };
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Redis { child, port };
+                return redis;
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
