@@ -27,11 +27,12 @@ use tokio_tungstenite::{
     tungstenite::{Message, Utf8Bytes, protocol::WebSocketConfig},
 };
 
-type Ws = WebSocketStream<TcpStream>;
+pub(crate) type Ws = WebSocketStream<TcpStream>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Nothing the load generator does may take longer than this: it always stops by itself.
 const HARD_LIMIT: Duration = Duration::from_secs(300);
+const PRESENCE_LIMIT: Duration = Duration::from_secs(900);
 
 /// Runs `load <scenario> ...` and prints its result.
 pub(crate) fn run(scenario: &str, args: &mut Args) -> Result<(), BoxError> {
@@ -53,10 +54,20 @@ pub(crate) fn run(scenario: &str, args: &mut Args) -> Result<(), BoxError> {
                 "deflate-echo" => crate::deflate_load::echo(addr, args).await,
                 "deflate-idle" => crate::deflate_load::idle(addr, args).await,
                 "deflate-fanout" => crate::deflate_load::fanout(addr, args).await,
+                "fanout-channels" => crate::channels_load::fanout(addr, args).await,
+                "presence" => crate::presence_load::presence(addr, args).await,
+                "presence-cluster" => crate::presence_load::cluster(addr, args).await,
                 other => Err(format!("unknown scenario {other:?}").into()),
             }
         };
-        tokio::time::timeout(HARD_LIMIT, work)
+        // A presence storm against a server that sends every diff to every member takes
+        // minutes: those scenarios have their own `--timeout` and a longer bound here.
+        let limit = if scenario.starts_with("presence") {
+            PRESENCE_LIMIT
+        } else {
+            HARD_LIMIT
+        };
+        tokio::time::timeout(limit, work)
             .await
             .map_err(|_| BoxError::from("the load generator passed its time limit"))?
     })?;
@@ -75,13 +86,13 @@ fn source_ip(index: u64) -> IpAddr {
 }
 
 /// A client config for connections that carry little: small buffers.
-fn small_config() -> WebSocketConfig {
+pub(crate) fn small_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4 << 10)
         .write_buffer_size(0)
 }
 
-async fn connect(
+pub(crate) async fn connect(
     addr: SocketAddr,
     path: &str,
     index: u64,

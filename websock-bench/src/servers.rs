@@ -1,10 +1,12 @@
-//! The three echo servers, each run as a whole process by `websock-bench server <kind>`.
+//! The echo servers, each run as a whole process by `websock-bench server <kind>`.
 //!
-//! Every server echoes text and binary messages at `/ws/echo`; websock and raw also serve
+//! Every server echoes text and binary messages at `/ws/echo` (fastwebsockets in
+//! `fastws_server.rs`; uWebSockets is its own binary, see `uws.rs`); websock and raw also serve
 //! `/ws/fanout` (websock through each connection's `Handle`; raw through a tokio mpsc channel
 //! per connection, `select!`ed with the socket, as one would write it by hand). websock also
 //! serves both with permessage-deflate at its defaults: `/ws/echo/deflate`, `/ws/fanout/deflate`
-//! (the compression scenarios of `deflate_load`).
+//! (the compression scenarios of `deflate_load`), and a phoenix V2 socket at `/socket/websocket`
+//! with the channel `room:bench` (`channels_server.rs`).
 
 use futures_util::{SinkExt, StreamExt};
 use std::{
@@ -30,16 +32,29 @@ pub(crate) enum Kind {
     Raw,
     /// axum's `WebSocketUpgrade`, as most users would write it.
     Axum,
+    /// fastwebsockets 0.10 behind hyper's upgrade, its example's loop.
+    Fastwebsockets,
+    /// uWebSockets (C++), `uws_echo`; `uws_pubsub` for the channel fan-out.
+    Uws,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 3] = [Kind::Raw, Kind::Websock, Kind::Axum];
+    /// Every echo server, in the order of the table's columns.
+    pub(crate) const ALL: [Kind; 5] = [
+        Kind::Raw,
+        Kind::Websock,
+        Kind::Axum,
+        Kind::Fastwebsockets,
+        Kind::Uws,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Websock => "websock",
             Kind::Raw => "raw",
             Kind::Axum => "axum",
+            Kind::Fastwebsockets => "fastwebsockets",
+            Kind::Uws => "uws",
         }
     }
 
@@ -49,7 +64,11 @@ impl Kind {
 }
 
 /// Binds `addr`, prints `listening on <addr>` (the orchestrator reads it), serves forever.
-pub(crate) fn run(kind: Kind, addr: &str) -> io::Result<()> {
+/// `redis`: the URL of the Redis the websock server's channels share (two nodes).
+pub(crate) fn run(kind: Kind, addr: &str, redis: Option<&str>) -> io::Result<()> {
+    if kind == Kind::Uws {
+        return crate::uws::exec(crate::uws::ECHO, addr);
+    }
     // The default multi-threaded runtime for all three: one worker per core the process may
     // use, so one worker when `taskset` pins it to one core.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -61,9 +80,11 @@ pub(crate) fn run(kind: Kind, addr: &str) -> io::Result<()> {
         writeln!(stdout, "listening on {}", listener.local_addr()?)?;
         stdout.flush()?;
         match kind {
-            Kind::Websock => serve_websock(listener).await,
+            Kind::Websock => serve_websock(listener, redis).await,
             Kind::Raw => serve_raw(listener).await,
             Kind::Axum => serve_axum(listener).await,
+            Kind::Fastwebsockets => crate::fastws_server::serve(listener).await,
+            Kind::Uws => unreachable!("exec'd above"),
         }
     })
 }
@@ -209,9 +230,14 @@ fn fanout_stats() -> String {
     )
 }
 
-async fn serve_websock(listener: TcpListener) -> io::Result<()> {
+async fn serve_websock(listener: TcpListener, redis: Option<&str>) -> io::Result<()> {
     let deflate = Config::default().deflate(Deflate::default());
+    let pubsub = match redis {
+        Some(url) => Some(crate::channels_server::redis_pubsub(url).await?),
+        None => None,
+    };
     let router = Router::new()
+        .route("/socket/websocket", crate::channels_server::route(pubsub))
         .route("/ws/echo", websocket::<Echo>())
         .route("/ws/fanout", websocket::<Fanout>())
         .route(

@@ -2,20 +2,27 @@
 //! generator its own process (this binary, re-executed), servers pinned to core 0 and load to
 //! core 1, the servers alternated, each scenario repeated; one table at the end.
 
-use crate::{args::Args, servers::Kind};
-use serde_json::{Value, json};
+use crate::{
+    args::Args,
+    processes::{IdleClients, Launcher, ServerProcess, load},
+    results::{Results, group_thousands},
+    scale_suite::{self, ScalePlan},
+    servers::Kind,
+};
+use serde_json::Value;
 use std::{
-    collections::BTreeMap,
     error::Error,
-    fmt::Write as _,
     io::{BufRead, BufReader, Write},
-    path::PathBuf,
-    process::{Child, ChildStdin, ChildStdout, Command, Stdio},
+    process::{Command, Stdio},
     thread,
     time::{Duration, Instant},
 };
 
 type BoxError = Box<dyn Error + Send + Sync>;
+
+/// The scenarios of `all` without `--only`.
+const DEFAULT_SCENARIOS: &str =
+    "throughput,latency,memory,connrate,fanout,deflate,fanout-channels,presence,presence-cluster";
 
 /// The sizes of every scenario; `--smoke` makes them tiny.
 struct Plan {
@@ -32,6 +39,9 @@ struct Plan {
     /// permessage-deflate echoes: (label, JSON bytes, connections)
     deflate_echo: Vec<(&'static str, u64, u64)>,
     deflate_secs: f64,
+    scale: ScalePlan,
+    /// The servers of the echo scenarios, in the table's order.
+    servers: Vec<Kind>,
     scenarios: Vec<String>,
 }
 
@@ -39,13 +49,25 @@ impl Plan {
     fn new(smoke: bool, args: &mut Args) -> Result<Self, BoxError> {
         let reps = args.number_or("--reps", if smoke { 1 } else { 5 })? as usize;
         let scenarios = args
-            .string_or(
-                "--only",
-                "throughput,latency,memory,connrate,fanout,deflate",
-            )
+            .string_or("--only", DEFAULT_SCENARIOS)
             .split(',')
             .map(str::to_owned)
             .collect();
+        // uWebSockets is a C++ build: not in the smoke pass unless asked for.
+        let default_servers = if smoke {
+            "raw,websock,axum,fastwebsockets"
+        } else {
+            "raw,websock,axum,fastwebsockets,uws"
+        };
+        let servers = args
+            .string_or("--servers", default_servers)
+            .split(',')
+            .map(|name| Kind::parse(name).ok_or_else(|| format!("--servers: no server {name:?}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if servers.is_empty() {
+            return Err("--servers: at least one".into());
+        }
+        let scale = ScalePlan::new(smoke);
         Ok(if smoke {
             Plan {
                 reps,
@@ -63,6 +85,8 @@ impl Plan {
                 fanout_conns: 500,
                 deflate_echo: vec![("1 KiB", 1024, 4), ("64 KiB", 64 << 10, 2)],
                 deflate_secs: 0.5,
+                scale,
+                servers,
                 scenarios,
             }
         } else {
@@ -82,6 +106,8 @@ impl Plan {
                 fanout_conns: 10_000,
                 deflate_echo: vec![("1 KiB", 1024, 20), ("64 KiB", 64 << 10, 4)],
                 deflate_secs: 3.0,
+                scale,
+                servers,
                 scenarios,
             }
         })
@@ -90,237 +116,6 @@ impl Plan {
     fn runs(&self, scenario: &str) -> bool {
         self.scenarios.iter().any(|s| s == scenario)
     }
-}
-
-/// How processes are started: through `sh` to raise the soft open-files limit to the hard one,
-/// and through `taskset` when there is one and two cores or more.
-struct Launcher {
-    exe: PathBuf,
-    pinned: bool,
-}
-
-impl Launcher {
-    fn command(&self, core: u32, args: &[String]) -> Command {
-        let mut command = Command::new("sh");
-        command
-            .arg("-c")
-            .arg(r#"ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@""#)
-            .arg("sh");
-        if self.pinned {
-            command.args(["taskset", "-c", &core.to_string()]);
-        }
-        command.arg(&self.exe).args(args);
-        command
-    }
-}
-
-/// A running echo server; killed when dropped.
-struct ServerProcess {
-    child: Child,
-    addr: String,
-}
-
-impl ServerProcess {
-    fn start(launcher: &Launcher, kind: Kind) -> Result<Self, BoxError> {
-        let args = ["server", kind.name(), "--addr", "127.0.0.1:0"].map(str::to_owned);
-        let mut child = launcher
-            .command(0, &args)
-            .stdout(Stdio::piped())
-            .stdin(Stdio::null())
-            .spawn()?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().ok_or("no stdout")?).read_line(&mut line)?;
-        let Some(addr) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("server {} did not start: {line:?}", kind.name()).into());
-        };
-        Ok(Self {
-            addr: addr.to_owned(),
-            child,
-        })
-    }
-
-    /// Resident memory in KiB, from /proc.
-    fn rss_kib(&self) -> Result<u64, BoxError> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| "no VmRSS in /proc/PID/status".into())
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs one `load` process to its end and returns its JSON result.
-fn load(launcher: &Launcher, args: &[String]) -> Result<Value, BoxError> {
-    let output = launcher
-        .command(1, args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()?;
-    if !output.status.success() {
-        return Err(format!("load {args:?} failed: {}", output.status).into());
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().ok_or("load printed nothing")?;
-    Ok(serde_json::from_str(last)?)
-}
-
-/// Idle clients holding connections open until their stdin closes.
-struct IdleClients {
-    children: Vec<(Child, Option<ChildStdin>)>,
-    /// Kept open until they exit, so their last line has somewhere to go.
-    stdouts: Vec<BufReader<ChildStdout>>,
-}
-
-impl Drop for IdleClients {
-    fn drop(&mut self) {
-        for (_, stdin) in &mut self.children {
-            drop(stdin.take());
-        }
-        for (child, _) in &mut self.children {
-            let _ = child.wait();
-        }
-    }
-}
-
-/// The results: for each row of the table, each server's samples, one per repetition.
-#[derive(Default)]
-struct Results {
-    rows: Vec<Row>,
-}
-
-struct Row {
-    label: String,
-    unit: &'static str,
-    higher_is_better: bool,
-    samples: BTreeMap<&'static str, Vec<f64>>,
-}
-
-impl Results {
-    fn record(
-        &mut self,
-        label: &str,
-        unit: &'static str,
-        higher_is_better: bool,
-        kind: Kind,
-        value: f64,
-    ) {
-        eprintln!("  {label:<34} {:<8} {value:>12.1} {unit}", kind.name());
-        let row = match self.rows.iter().position(|row| row.label == label) {
-            Some(index) => &mut self.rows[index],
-            None => {
-                self.rows.push(Row {
-                    label: label.to_owned(),
-                    unit,
-                    higher_is_better,
-                    samples: BTreeMap::new(),
-                });
-                self.rows.last_mut().expect("just pushed")
-            }
-        };
-        row.samples.entry(kind.name()).or_default().push(value);
-    }
-
-    fn table(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "| scenario | unit | raw | websock | axum | websock / raw | axum / raw |"
-        );
-        let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: | ---: |");
-        for row in &self.rows {
-            let cell = |name: &str| match row.samples.get(name) {
-                Some(samples) if !samples.is_empty() => spread(samples, 0),
-                _ => "n/a".to_owned(),
-            };
-            let ratio = |name: &str| match (row.samples.get(name), row.samples.get("raw")) {
-                (Some(ours), Some(raw)) if !ours.is_empty() && ours.len() == raw.len() => {
-                    // Per repetition: each ratio compares two runs made back to back.
-                    let ratios: Vec<f64> = ours.iter().zip(raw).map(|(a, b)| a / b).collect();
-                    format!("{}×", spread(&ratios, 2))
-                }
-                _ => "n/a".to_owned(),
-            };
-            let better = if row.higher_is_better {
-                "higher is better"
-            } else {
-                "lower is better"
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {} ({better}) | {} | {} | {} | {} | {} |",
-                row.label,
-                row.unit,
-                cell("raw"),
-                cell("websock"),
-                cell("axum"),
-                ratio("websock"),
-                ratio("axum"),
-            );
-        }
-        out
-    }
-
-    fn to_json(&self) -> Value {
-        Value::Array(
-            self.rows
-                .iter()
-                .map(|row| json!({ "scenario": row.label, "unit": row.unit, "samples": row.samples }))
-                .collect(),
-        )
-    }
-}
-
-fn median(samples: &[f64]) -> f64 {
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    }
-}
-
-/// `median (min–max)`, or just the value for one sample.
-fn spread(samples: &[f64], decimals: usize) -> String {
-    let min = samples.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let fmt = |value: f64| {
-        if decimals == 0 && value >= 10_000.0 {
-            group_thousands(value)
-        } else if decimals == 0 && value < 100.0 {
-            format!("{value:.1}")
-        } else {
-            format!("{value:.decimals$}")
-        }
-    };
-    if samples.len() == 1 {
-        fmt(samples[0])
-    } else {
-        format!("{} ({}–{})", fmt(median(samples)), fmt(min), fmt(max))
-    }
-}
-
-fn group_thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value.round());
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// What this machine is, for the report.
@@ -368,7 +163,7 @@ fn strings(args: &[&str]) -> Vec<String> {
 pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
     let smoke = args.flag("--smoke");
     let unpinned = args.flag("--unpinned");
-    let plan = Plan::new(smoke, args)?;
+    let mut plan = Plan::new(smoke, args)?;
     let json_path = args.string_or("--json", "");
     args.finish()?;
 
@@ -391,10 +186,18 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
 
     let mut results = Results::default();
     let mut notes = Vec::new();
+    if plan.servers.contains(&Kind::Uws) {
+        if let Err(why) = crate::uws::build() {
+            eprintln!("uWebSockets skipped: {why}");
+            notes.push(format!("uWebSockets skipped: {why}"));
+            plan.servers.retain(|&kind| kind != Kind::Uws);
+        }
+    }
     for rep in 0..plan.reps {
         // Alternate which server goes first.
-        let mut order = Kind::ALL;
-        order.rotate_left(rep % Kind::ALL.len());
+        let mut order = plan.servers.clone();
+        let first = rep % order.len();
+        order.rotate_left(first);
         eprintln!(
             "repetition {}/{} (load average {})",
             rep + 1,
@@ -404,7 +207,7 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
 
         if plan.runs("throughput") {
             for &(label, size, conns, window) in &plan.throughput {
-                for kind in order {
+                for kind in order.iter().copied() {
                     let server = ServerProcess::start(&launcher, kind)?;
                     let result = load(
                         &launcher,
@@ -431,7 +234,7 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
         }
 
         if plan.runs("latency") {
-            for kind in order {
+            for kind in order.iter().copied() {
                 let server = ServerProcess::start(&launcher, kind)?;
                 let result = load(
                     &launcher,
@@ -458,7 +261,7 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
         }
 
         if plan.runs("memory") {
-            for kind in order {
+            for kind in order.iter().copied() {
                 let steps = &plan.memory_steps;
                 for (count, per_conn) in memory(&launcher, kind, "idle", steps, &mut notes)? {
                     let label =
@@ -469,7 +272,7 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
         }
 
         if plan.runs("connrate") {
-            for kind in order {
+            for kind in order.iter().copied() {
                 let server = ServerProcess::start(&launcher, kind)?;
                 let result = load(
                     &launcher,
@@ -524,7 +327,8 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
 
         if plan.runs("fanout") {
             // axum has no fan-out route: it would be the raw loop again, behind axum's types.
-            for kind in order.into_iter().filter(|kind| *kind != Kind::Axum) {
+            let fanout_servers = order.iter().copied();
+            for kind in fanout_servers.filter(|kind| matches!(kind, Kind::Websock | Kind::Raw)) {
                 let server = ServerProcess::start(&launcher, kind)?;
                 let result = load(
                     &launcher,
@@ -554,6 +358,18 @@ pub(crate) fn run(args: &mut Args) -> Result<(), BoxError> {
 
         if plan.runs("deflate") {
             deflate(&launcher, &plan, smoke, &mut results, &mut notes)?;
+        }
+
+        let uws = plan.servers.contains(&Kind::Uws);
+        if plan.runs("fanout-channels") {
+            let scale = &plan.scale;
+            scale_suite::fanout_channels(&launcher, scale, uws, &mut results, &mut notes)?;
+        }
+        if plan.runs("presence") {
+            scale_suite::presence(&launcher, &plan.scale, &mut results, &mut notes)?;
+        }
+        if plan.runs("presence-cluster") {
+            scale_suite::presence_cluster(&launcher, &plan.scale, &mut results, &mut notes)?;
         }
     }
 
@@ -599,7 +415,7 @@ fn number(result: &Value, key: &str) -> Result<f64, BoxError> {
 }
 
 /// Notes failed or broken connections: figures from a run that lost connections are suspect.
-fn check(notes: &mut Vec<String>, kind: Kind, scenario: &str, result: &Value) {
+pub(crate) fn check(notes: &mut Vec<String>, kind: Kind, scenario: &str, result: &Value) {
     for key in ["failed_conns", "broken_conns"] {
         if let Some(count) = result[key].as_u64().filter(|&count| count > 0) {
             notes.push(format!("{scenario} / {}: {count} {key}", kind.name()));
