@@ -40,6 +40,39 @@ pub(crate) async fn guard<F: Future>(callback: F, timeout: Option<Duration>) -> 
     .await
 }
 
+/// [`guard`] for the event loop's callbacks: the timeout borrows the connection's one timer
+/// (see `keepalive`) instead of keeping a `Sleep` of its own in every idle connection's task.
+/// Also returns whether the timer was moved, so the caller can set it back.
+pub(crate) async fn guard_on<F: Future>(
+    callback: F,
+    timeout: Option<Duration>,
+    mut timer: Pin<&mut tokio::time::Sleep>,
+) -> (Outcome<F::Output>, bool) {
+    let mut callback = pin!(callback);
+    let mut armed = false;
+    let outcome = poll_fn(|cx| {
+        match catch_unwind(AssertUnwindSafe(|| callback.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => return Poll::Ready(Outcome::Done(output)),
+            Err(payload) => return Poll::Ready(Outcome::Panicked(panic_message(&*payload))),
+            Ok(Poll::Pending) => {}
+        }
+        let Some(timeout) = timeout else {
+            return Poll::Pending;
+        };
+        if !armed {
+            armed = true;
+            let deadline = crate::timer::deadline_after(tokio::time::Instant::now(), timeout);
+            timer.as_mut().reset(deadline);
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Outcome::TimedOut),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    (outcome, armed)
+}
+
 /// Polls `future` to completion, catching a panic: for layers built on the runtime (the
 /// channels crate isolates each channel's callbacks with it).
 pub async fn catch_panic<F: Future>(future: F) -> Result<F::Output, String> {

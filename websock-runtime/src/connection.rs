@@ -5,12 +5,12 @@ use crate::{
     Close, CloseCode, Config, Context, Control, ControlPayload, Frame, Handler, Message,
     RequestInfo, TerminateReason, Timeout,
     callback::{self, Outcome},
+    clock::{Clock, Due},
     close::PeerClose,
     handle::Shared,
     handler::{Error, ErrorKind},
     reply::{Frames, Stop},
     server_handle::Slot,
-    timer::deadline_after,
     wire::{Agreed, Deflater, Inbound, Inflater, Reader, WireError, Writer},
 };
 use std::{
@@ -27,7 +27,6 @@ use tokio::{
     io::{AsyncRead, AsyncWrite},
     time::{Instant, Sleep},
 };
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -146,7 +145,7 @@ struct Connection<S> {
     reader: Reader,
     writer: Writer,
     shared: Arc<Shared>,
-    config: Config,
+    config: Arc<Config>,
     slot: Option<Slot>,
     /// Frames were handed to the socket since its last complete flush.
     dirty: bool,
@@ -156,7 +155,7 @@ struct Connection<S> {
 pub(crate) struct Start<H: Handler> {
     pub(crate) init: H::Init,
     pub(crate) request: Box<RequestInfo>,
-    pub(crate) config: Config,
+    pub(crate) config: Arc<Config>,
     pub(crate) slot: Option<Slot>,
     /// permessage-deflate, when negotiated.
     pub(crate) deflate: Option<Agreed>,
@@ -169,7 +168,12 @@ pub(crate) struct Start<H: Handler> {
 /// (Every byte of this future is paid by every idle connection.)
 // The box is the point: see the unboxing below.
 #[allow(clippy::boxed_local)]
-pub(crate) fn run<H, S>(stream: S, start: Box<Start<H>>) -> impl Future<Output = ()> + Send
+/// `early`: bytes already read from the stream past the request (hyper's), read first.
+pub(crate) fn run<H, S>(
+    stream: S,
+    start: Box<Start<H>>,
+    early: bytes::Bytes,
+) -> impl Future<Output = ()> + Send
 where
     H: Handler,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -194,6 +198,7 @@ where
         .as_ref()
         .map(|slot| slot.server().inbound_budget().clone());
     let mut reader = Reader::new(budget);
+    reader.seed(&early);
     let mut writer = Writer::default();
     if let Some(agreed) = deflate {
         reader.set_inflater(Inflater::new(agreed.inflate));
@@ -295,36 +300,12 @@ where
     /// The event loop: one event at a time, each handed to its callback.
     async fn serve<H: Handler>(&mut self, handler: &mut H, ctx: &mut Context<H>) -> Ending {
         let timeout = self.config.callback_timeout;
-        let shutdown_token = self
-            .slot
-            .as_ref()
-            .map(|slot| slot.server().shutdown_token().clone());
-        let mut shutdown = pin!(async {
-            match &shutdown_token {
-                Some(token) => token.cancelled().await,
-                None => std::future::pending().await,
-            }
-        });
-        // Polled once to register this task's waker; after that, the token's flag is read
-        // instead: polling a registered `Notified` takes the server-wide token's lock, on every
-        // pass of every connection's loop.
-        let mut shutdown_registered = false;
         // Armed when a draining connection sees the shutdown: its turn to close.
         let mut drain: Option<Pin<Box<Sleep>>> = None;
-        let idle_timeout = self.config.idle_timeout;
-        let mut last_activity = Instant::now();
-        let mut idle = pin!(tokio::time::sleep_until(deadline_after(
-            last_activity,
-            idle_timeout.unwrap_or_default()
-        )));
-        // Boxed, and made with the first `send_after`: most connections never set a timer, and
-        // every byte inline here is paid by every idle connection.
-        let mut timer: Option<Pin<Box<Sleep>>> = None;
-        let mut timer_armed: Option<Instant> = None;
-        let mut ping = self
-            .config
-            .ping_interval
-            .map(|period| tokio::time::interval_at(deadline_after(Instant::now(), period), period));
+        // One timer for the idle timeout, the pings, `send_after` and the callback timeout
+        // (see `clock`).
+        let mut clock = Clock::new(self.config.idle_timeout, self.config.ping_interval);
+        let mut sleep = pin!(tokio::time::sleep_until(clock.deadline(None)));
         let mut mailbox_first = false;
         let limits = self.config.limits();
 
@@ -338,14 +319,12 @@ where
 
             let event = poll_fn(|cx| {
                 loop {
-                    let shutting_down = if shutdown_registered {
-                        shutdown_token
-                            .as_ref()
-                            .is_some_and(CancellationToken::is_cancelled)
-                    } else {
-                        shutdown_registered = true;
-                        shutdown.as_mut().poll(cx).is_ready()
-                    };
+                    // The first pass leaves this task's waker with the server (see
+                    // `shutdown_wakers`); every pass reads the flag.
+                    let shutting_down = self
+                        .slot
+                        .as_mut()
+                        .is_some_and(|slot| slot.shutting_down(cx));
                     if shutting_down && self.drain_turn(&mut drain, cx).is_ready() {
                         let code = self
                             .slot
@@ -388,49 +367,28 @@ where
                         } else if reading {
                             let read = self.reader.poll_next(&mut self.io, cx, limits);
                             if let Poll::Ready(read) = read {
-                                last_activity = Instant::now();
+                                clock.touch(Instant::now());
                                 return Poll::Ready(self.inbound(read));
                             }
                         }
                     }
 
-                    if let Some(deadline) = ctx.timers.next_deadline() {
-                        let timer = timer
-                            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                        if timer_armed != Some(deadline) {
-                            timer.as_mut().reset(deadline);
-                            timer_armed = Some(deadline);
+                    match clock.poll(sleep.as_mut(), ctx.timers.next_deadline(), cx) {
+                        Poll::Ready(Due::Idle) => {
+                            let close = Close::new(CloseCode::GOING_AWAY, "idle timeout");
+                            return Poll::Ready(Event::End(Ending::new(
+                                TerminateReason::Timeout(Timeout::Idle),
+                                Some(close),
+                            )));
                         }
-                        if timer.as_mut().poll(cx).is_ready() {
-                            timer_armed = None;
+                        Poll::Ready(Due::Ping) => return Poll::Ready(Event::Ping),
+                        Poll::Ready(Due::Timer) => {
                             if let Some(info) = ctx.timers.pop_due(Instant::now()) {
                                 return Poll::Ready(Event::Info(info));
                             }
                             continue;
                         }
-                    }
-
-                    if let Some(limit) = idle_timeout {
-                        if idle.as_mut().poll(cx).is_ready() {
-                            let deadline = deadline_after(last_activity, limit);
-                            if deadline <= Instant::now() {
-                                let close = Close::new(CloseCode::GOING_AWAY, "idle timeout");
-                                return Poll::Ready(Event::End(Ending::new(
-                                    TerminateReason::Timeout(Timeout::Idle),
-                                    Some(close),
-                                )));
-                            }
-                            // Frames arrived since it was set: move it instead of resetting
-                            // the timer on every frame.
-                            idle.as_mut().reset(deadline);
-                            continue;
-                        }
-                    }
-
-                    if let Some(ping) = &mut ping {
-                        if ping.poll_tick(cx).is_ready() {
-                            return Poll::Ready(Event::Ping);
-                        }
+                        Poll::Pending => {}
                     }
 
                     // Nothing else is ready: write everything queued with one flush.
@@ -448,20 +406,25 @@ where
             })
             .await;
 
-            let outcome = match event {
+            let (outcome, moved) = match event {
                 Event::Message(message) => {
-                    callback::guard(handler.handle_in(message, ctx), timeout).await
+                    callback::guard_on(handler.handle_in(message, ctx), timeout, sleep.as_mut()).await
                 }
                 Event::Control(control) => {
-                    callback::guard(handler.handle_control(control, ctx), timeout).await
+                    callback::guard_on(handler.handle_control(control, ctx), timeout, sleep.as_mut()).await
                 }
-                Event::Info(info) => callback::guard(handler.handle_info(info, ctx), timeout).await,
+                Event::Info(info) => {
+                    callback::guard_on(handler.handle_info(info, ctx), timeout, sleep.as_mut()).await
+                }
                 Event::Ping => {
                     ctx.push(Frame::Ping(ControlPayload::empty()));
                     continue;
                 }
                 Event::End(ending) => return ending,
             };
+            if moved {
+                sleep.as_mut().reset(clock.deadline(ctx.timers.next_deadline()));
+            }
             match outcome {
                 Outcome::Done(mut reply) => {
                     // The usual reply, one frame with nothing pushed before it, goes straight to
@@ -683,5 +646,64 @@ where
                 .dropped_infos
                 .fetch_add(dropped_infos, Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Reply;
+    use std::mem::size_of;
+
+    struct Echo;
+
+    impl Handler for Echo {
+        type Init = ();
+        type Info = ();
+
+        async fn init(_: (), _: &mut Context<Self>) -> Result<Self, Close> {
+            Ok(Echo)
+        }
+
+        async fn handle_in(&mut self, message: Message, _: &mut Context<Self>) -> Reply {
+            match message {
+                Message::Text(text) => Reply::text(text),
+                Message::Binary(bytes) => Reply::binary(bytes),
+            }
+        }
+    }
+
+    fn start() -> Box<Start<Echo>> {
+        let request = http::Request::get("/echo").body(()).unwrap();
+        Box::new(Start {
+            init: (),
+            request: Box::new(RequestInfo::from_request(&request)),
+            config: Arc::default(),
+            slot: None,
+            deflate: None,
+        })
+    }
+
+    /// Every byte of the connection's future is held by every idle connection (in tokio's
+    /// task cell, rounded up to 128 bytes): a guard against it growing back.
+    #[test]
+    fn the_connection_future_stays_small() {
+        let (stream, _client) = tokio::io::duplex(64);
+        let future = run(stream, start(), bytes::Bytes::new());
+        let size = std::mem::size_of_val(&future);
+        println!("connection future: {size} B");
+        println!(
+            "Connection {}, Context {}, Reader {}, Writer {}, Config {}, RequestInfo {}, \
+             Sleep {}, Span {}",
+            size_of::<Connection<tokio::io::DuplexStream>>(),
+            size_of::<Context<Echo>>(),
+            size_of::<Reader>(),
+            size_of::<Writer>(),
+            size_of::<Config>(),
+            size_of::<RequestInfo>(),
+            size_of::<Sleep>(),
+            size_of::<tracing::Span>(),
+        );
+        assert!(size <= 2048, "the connection future is {size} B");
     }
 }

@@ -23,8 +23,8 @@ pub struct Context<H: Handler> {
     mailbox_capacity: usize,
     // The mailbox is made when a handle is first asked for: most connections of a plain
     // request/response endpoint never need one, and it is the largest part of an idle one.
-    // One cell for both: every byte here is paid by every idle connection.
-    handle: OnceLock<(Handle<H>, Mailbox<H::Info>)>,
+    // One cell for both, boxed: every byte here is paid by every idle connection.
+    handle: OnceLock<Box<(Handle<H>, Mailbox<H::Info>)>>,
     request: Box<RequestInfo>,
     pub(crate) outbox: VecDeque<Frame>,
     pub(crate) timers: Timers<H::Info>,
@@ -63,7 +63,7 @@ impl<H: Handler> Context<H> {
     pub fn handle(&self) -> &Handle<H> {
         &self
             .handle
-            .get_or_init(|| Handle::new(self.mailbox_capacity, self.shared.clone()))
+            .get_or_init(|| Box::new(Handle::new(self.mailbox_capacity, self.shared.clone())))
             .0
     }
 
@@ -130,7 +130,7 @@ impl<H: Handler> Context<H> {
     /// This connection's queues right now.
     pub fn stats(&self) -> Stats {
         match self.handle.get() {
-            Some((handle, _)) => handle.stats(),
+            Some(cell) => cell.0.stats(),
             None => Stats {
                 buffered_bytes: self.shared.buffered.load(Ordering::Relaxed),
                 mailbox_len: 0,
@@ -141,7 +141,7 @@ impl<H: Handler> Context<H> {
 
     /// The mailbox, once a handle was made.
     pub(crate) fn mailbox(&mut self) -> Option<&mut Mailbox<H::Info>> {
-        self.handle.get_mut().map(|(_, mailbox)| mailbox)
+        self.handle.get_mut().map(|cell| &mut cell.1)
     }
 
     /// Refuses further infos and closes, and drops what is queued; returns how many infos were

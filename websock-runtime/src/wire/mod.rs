@@ -17,7 +17,7 @@ mod inbound_budget;
 mod inflater;
 mod mask;
 mod negotiate;
-mod read_pool;
+mod buffer_pool;
 mod reader;
 mod writer;
 mod zlib_pool;

@@ -5,7 +5,7 @@ use super::{
     header::{self, Header, OpCode},
     inbound_budget::{Charge, InboundBudget},
     inflater::Inflater,
-    mask, read_pool,
+    buffer_pool, mask,
 };
 use crate::Utf8Bytes;
 use bytes::{Buf, Bytes, BytesMut};
@@ -63,7 +63,8 @@ pub(crate) struct Reader {
     /// the bytes here the buffer may grow for the next one (see `make_room`).
     read_ahead: u32,
     /// permessage-deflate, when negotiated.
-    inflater: Option<Inflater>,
+    // Boxed: inline, every idle connection would pay for it, compressing or not.
+    inflater: Option<Box<Inflater>>,
 }
 
 /// The most a client's earlier frames let the buffer grow ahead of the bytes that arrived.
@@ -82,9 +83,16 @@ impl Reader {
         }
     }
 
+    /// Starts from `bytes` the client sent before the connection took over its socket.
+    pub(crate) fn seed(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.buffer = BytesMut::from(bytes);
+        }
+    }
+
     /// Accepts compressed messages (RSV1) from now on, inflated by `inflater`.
     pub(crate) fn set_inflater(&mut self, inflater: Inflater) {
-        self.inflater = Some(inflater);
+        self.inflater = Some(Box::new(inflater));
     }
 
     /// The next message or control frame from `io`.
@@ -166,7 +174,7 @@ impl Reader {
             None => (header::MAX_LEN, limits.read_buffer),
         };
         if self.buffer.capacity() == 0 {
-            self.buffer = read_pool::take(limits.read_buffer);
+            self.buffer = buffer_pool::take(limits.read_buffer);
         }
         let len = self.buffer.len();
         if self.buffer.capacity() - len >= needed {
@@ -182,7 +190,7 @@ impl Reader {
     /// the connection is about to wait, so an idle connection holds no read buffer.
     pub(crate) fn release_buffer(&mut self, limits: Limits) {
         if self.buffer.is_empty() && self.buffer.capacity() != 0 {
-            read_pool::give(std::mem::take(&mut self.buffer), limits.read_buffer);
+            buffer_pool::give(std::mem::take(&mut self.buffer), limits.read_buffer);
         }
     }
 
@@ -308,7 +316,7 @@ impl Drop for Reader {
     fn drop(&mut self) {
         if self.buffer.capacity() != 0 {
             self.buffer.clear();
-            read_pool::give(std::mem::take(&mut self.buffer), 0);
+            buffer_pool::give(std::mem::take(&mut self.buffer), 0);
         }
     }
 }

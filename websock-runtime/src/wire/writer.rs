@@ -8,6 +8,7 @@
 //! segments it finished and moves a pointer into the next one; nothing left is ever moved.
 
 use super::{
+    buffer_pool,
     deflater::{self, Deflater},
     header::{self, OpCode},
 };
@@ -24,9 +25,9 @@ use tokio::io::AsyncWrite;
 /// Payloads shorter than this are copied next to their header; longer ones are queued without
 /// a copy (a copy this small costs less than the extra segment).
 const COPY_BELOW: usize = 4 << 10;
-/// An emptied tail larger than this is freed rather than kept for the next frames, so a
-/// connection that once sent many frames at once does not hold that memory while idle.
-const KEEP_CAPACITY: usize = 16 << 10;
+/// The room asked of the thread's buffer pool when gathering starts (the reader's default read
+/// buffer, so either side can reuse the other's).
+const POOLED: usize = 4 << 10;
 /// The most segments handed to one vectored write (Linux takes up to 1,024).
 const MAX_SLICES: usize = 64;
 
@@ -35,14 +36,16 @@ const MAX_SLICES: usize = 64;
 pub(crate) struct Writer {
     /// Segments written before `tail`, oldest first.
     queue: VecDeque<Bytes>,
-    /// Small frames and headers gathered after the queue.
+    /// Small frames and headers gathered after the queue: borrowed from the thread's buffer
+    /// pool while there is something to write, so an idle connection holds none.
     tail: BytesMut,
     /// Bytes queued and not yet taken by the socket: the queue's and the tail's.
     buffered: usize,
     /// Our close frame is queued: nothing may follow it (RFC 6455 §5.5.1).
     closed: bool,
     /// permessage-deflate, when negotiated.
-    deflater: Option<Deflater>,
+    // Boxed: inline, every idle connection would pay for it, compressing or not.
+    deflater: Option<Box<Deflater>>,
 }
 
 impl Writer {
@@ -53,7 +56,7 @@ impl Writer {
 
     /// Compresses data messages from now on (RFC 7692).
     pub(crate) fn set_deflater(&mut self, deflater: Deflater) {
-        self.deflater = Some(deflater);
+        self.deflater = Some(Box::new(deflater));
     }
 
     /// Queues a data or control frame, compressed when permessage-deflate was negotiated and
@@ -110,7 +113,7 @@ impl Writer {
         }
         if frame.len() < COPY_BELOW {
             self.buffered += frame.len();
-            self.tail.extend_from_slice(&frame);
+            self.room(frame.len()).extend_from_slice(&frame);
         } else {
             self.push_segment(frame);
         }
@@ -142,7 +145,7 @@ impl Writer {
             !matches!(opcode, OpCode::Ping | OpCode::Pong | OpCode::Close) || len <= 125,
             "a {opcode:?} frame of {len} bytes"
         );
-        self.tail.reserve(header::MAX_LEN + len);
+        self.room(header::MAX_LEN + len);
         self.write_header(opcode, len);
         self.tail.extend_from_slice(prefix);
         self.tail.extend_from_slice(payload);
@@ -150,9 +153,20 @@ impl Writer {
     }
 
     fn write_header(&mut self, opcode: OpCode, len: usize) {
-        let before = self.tail.len();
-        header::write(&mut self.tail, opcode, len);
+        let tail = self.room(header::MAX_LEN);
+        let before = tail.len();
+        header::write(tail, opcode, len);
         self.buffered += self.tail.len() - before;
+    }
+
+    /// The tail, with room for `additional` more bytes.
+    fn room(&mut self, additional: usize) -> &mut BytesMut {
+        if self.tail.capacity() == 0 {
+            self.tail = buffer_pool::take(additional.max(POOLED));
+        } else {
+            self.tail.reserve(additional);
+        }
+        &mut self.tail
     }
 
     /// Queues `segment` after everything gathered so far.
@@ -194,10 +208,9 @@ impl Writer {
             }
             self.advance(written);
         }
-        if self.tail.capacity() > KEEP_CAPACITY {
-            self.tail = BytesMut::new();
-        } else {
-            self.tail.clear();
+        // Everything was written: the tail goes back to the pool (a large one is freed).
+        if self.tail.capacity() != 0 {
+            buffer_pool::give(std::mem::take(&mut self.tail), POOLED);
         }
         if self.queue.capacity() > MAX_SLICES {
             self.queue = VecDeque::new();
@@ -248,6 +261,8 @@ mod tests {
         per_write: usize,
         vectored: bool,
         refuse_next: bool,
+        /// Writes that took bytes.
+        writes: usize,
     }
 
     impl AsyncWrite for Drip {
@@ -268,6 +283,7 @@ mod tests {
             if !self.refuse_next {
                 return Poll::Pending;
             }
+            self.writes += 1;
             let mut budget = self.per_write;
             for slice in slices {
                 let n = slice.len().min(budget);
@@ -296,20 +312,53 @@ mod tests {
         writer: &mut Writer,
         per_write: usize,
         vectored: bool,
-        mut between: impl FnMut(&Writer),
+        between: impl FnMut(&Writer),
     ) -> Vec<u8> {
+        drain_counting(writer, per_write, vectored, between).0
+    }
+
+    /// [`drain`], also returning how many writes it took.
+    fn drain_counting(
+        writer: &mut Writer,
+        per_write: usize,
+        vectored: bool,
+        mut between: impl FnMut(&Writer),
+    ) -> (Vec<u8>, usize) {
         let mut io = Drip {
             taken: Vec::new(),
             per_write,
             vectored,
             refuse_next: false,
+            writes: 0,
         };
         let mut cx = Context::from_waker(std::task::Waker::noop());
         while writer.poll_flush(&mut io, &mut cx).is_pending() {
             between(writer);
         }
         assert_eq!(writer.buffered(), 0);
-        io.taken
+        (io.taken, io.writes)
+    }
+
+    #[test]
+    fn a_64_kib_frame_goes_out_in_one_write_with_its_header() {
+        let payload = Bytes::from(vec![3u8; 64 << 10]);
+        let mut writer = Writer::default();
+        writer.push(Frame::Binary(payload.clone()));
+        let (out, writes) = drain_counting(&mut writer, usize::MAX, true, |_| {});
+        assert_eq!(writes, 1, "header and payload in one vectored write");
+        assert_eq!(&out[..4], &[0x82, 127, 0, 0]);
+        assert_eq!(out.len(), 10 + payload.len());
+        assert!(out[10..] == payload[..]);
+    }
+
+    #[test]
+    fn an_idle_writer_holds_no_buffer() {
+        let mut writer = Writer::default();
+        writer.push(Frame::text("hello"));
+        writer.push(Frame::Binary(Bytes::from(vec![1u8; 10_000])));
+        drain(&mut writer, 777, true, |_| {});
+        assert_eq!(writer.tail.capacity(), 0, "the tail went back to the pool");
+        assert!(writer.queue.is_empty());
     }
 
     /// What the frames below look like on the wire, written one at a time into one buffer.
