@@ -5,7 +5,7 @@ use super::{
     header::{self, Header, OpCode},
     inbound_budget::{Charge, InboundBudget},
     inflater::Inflater,
-    buffer_pool, mask,
+    mask, read_pool,
 };
 use crate::Utf8Bytes;
 use bytes::{Buf, Bytes, BytesMut};
@@ -174,7 +174,7 @@ impl Reader {
             None => (header::MAX_LEN, limits.read_buffer),
         };
         if self.buffer.capacity() == 0 {
-            self.buffer = buffer_pool::take(limits.read_buffer);
+            self.buffer = read_pool::take(limits.read_buffer);
         }
         let len = self.buffer.len();
         if self.buffer.capacity() - len >= needed {
@@ -190,7 +190,7 @@ impl Reader {
     /// the connection is about to wait, so an idle connection holds no read buffer.
     pub(crate) fn release_buffer(&mut self, limits: Limits) {
         if self.buffer.is_empty() && self.buffer.capacity() != 0 {
-            buffer_pool::give(std::mem::take(&mut self.buffer), limits.read_buffer);
+            read_pool::give(std::mem::take(&mut self.buffer), limits.read_buffer);
         }
     }
 
@@ -316,7 +316,7 @@ impl Drop for Reader {
     fn drop(&mut self) {
         if self.buffer.capacity() != 0 {
             self.buffer.clear();
-            buffer_pool::give(std::mem::take(&mut self.buffer), 0);
+            read_pool::give(std::mem::take(&mut self.buffer), 0);
         }
     }
 }

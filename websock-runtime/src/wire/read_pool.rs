@@ -1,9 +1,8 @@
-//! Each worker thread's spare buffers, for reading and writing.
+//! Each worker thread's spare read buffers.
 //!
 //! A connection takes a buffer when its socket may have bytes and gives it back once the socket
-//! has none left and every frame in it has been handed out; it takes one to gather the frames
-//! it writes and gives it back once the socket took them all. So 10,000 idle connections hold
-//! no buffers while a busy one reuses the same few. A buffer whose payloads are still held by
+//! has none left and every frame in it has been handed out, so 10,000 idle connections hold no
+//! read buffers while a busy one reuses the same few. A buffer whose payloads are still held by
 //! a handler cannot be reused; it is dropped, and freed when the last payload goes.
 
 use bytes::BytesMut;
