@@ -27,7 +27,6 @@ use tokio::{
     io::{AsyncRead, AsyncWrite},
     time::{Instant, Sleep},
 };
-use tracing::Instrument;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -189,6 +188,9 @@ where
     } = *start;
     let span =
         tracing::info_span!("websocket", path = %request.path(), peer = ?request.peer_addr());
+    // Entered on every poll, as `Instrumented` would, but boxed, and left out when no
+    // subscriber wants it: inline, its 40 bytes would be paid by every idle connection.
+    let span = (!span.is_disabled()).then(|| Box::new(span));
     let shared = Arc::new(Shared {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         ..Shared::default()
@@ -213,18 +215,28 @@ where
         slot,
         dirty: false,
     };
-    async move { conn.run(init, &mut ctx).await }.instrument(span)
+    // Boxed: what a future captures keeps its place in it for good, and a handler's `Init` can
+    // be large.
+    let init = Box::new(init);
+    async move {
+        let mut connection = pin!(conn.run(init, &mut ctx));
+        poll_fn(|cx| {
+            let _entered = span.as_deref().map(tracing::Span::enter);
+            connection.as_mut().poll(cx)
+        })
+        .await
+    }
 }
 
 impl<S> Connection<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    async fn run<H: Handler>(&mut self, init: H::Init, ctx: &mut Context<H>) {
+    async fn run<H: Handler>(&mut self, init: Box<H::Init>, ctx: &mut Context<H>) {
         let timeout = self.config.callback_timeout;
         // The init, terminate and finish states run once: boxed, they do not add to the size of
         // every idle connection's task, which is as large as its largest inline state.
-        let mut handler = match Box::pin(callback::guard(H::init(init, ctx), timeout)).await {
+        let mut handler = match Box::pin(callback::guard(H::init(*init, ctx), timeout)).await {
             Outcome::Done(Ok(handler)) => handler,
             Outcome::Done(Err(close)) => {
                 tracing::debug!(%close, "init refused the connection");
