@@ -32,7 +32,14 @@ pub(crate) struct Clock {
 impl Clock {
     /// Starts now; make the caller's `Sleep` with [`deadline`](Self::deadline)`(None)`.
     pub(crate) fn new(idle_timeout: Option<Duration>, ping_interval: Option<Duration>) -> Self {
-        let now = Instant::now();
+        Self::starting_at(Instant::now(), idle_timeout, ping_interval)
+    }
+
+    fn starting_at(
+        now: Instant,
+        idle_timeout: Option<Duration>,
+        ping_interval: Option<Duration>,
+    ) -> Self {
         Self {
             idle_timeout,
             ping_interval,
@@ -105,77 +112,78 @@ mod tests {
     use super::*;
     use std::{future::poll_fn, pin::pin};
 
-    async fn next(clock: &mut Clock, mut sleep: Pin<&mut Sleep>, timer: Option<Instant>) -> Due {
-        poll_fn(|cx| clock.poll(sleep.as_mut(), timer, cx)).await
-    }
-
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn pings_every_interval_and_times_out_after_silence() {
+    #[test]
+    fn pings_every_interval_and_times_out_after_silence() {
         let start = Instant::now();
-        let mut clock = Clock::new(Some(secs(60)), Some(secs(30)));
-        let mut sleep = pin!(tokio::time::sleep_until(clock.deadline(None)));
-        assert_eq!(next(&mut clock, sleep.as_mut(), None).await, Due::Ping);
-        assert_eq!(Instant::now() - start, secs(30));
+        let at = |n| start + secs(n);
+        let mut clock = Clock::starting_at(start, Some(secs(60)), Some(secs(30)));
+        assert_eq!(clock.deadline(None), at(30));
+        assert_eq!(clock.due(at(29), None), None);
+        assert_eq!(clock.due(at(30), None), Some(Due::Ping));
+        assert_eq!(clock.deadline(None), at(60));
         // The client answers at 45 s: the idle deadline moves to 105 s, after the next pings.
-        tokio::time::sleep(secs(15)).await;
-        clock.touch(Instant::now());
-        assert_eq!(next(&mut clock, sleep.as_mut(), None).await, Due::Ping);
-        assert_eq!(Instant::now() - start, secs(60));
-        assert_eq!(next(&mut clock, sleep.as_mut(), None).await, Due::Ping);
-        assert_eq!(Instant::now() - start, secs(90));
-        assert_eq!(next(&mut clock, sleep.as_mut(), None).await, Due::Idle);
-        assert_eq!(Instant::now() - start, secs(105));
+        clock.touch(at(45));
+        assert_eq!(clock.due(at(60), None), Some(Due::Ping));
+        assert_eq!(clock.due(at(90), None), Some(Due::Ping));
+        assert_eq!(clock.deadline(None), at(105));
+        assert_eq!(clock.due(at(104), None), None);
+        assert_eq!(clock.due(at(105), None), Some(Due::Idle));
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn without_pings_only_the_idle_timeout_fires() {
+    #[test]
+    fn a_late_ping_is_sent_once_and_the_next_one_is_an_interval_later() {
         let start = Instant::now();
-        let mut clock = Clock::new(Some(secs(10)), None);
-        let mut sleep = pin!(tokio::time::sleep_until(clock.deadline(None)));
-        tokio::time::sleep(secs(4)).await;
-        clock.touch(Instant::now());
-        assert_eq!(next(&mut clock, sleep.as_mut(), None).await, Due::Idle);
-        assert_eq!(Instant::now() - start, secs(14));
+        let mut clock = Clock::starting_at(start, None, Some(secs(30)));
+        // A callback ran for 100 s: three pings were missed, one goes.
+        assert_eq!(clock.due(start + secs(100), None), Some(Due::Ping));
+        assert_eq!(clock.due(start + secs(100), None), None);
+        assert_eq!(clock.deadline(None), start + secs(130));
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn with_nothing_on_nothing_fires() {
-        let mut clock = Clock::new(None, None);
-        let mut sleep = pin!(tokio::time::sleep_until(clock.deadline(None)));
-        let waited = tokio::time::timeout(
-            secs(86_400 * 365),
-            next(&mut clock, sleep.as_mut(), None),
-        )
-        .await;
-        assert!(waited.is_err());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_timer_set_later_fires_before_the_pings() {
+    #[test]
+    fn a_timer_comes_after_the_idle_timeout_and_the_ping_and_can_be_earlier() {
         let start = Instant::now();
-        let mut clock = Clock::new(Some(secs(60)), Some(secs(30)));
-        let mut sleep = pin!(tokio::time::sleep_until(clock.deadline(None)));
+        let mut clock = Clock::starting_at(start, Some(secs(60)), Some(secs(30)));
         let timer = Some(start + secs(7));
-        assert_eq!(next(&mut clock, sleep.as_mut(), timer).await, Due::Timer);
-        assert_eq!(Instant::now() - start, secs(7));
-        // Taken by the caller: the ping is next.
-        assert_eq!(next(&mut clock, sleep.as_mut(), None).await, Due::Ping);
-        assert_eq!(Instant::now() - start, secs(30));
+        assert_eq!(clock.deadline(timer), start + secs(7));
+        assert_eq!(clock.due(start + secs(6), timer), None);
+        assert_eq!(clock.due(start + secs(7), timer), Some(Due::Timer));
+        let late = Some(start + secs(20));
+        assert_eq!(clock.due(start + secs(70), late), Some(Due::Idle));
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_timer_moved_away_is_brought_back() {
-        // The callback timeout borrows the `Sleep`; `deadline` is where it goes back.
+    #[tokio::test]
+    async fn with_nothing_on_the_deadline_is_never() {
         let start = Instant::now();
-        let mut clock = Clock::new(None, Some(secs(5)));
+        let clock = Clock::starting_at(start, None, None);
+        assert!(clock.deadline(None) > start + secs(86_400 * 365 * 10));
+        let mut clock = Clock::new(None, None);
+        let mut sleep = pin!(tokio::time::sleep_until(start));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        // Not even polled: the elapsed `Sleep` says nothing.
+        assert!(clock.poll(sleep.as_mut(), None, &mut cx).is_pending());
+    }
+
+    #[tokio::test]
+    async fn the_sleep_is_moved_forward_and_fires_for_what_is_due() {
+        let mut clock = Clock::new(Some(Duration::from_millis(40)), None);
         let mut sleep = pin!(tokio::time::sleep_until(clock.deadline(None)));
-        sleep.as_mut().reset(start + secs(100));
-        sleep.as_mut().reset(clock.deadline(None));
-        assert_eq!(next(&mut clock, sleep.as_mut(), None).await, Due::Ping);
-        assert_eq!(Instant::now() - start, secs(5));
+        // Activity after the `Sleep` was set: it fires, finds nothing due, moves on.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let touched = Instant::now();
+        clock.touch(touched);
+        let due = poll_fn(|cx| clock.poll(sleep.as_mut(), None, cx)).await;
+        assert_eq!(due, Due::Idle);
+        assert!(Instant::now() >= touched + Duration::from_millis(40));
+        // A timer earlier than the `Sleep` pulls it in.
+        let mut clock = Clock::new(Some(secs(60)), None);
+        let mut sleep = pin!(tokio::time::sleep_until(clock.deadline(None)));
+        let timer = Some(Instant::now() + Duration::from_millis(10));
+        let due = poll_fn(|cx| clock.poll(sleep.as_mut(), timer, cx)).await;
+        assert_eq!(due, Due::Timer);
     }
 }
