@@ -311,15 +311,13 @@ where
 
     /// The event loop: one event at a time, each handed to its callback.
     async fn serve<H: Handler>(&mut self, handler: &mut H, ctx: &mut Context<H>) -> Ending {
-        let timeout = self.config.callback_timeout;
         // Armed when a draining connection sees the shutdown: its turn to close.
         let mut drain: Option<Pin<Box<Sleep>>> = None;
         // One timer for the idle timeout, the pings, `send_after` and the callback timeout
         // (see `clock`).
-        let mut clock = Clock::new(self.config.idle_timeout, self.config.ping_interval);
-        let mut sleep = pin!(tokio::time::sleep_until(clock.deadline(None)));
+        let mut clock = Clock::new(&self.config);
+        let mut sleep = pin!(tokio::time::sleep_until(clock.deadline(&self.config, None)));
         let mut mailbox_first = false;
-        let limits = self.config.limits();
 
         loop {
             if let Err(ending) = self.write_outbox(ctx) {
@@ -377,6 +375,7 @@ where
                                 return Poll::Ready(Event::Info(info));
                             }
                         } else if reading {
+                            let limits = self.config.limits();
                             let read = self.reader.poll_next(&mut self.io, cx, limits);
                             if let Poll::Ready(read) = read {
                                 clock.touch(Instant::now());
@@ -385,7 +384,8 @@ where
                         }
                     }
 
-                    match clock.poll(sleep.as_mut(), ctx.timers.next_deadline(), cx) {
+                    let timer = ctx.timers.next_deadline();
+                    match clock.poll(&self.config, sleep.as_mut(), timer, cx) {
                         Poll::Ready(Due::Idle) => {
                             let close = Close::new(CloseCode::GOING_AWAY, "idle timeout");
                             return Poll::Ready(Event::End(Ending::new(
@@ -412,7 +412,7 @@ where
                         }
                     }
                     // After the flush, so echoed payloads have let go of the read buffer.
-                    self.reader.release_buffer(limits);
+                    self.reader.release_buffer(self.config.limits());
                     return Poll::Pending;
                 }
             })
@@ -420,13 +420,19 @@ where
 
             let (outcome, moved) = match event {
                 Event::Message(message) => {
-                    callback::guard_on(handler.handle_in(message, ctx), timeout, sleep.as_mut()).await
+                    let callback = handler.handle_in(message, ctx);
+                    let timeout = self.config.callback_timeout;
+                    callback::guard_on(callback, timeout, sleep.as_mut()).await
                 }
                 Event::Control(control) => {
-                    callback::guard_on(handler.handle_control(control, ctx), timeout, sleep.as_mut()).await
+                    let callback = handler.handle_control(control, ctx);
+                    let timeout = self.config.callback_timeout;
+                    callback::guard_on(callback, timeout, sleep.as_mut()).await
                 }
                 Event::Info(info) => {
-                    callback::guard_on(handler.handle_info(info, ctx), timeout, sleep.as_mut()).await
+                    let callback = handler.handle_info(info, ctx);
+                    let timeout = self.config.callback_timeout;
+                    callback::guard_on(callback, timeout, sleep.as_mut()).await
                 }
                 Event::Ping => {
                     ctx.push(Frame::Ping(ControlPayload::empty()));
@@ -435,7 +441,8 @@ where
                 Event::End(ending) => return ending,
             };
             if moved {
-                sleep.as_mut().reset(clock.deadline(ctx.timers.next_deadline()));
+                let deadline = clock.deadline(&self.config, ctx.timers.next_deadline());
+                sleep.as_mut().reset(deadline);
             }
             match outcome {
                 Outcome::Done(mut reply) => {
@@ -715,6 +722,33 @@ mod tests {
             size_of::<RequestInfo>(),
             size_of::<Sleep>(),
             size_of::<tracing::Span>(),
+        );
+        let (stream, _client) = tokio::io::duplex(64);
+        let mut conn = Connection {
+            io: stream,
+            reader: Reader::new(None),
+            writer: Writer::default(),
+            shared: Arc::default(),
+            config: Arc::default(),
+            slot: None,
+            dirty: false,
+        };
+        let request = Box::new(RequestInfo::from_request(
+            &http::Request::get("/").body(()).unwrap(),
+        ));
+        let mut ctx = Context::<Echo>::new(Arc::default(), 1, request);
+        let mut handler = Echo;
+        {
+            let serve = conn.serve(&mut handler, &mut ctx);
+            println!("serve future: {} B", std::mem::size_of_val(&serve));
+        }
+        let run = conn.run(Box::new(()), &mut ctx);
+        println!("run future: {} B", std::mem::size_of_val(&run));
+        println!(
+            "Clock {}, Option<Slot> {}, Socket {}",
+            size_of::<Clock>(),
+            size_of::<Option<Slot>>(),
+            size_of::<crate::socket::Socket>()
         );
         assert!(size <= 2048, "the connection future is {size} B");
     }

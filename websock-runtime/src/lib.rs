@@ -34,6 +34,7 @@
 //! `#[websock_handler]` attribute.
 
 mod callback;
+mod clock;
 mod close;
 mod config;
 mod connection;
@@ -49,7 +50,6 @@ mod handler;
 mod handshake;
 mod http_connection;
 mod json;
-mod clock;
 mod json_error;
 mod message;
 mod on_info;

@@ -81,7 +81,9 @@ mod tests {
     #[test]
     fn wakes_those_still_waiting_and_reuses_places() {
         let wakers = ShutdownWakers::default();
-        let counts: Vec<_> = (0..3).map(|_| Arc::new(Count(AtomicUsize::new(0)))).collect();
+        let counts: Vec<_> = (0..3)
+            .map(|_| Arc::new(Count(AtomicUsize::new(0))))
+            .collect();
         let places: Vec<_> = counts
             .iter()
             .map(|count| wakers.insert(&Waker::from(count.clone())))

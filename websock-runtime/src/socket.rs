@@ -33,7 +33,10 @@ impl Socket {
     pub(crate) fn new(upgraded: Upgraded) -> (Self, Bytes) {
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => (Self::Tcp(parts.io.into_inner()), parts.read_buf),
-            Err(upgraded) => (Self::Upgraded(Box::new(TokioIo::new(upgraded))), Bytes::new()),
+            Err(upgraded) => (
+                Self::Upgraded(Box::new(TokioIo::new(upgraded))),
+                Bytes::new(),
+            ),
         }
     }
 }

@@ -50,7 +50,11 @@ mod tests {
                 let mut unmasked = buffer.clone();
                 unmask(&mut unmasked[start..start + len], mask);
                 let expected = bytewise(&buffer[start..start + len], mask);
-                assert_eq!(&unmasked[start..start + len], &expected[..], "at {start}, {len}");
+                assert_eq!(
+                    &unmasked[start..start + len],
+                    &expected[..],
+                    "at {start}, {len}"
+                );
                 assert_eq!(&unmasked[..start], &buffer[..start]);
                 assert_eq!(&unmasked[start + len..], &buffer[start + len..]);
             }

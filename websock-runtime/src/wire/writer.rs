@@ -360,7 +360,10 @@ mod tests {
         writer.push(Frame::text("hello"));
         writer.push(Frame::Binary(Bytes::from(vec![1u8; 10_000])));
         drain(&mut writer, 777, true, |_| {});
-        assert!(writer.pending.is_none(), "the buffers went back to the pool");
+        assert!(
+            writer.pending.is_none(),
+            "the buffers went back to the pool"
+        );
         // And come back from it for the next frames.
         writer.push(Frame::text("again"));
         assert!(writer.pending.as_ref().unwrap().tail.capacity() >= 7);
