@@ -40,37 +40,59 @@ pub(crate) async fn guard<F: Future>(callback: F, timeout: Option<Duration>) -> 
     .await
 }
 
-/// [`guard`] for the event loop's callbacks: the timeout borrows the connection's one timer
-/// (see `keepalive`) instead of keeping a `Sleep` of its own in every idle connection's task.
-/// Also returns whether the timer was moved, so the caller can set it back.
-pub(crate) async fn guard_on<F: Future>(
-    callback: F,
+/// [`guard`] for the event loop's callbacks, as a plain struct (an `async fn` would keep
+/// pointers to its own fields besides them). The timeout borrows the connection's one timer
+/// (see `clock`) instead of keeping a `Sleep` of its own in every idle connection's task, and
+/// the callback is pinned by the caller (taken by value, it would be laid out twice in the
+/// caller's future). Its output also says whether the timer was moved, so the caller can set
+/// it back.
+pub(crate) struct GuardOn<'a, F> {
+    callback: Pin<&'a mut F>,
     timeout: Option<Duration>,
-    mut timer: Pin<&mut tokio::time::Sleep>,
-) -> (Outcome<F::Output>, bool) {
-    let mut callback = pin!(callback);
-    let mut armed = false;
-    let outcome = poll_fn(|cx| {
-        match catch_unwind(AssertUnwindSafe(|| callback.as_mut().poll(cx))) {
-            Ok(Poll::Ready(output)) => return Poll::Ready(Outcome::Done(output)),
-            Err(payload) => return Poll::Ready(Outcome::Panicked(panic_message(&*payload))),
+    timer: Pin<&'a mut tokio::time::Sleep>,
+    armed: bool,
+}
+
+impl<F: Future> Future for GuardOn<'_, F> {
+    type Output = (Outcome<F::Output>, bool);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        match catch_unwind(AssertUnwindSafe(|| this.callback.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => return Poll::Ready((Outcome::Done(output), this.armed)),
+            Err(payload) => {
+                let message = panic_message(&*payload);
+                return Poll::Ready((Outcome::Panicked(message), this.armed));
+            }
             Ok(Poll::Pending) => {}
         }
-        let Some(timeout) = timeout else {
+        let Some(timeout) = this.timeout else {
             return Poll::Pending;
         };
-        if !armed {
-            armed = true;
+        if !this.armed {
+            this.armed = true;
             let deadline = crate::timer::deadline_after(tokio::time::Instant::now(), timeout);
-            timer.as_mut().reset(deadline);
+            this.timer.as_mut().reset(deadline);
         }
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Outcome::TimedOut),
+        match this.timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready((Outcome::TimedOut, true)),
             Poll::Pending => Poll::Pending,
         }
-    })
-    .await;
-    (outcome, armed)
+    }
+}
+
+/// [`GuardOn`] for `callback` (pinned by the caller) with `timeout`, on the connection's timer.
+pub(crate) fn guard_on<'a, F: Future>(
+    callback: Pin<&'a mut F>,
+    timeout: Option<Duration>,
+    timer: Pin<&'a mut tokio::time::Sleep>,
+) -> GuardOn<'a, F> {
+    GuardOn {
+        callback,
+        timeout,
+        timer,
+        armed: false,
+    }
 }
 
 /// Polls `future` to completion, catching a panic: for layers built on the runtime (the

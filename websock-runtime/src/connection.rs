@@ -136,7 +136,15 @@ enum Event<I> {
     Control(Control),
     Info(I),
     Ping,
-    End(Ending),
+    // Boxed: the loop's future keeps room for an event while a callback runs, and an ending
+    // is twice the size of a message.
+    End(Box<Ending>),
+}
+
+impl<I> Event<I> {
+    fn end(ending: Ending) -> Self {
+        Self::End(Box::new(ending))
+    }
 }
 
 struct Connection<S> {
@@ -233,31 +241,16 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     async fn run<H: Handler>(&mut self, init: Box<H::Init>, ctx: &mut Context<H>) {
-        let timeout = self.config.callback_timeout;
-        // The init, terminate and finish states run once: boxed, they do not add to the size of
-        // every idle connection's task, which is as large as its largest inline state.
-        let mut handler = match Box::pin(callback::guard(H::init(*init, ctx), timeout)).await {
-            Outcome::Done(Ok(handler)) => handler,
-            Outcome::Done(Err(close)) => {
-                tracing::debug!(%close, "init refused the connection");
-                return Box::pin(self.finish(ctx, Some(close))).await;
-            }
-            Outcome::Panicked(message) => {
-                self.count_panic(&message);
-                let close = Close::new(CloseCode::INTERNAL_ERROR, "internal error");
-                return Box::pin(self.finish(ctx, Some(close))).await;
-            }
-            Outcome::TimedOut => {
-                tracing::warn!("init timed out");
-                let close = Close::new(CloseCode::INTERNAL_ERROR, "callback timeout");
-                return Box::pin(self.finish(ctx, Some(close))).await;
-            }
+        // The start and the end run once: boxed, their states do not add to the size of every
+        // idle connection's task, which is as large as its largest inline state.
+        let Some(mut handler) = Box::pin(self.start(*init, ctx)).await else {
+            return;
         };
         tracing::debug!("connection open");
 
         // A panic outside the callbacks (a user type's `Drop` in a pushed frame, a bug of
         // ours) still ends the connection as a callback's would: 1011 and one `terminate`.
-        let Ending { reason, close } = {
+        let ending = {
             // Pinned here and polled by reference: moved into a wrapping future instead, the
             // loop's state would be laid out twice in every idle connection's task.
             let serve = pin!(self.serve(&mut handler, ctx));
@@ -265,6 +258,34 @@ where
                 .await
                 .unwrap_or_else(Ending::panicked)
         };
+        Box::pin(self.end(handler, ending, ctx)).await;
+    }
+
+    /// Runs `init`: the handler, or `None` when it refused (then the connection is closed).
+    async fn start<H: Handler>(&mut self, init: H::Init, ctx: &mut Context<H>) -> Option<H> {
+        let timeout = self.config.callback_timeout;
+        let close = match callback::guard(H::init(init, ctx), timeout).await {
+            Outcome::Done(Ok(handler)) => return Some(handler),
+            Outcome::Done(Err(close)) => {
+                tracing::debug!(%close, "init refused the connection");
+                close
+            }
+            Outcome::Panicked(message) => {
+                self.count_panic(&message);
+                Close::new(CloseCode::INTERNAL_ERROR, "internal error")
+            }
+            Outcome::TimedOut => {
+                tracing::warn!("init timed out");
+                Close::new(CloseCode::INTERNAL_ERROR, "callback timeout")
+            }
+        };
+        self.finish(ctx, Some(close)).await;
+        None
+    }
+
+    /// After the loop: `terminate`, the closing handshake, the handler dropped.
+    async fn end<H: Handler>(&mut self, mut handler: H, ending: Ending, ctx: &mut Context<H>) {
+        let Ending { reason, close } = ending;
         match &reason {
             TerminateReason::Error(error) if error.kind() == ErrorKind::Panic => {
                 self.count_panic(error.message());
@@ -273,12 +294,13 @@ where
             TerminateReason::Timeout(timeout) => tracing::info!(?timeout, "connection timed out"),
             other => tracing::debug!(reason = ?other, "connection ending"),
         }
-        match Box::pin(callback::guard(handler.terminate(reason, ctx), timeout)).await {
+        let timeout = self.config.callback_timeout;
+        match callback::guard(handler.terminate(reason, ctx), timeout).await {
             Outcome::Done(()) => {}
             Outcome::Panicked(message) => self.count_panic(&message),
             Outcome::TimedOut => tracing::warn!("terminate timed out"),
         }
-        Box::pin(self.finish(ctx, close)).await;
+        self.finish(ctx, close).await;
         if let Err(message) = callback::catch_panic_sync(|| drop(handler)) {
             self.count_panic(&message);
         }
@@ -341,7 +363,7 @@ where
                             .as_ref()
                             .map_or(CloseCode::SERVICE_RESTART, |s| s.server().shutdown_code());
                         let close = Close::new(code, "server shutting down");
-                        return Poll::Ready(Event::End(Ending::new(
+                        return Poll::Ready(Event::end(Ending::new(
                             TerminateReason::Shutdown,
                             Some(close),
                         )));
@@ -349,7 +371,7 @@ where
                     // A handle's close goes ahead of everything queued (see `Handle::close`).
                     if let Some(mailbox) = ctx.mailbox() {
                         if let Poll::Ready(close) = mailbox.poll_close(cx) {
-                            return Poll::Ready(Event::End(Ending::new(
+                            return Poll::Ready(Event::end(Ending::new(
                                 TerminateReason::Normal,
                                 Some(close),
                             )));
@@ -359,7 +381,7 @@ where
                     // Keep bytes moving to the socket even while input never stops.
                     if self.dirty && buffered >= self.config.write_buffer_size {
                         if let Poll::Ready(Err(ending)) = self.poll_flush(cx) {
-                            return Poll::Ready(Event::End(ending));
+                            return Poll::Ready(Event::end(ending));
                         }
                     }
                     let reading = self.writer.buffered() < self.config.read_pause_threshold();
@@ -388,7 +410,7 @@ where
                     match clock.poll(&self.config, sleep.as_mut(), timer, cx) {
                         Poll::Ready(Due::Idle) => {
                             let close = Close::new(CloseCode::GOING_AWAY, "idle timeout");
-                            return Poll::Ready(Event::End(Ending::new(
+                            return Poll::Ready(Event::end(Ending::new(
                                 TerminateReason::Timeout(Timeout::Idle),
                                 Some(close),
                             )));
@@ -407,7 +429,7 @@ where
                     if self.dirty {
                         match self.poll_flush(cx) {
                             Poll::Ready(Ok(())) => continue,
-                            Poll::Ready(Err(ending)) => return Poll::Ready(Event::End(ending)),
+                            Poll::Ready(Err(ending)) => return Poll::Ready(Event::end(ending)),
                             Poll::Pending => {}
                         }
                     }
@@ -420,17 +442,17 @@ where
 
             let (outcome, moved) = match event {
                 Event::Message(message) => {
-                    let callback = handler.handle_in(message, ctx);
+                    let callback = pin!(handler.handle_in(message, ctx));
                     let timeout = self.config.callback_timeout;
                     callback::guard_on(callback, timeout, sleep.as_mut()).await
                 }
                 Event::Control(control) => {
-                    let callback = handler.handle_control(control, ctx);
+                    let callback = pin!(handler.handle_control(control, ctx));
                     let timeout = self.config.callback_timeout;
                     callback::guard_on(callback, timeout, sleep.as_mut()).await
                 }
                 Event::Info(info) => {
-                    let callback = handler.handle_info(info, ctx);
+                    let callback = pin!(handler.handle_info(info, ctx));
                     let timeout = self.config.callback_timeout;
                     callback::guard_on(callback, timeout, sleep.as_mut()).await
                 }
@@ -438,7 +460,7 @@ where
                     ctx.push(Frame::Ping(ControlPayload::empty()));
                     continue;
                 }
-                Event::End(ending) => return ending,
+                Event::End(ending) => return *ending,
             };
             if moved {
                 let deadline = clock.deadline(&self.config, ctx.timers.next_deadline());
@@ -471,7 +493,7 @@ where
             Ok(inbound) => inbound,
             Err(error) => {
                 self.count_memory_refusal(&error);
-                return Event::End(Ending::from_wire(error));
+                return Event::end(Ending::from_wire(error));
             }
         };
         match inbound {
@@ -501,7 +523,7 @@ where
                     },
                     |(code, reason)| PeerClose { code, reason },
                 );
-                Event::End(Ending::new(TerminateReason::Remote(Some(peer)), None))
+                Event::end(Ending::new(TerminateReason::Remote(Some(peer)), None))
             }
         }
     }
@@ -705,8 +727,8 @@ mod tests {
 
     /// Every byte of the connection's future is held by every idle connection (in tokio's
     /// task cell, rounded up to 128 bytes): a guard against it growing back.
-    #[test]
-    fn the_connection_future_stays_small() {
+    #[tokio::test]
+    async fn the_connection_future_stays_small() {
         let (stream, _client) = tokio::io::duplex(64);
         let future = run(stream, start(), bytes::Bytes::new());
         let size = std::mem::size_of_val(&future);
@@ -741,6 +763,21 @@ mod tests {
         {
             let serve = conn.serve(&mut handler, &mut ctx);
             println!("serve future: {} B", std::mem::size_of_val(&serve));
+        }
+        {
+            let mut sleep = pin!(tokio::time::sleep_until(Instant::now()));
+            let callback = handler.handle_in(Message::Text("x".into()), &mut ctx);
+            println!("handle_in future: {} B", std::mem::size_of_val(&callback));
+            let callback = pin!(callback);
+            let guard = callback::guard_on(callback, None, sleep.as_mut());
+            println!("guard_on future: {} B", std::mem::size_of_val(&guard));
+            println!(
+                "Event {}, Outcome<Reply> {}, Reply {}, Ending {}",
+                size_of::<Event<()>>(),
+                size_of::<Outcome<Reply>>(),
+                size_of::<Reply>(),
+                size_of::<Ending>()
+            );
         }
         let run = conn.run(Box::new(()), &mut ctx);
         println!("run future: {} B", std::mem::size_of_val(&run));
