@@ -406,7 +406,7 @@ where
                         }
                     }
 
-                    let timer = ctx.timers.next_deadline();
+                    let timer = ctx.next_timer();
                     match clock.poll(&self.config, sleep.as_mut(), timer, cx) {
                         Poll::Ready(Due::Idle) => {
                             let close = Close::new(CloseCode::GOING_AWAY, "idle timeout");
@@ -417,7 +417,7 @@ where
                         }
                         Poll::Ready(Due::Ping) => return Poll::Ready(Event::Ping),
                         Poll::Ready(Due::Timer) => {
-                            if let Some(info) = ctx.timers.pop_due(Instant::now()) {
+                            if let Some(info) = ctx.pop_due_timer(Instant::now()) {
                                 return Poll::Ready(Event::Info(info));
                             }
                             continue;
@@ -463,7 +463,7 @@ where
                 Event::End(ending) => return *ending,
             };
             if moved {
-                let deadline = clock.deadline(&self.config, ctx.timers.next_deadline());
+                let deadline = clock.deadline(&self.config, ctx.next_timer());
                 sleep.as_mut().reset(deadline);
             }
             match outcome {
@@ -472,7 +472,7 @@ where
                     // the socket's buffer: the outbox is then never allocated on an idle
                     // connection.
                     match std::mem::take(&mut reply.frames) {
-                        Frames::One(frame) if ctx.outbox.is_empty() => {
+                        Frames::One(frame) if ctx.queued_frames() == 0 => {
                             if let Err(ending) = self.write_frame(frame, ctx) {
                                 return ending;
                             }
@@ -549,13 +549,10 @@ where
 
     /// Hands queued frames to the socket, within the write-buffer limit.
     fn write_outbox<H: Handler>(&mut self, ctx: &mut Context<H>) -> Result<(), Ending> {
-        while let Some(frame) = ctx.outbox.pop_front() {
+        while let Some(frame) = ctx.pop_frame() {
             self.write_frame(frame, ctx)?;
         }
-        // A burst grew the queue: give the memory back so an idle connection holds none.
-        if ctx.outbox.capacity() > 64 {
-            ctx.outbox = Default::default();
-        }
+        ctx.clear_outbox();
         Ok(())
     }
 
@@ -567,8 +564,8 @@ where
     ) -> Result<(), Ending> {
         let buffered = self.writer.buffered();
         if buffered > 0 && buffered + frame.len() > self.config.max_write_buffer {
-            let dropped = 1 + ctx.outbox.len() as u64;
-            ctx.outbox.clear();
+            let dropped = 1 + ctx.queued_frames() as u64;
+            ctx.clear_outbox();
             self.shared
                 .dropped_frames
                 .fetch_add(dropped, Ordering::Relaxed);
@@ -638,7 +635,7 @@ where
                     self.dirty = true;
                 }
             }
-            ctx.outbox.clear();
+            ctx.clear_outbox();
             if self.dirty && poll_fn(|cx| self.poll_flush(cx)).await.is_err() {
                 return;
             }

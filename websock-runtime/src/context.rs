@@ -15,6 +15,13 @@ use std::{
     sync::{Arc, OnceLock, PoisonError, atomic::Ordering},
     time::Duration,
 };
+use tokio::time::Instant;
+
+/// Frames pushed and not yet written, and `send_after` timers.
+struct Queued<I> {
+    outbox: VecDeque<Frame>,
+    timers: Timers<I>,
+}
 
 /// What a callback can do besides returning a [`Reply`]: push frames, schedule info messages to
 /// itself, stop, and read about its connection.
@@ -26,8 +33,10 @@ pub struct Context<H: Handler> {
     // One cell for both, boxed: every byte here is paid by every idle connection.
     handle: OnceLock<Box<(Handle<H>, Mailbox<H::Info>)>>,
     request: Box<RequestInfo>,
-    pub(crate) outbox: VecDeque<Frame>,
-    pub(crate) timers: Timers<H::Info>,
+    // Made with the first pushed frame or timer: a reply of one frame goes straight to the
+    // socket's buffer, most connections never set a timer, and inline these 64 bytes would be
+    // paid by every idle connection.
+    queued: Option<Box<Queued<H::Info>>>,
     // Boxed: a stop happens once, and its 32 bytes would be paid by every idle connection.
     pub(crate) stop: Option<Box<Stop>>,
 }
@@ -37,7 +46,7 @@ impl<H: Handler> fmt::Debug for Context<H> {
         f.debug_struct("Context")
             .field("id", &self.shared.id)
             .field("path", &self.request.path())
-            .field("queued_frames", &self.outbox.len())
+            .field("queued_frames", &self.queued_frames())
             .finish_non_exhaustive()
     }
 }
@@ -53,8 +62,7 @@ impl<H: Handler> Context<H> {
             mailbox_capacity,
             handle: OnceLock::new(),
             request,
-            outbox: VecDeque::new(),
-            timers: Timers::default(),
+            queued: None,
             stop: None,
         }
     }
@@ -69,18 +77,20 @@ impl<H: Handler> Context<H> {
 
     /// Queues a frame; frames are written in order, after the callback returns, with one flush.
     pub fn push(&mut self, frame: impl Into<Frame>) {
-        self.outbox.push_back(frame.into());
+        self.queued().outbox.push_back(frame.into());
     }
 
     /// Delivers `info` to this connection's `handle_info` after `delay`, unless cancelled first
     /// with [`cancel_timer`](Self::cancel_timer). Timers live and die with the connection.
     pub fn send_after(&mut self, delay: Duration, info: impl Into<H::Info>) -> Timer {
-        self.timers.insert(delay, info.into())
+        self.queued().timers.insert(delay, info.into())
     }
 
     /// Cancels a timer; `true` if it had not fired yet (then it never will).
     pub fn cancel_timer(&mut self, timer: Timer) -> bool {
-        self.timers.cancel(timer)
+        self.queued
+            .as_mut()
+            .is_some_and(|queued| queued.timers.cancel(timer))
     }
 
     /// Stops the connection after this callback with `close` (`terminate` gets `Normal`);
@@ -163,11 +173,52 @@ impl<H: Handler> Context<H> {
     pub(crate) fn apply(&mut self, reply: Reply) {
         match reply.frames {
             Frames::None => {}
-            Frames::One(frame) => self.outbox.push_back(frame),
-            Frames::Many(frames) => self.outbox.extend(frames),
+            Frames::One(frame) => self.queued().outbox.push_back(frame),
+            Frames::Many(frames) => self.queued().outbox.extend(frames),
         }
         if let Some(stop) = reply.stop {
             self.stop.get_or_insert_with(|| Box::new(stop));
         }
+    }
+
+    fn queued(&mut self) -> &mut Queued<H::Info> {
+        self.queued.get_or_insert_with(|| {
+            Box::new(Queued {
+                outbox: VecDeque::new(),
+                timers: Timers::default(),
+            })
+        })
+    }
+
+    /// How many pushed frames wait in the outbox.
+    pub(crate) fn queued_frames(&self) -> usize {
+        self.queued.as_ref().map_or(0, |queued| queued.outbox.len())
+    }
+
+    /// The next frame of the outbox.
+    pub(crate) fn pop_frame(&mut self) -> Option<Frame> {
+        self.queued.as_mut()?.outbox.pop_front()
+    }
+
+    /// Drops the frames of the outbox; a burst that grew it gives the memory back, so an idle
+    /// connection holds none.
+    pub(crate) fn clear_outbox(&mut self) {
+        if let Some(queued) = &mut self.queued {
+            if queued.outbox.capacity() > 64 {
+                queued.outbox = VecDeque::new();
+            } else {
+                queued.outbox.clear();
+            }
+        }
+    }
+
+    /// When the next `send_after` timer is due.
+    pub(crate) fn next_timer(&self) -> Option<Instant> {
+        self.queued.as_ref()?.timers.next_deadline()
+    }
+
+    /// The earliest timer due at `now`, if any.
+    pub(crate) fn pop_due_timer(&mut self, now: Instant) -> Option<H::Info> {
+        self.queued.as_mut()?.timers.pop_due(now)
     }
 }

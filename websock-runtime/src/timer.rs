@@ -20,17 +20,15 @@ impl Timer {
 }
 
 pub(crate) struct Timers<I> {
-    // Keyed by (deadline, id): ordered by time, unique because ids never repeat. Boxed, and
-    // made with the first timer: most connections never set one, and every byte inline here
-    // is paid by every idle connection.
-    pending: Option<Box<BTreeMap<(Instant, u64), I>>>,
+    // Keyed by (deadline, id): ordered by time, unique because ids never repeat.
+    pending: BTreeMap<(Instant, u64), I>,
     next_id: u64,
 }
 
 impl<I> Default for Timers<I> {
     fn default() -> Self {
         Self {
-            pending: None,
+            pending: BTreeMap::new(),
             next_id: 0,
         }
     }
@@ -51,26 +49,21 @@ impl<I> Timers<I> {
         let deadline = deadline_after(Instant::now(), delay);
         let id = self.next_id;
         self.next_id += 1;
-        self.pending
-            .get_or_insert_default()
-            .insert((deadline, id), info);
+        self.pending.insert((deadline, id), info);
         Timer { deadline, id }
     }
 
     pub(crate) fn cancel(&mut self, timer: Timer) -> bool {
-        self.pending
-            .as_mut()
-            .is_some_and(|pending| pending.remove(&(timer.deadline, timer.id)).is_some())
+        self.pending.remove(&(timer.deadline, timer.id)).is_some()
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let (deadline, _) = self.pending.as_ref()?.keys().next()?;
-        Some(*deadline)
+        self.pending.keys().next().map(|(deadline, _)| *deadline)
     }
 
     /// The earliest timer due at `now`, if any.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<I> {
-        let entry = self.pending.as_mut()?.first_entry()?;
+        let entry = self.pending.first_entry()?;
         (entry.key().0 <= now).then(|| entry.remove())
     }
 }
