@@ -784,6 +784,6 @@ mod tests {
             size_of::<Option<Slot>>(),
             size_of::<crate::socket::Socket>()
         );
-        assert!(size <= 2048, "the connection future is {size} B");
+        assert!(size <= 768, "the connection future is {size} B");
     }
 }

@@ -177,15 +177,16 @@ impl Upgrade {
             deflate,
         });
         let task = async move {
-            match on_upgrade.await {
-                Ok(upgraded) => {
-                    let (socket, early) = Socket::new(upgraded);
-                    connection::run(socket, start, early).await;
-                }
+            // The socket is handed to the connection's future before it is awaited, so this
+            // future keeps no room for hyper's `Upgraded` beside the connection's.
+            let connection = match on_upgrade.await {
+                Ok(upgraded) => run_upgraded(upgraded, start),
                 Err(error) => {
                     tracing::debug!(%error, "upgrade failed before the socket was handed over");
+                    return;
                 }
-            }
+            };
+            connection.await;
         };
         match tracker {
             Some(tracker) => drop(tracker.spawn(task)),
@@ -193,4 +194,14 @@ impl Upgrade {
         }
         response
     }
+}
+
+/// The connection on the socket hyper hands over. A plain function: the socket and the bytes
+/// read ahead go into the connection's future, and are not kept in the caller's beside it.
+fn run_upgraded<H: Handler>(
+    upgraded: hyper::upgrade::Upgraded,
+    start: Box<Start<H>>,
+) -> impl Future<Output = ()> + Send {
+    let (socket, early) = Socket::new(upgraded);
+    connection::run(socket, start, early)
 }
