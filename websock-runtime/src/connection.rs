@@ -172,10 +172,10 @@ pub(crate) struct Start<H: Handler> {
 ///
 /// Not an `async fn`: a future keeps what it captured for its whole life, even once moved on,
 /// so the connection and its context are built here and captured once, then only borrowed.
-/// (Every byte of this future is paid by every idle connection.)
+/// (Every byte of this future is paid by every idle connection.) `early`: bytes already read
+/// from the stream past the request (by hyper), read first.
 // The box is the point: see the unboxing below.
 #[allow(clippy::boxed_local)]
-/// `early`: bytes already read from the stream past the request (hyper's), read first.
 pub(crate) fn run<H, S>(
     stream: S,
     start: Box<Start<H>>,
