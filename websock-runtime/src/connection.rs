@@ -232,7 +232,7 @@ where
             let _entered = span.as_deref().map(tracing::Span::enter);
             connection.as_mut().poll(cx)
         })
-        .await
+        .await;
     }
 }
 

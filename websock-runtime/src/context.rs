@@ -17,6 +17,9 @@ use std::{
 };
 use tokio::time::Instant;
 
+/// A connection's handle and the mailbox it sends to.
+type HandleCell<H> = Box<(Handle<H>, Mailbox<<H as Handler>::Info>)>;
+
 /// Frames pushed and not yet written, and `send_after` timers.
 struct Queued<I> {
     outbox: VecDeque<Frame>,
@@ -31,7 +34,7 @@ pub struct Context<H: Handler> {
     // The mailbox is made when a handle is first asked for: most connections of a plain
     // request/response endpoint never need one, and it is the largest part of an idle one.
     // One cell for both, boxed: every byte here is paid by every idle connection.
-    handle: OnceLock<Box<(Handle<H>, Mailbox<H::Info>)>>,
+    handle: OnceLock<HandleCell<H>>,
     request: Box<RequestInfo>,
     // Made with the first pushed frame or timer: a reply of one frame goes straight to the
     // socket's buffer, most connections never set a timer, and inline these 64 bytes would be

@@ -28,6 +28,9 @@ pub(super) struct Pending {
 }
 
 thread_local! {
+    // Boxes, as the writers hold them: one moves between a writer and here without a copy or
+    // an allocation.
+    #[allow(clippy::vec_box)]
     static SPARES: RefCell<Vec<Box<Pending>>> = const { RefCell::new(Vec::new()) };
 }
 
