@@ -7,7 +7,6 @@ use crate::{
     callback::{self, Outcome},
     clock::{Clock, Due},
     close::PeerClose,
-    handle::Shared,
     handler::{Error, ErrorKind},
     reply::{Frames, Stop},
     server_handle::Slot,
@@ -151,7 +150,6 @@ struct Connection<S> {
     io: S,
     reader: Reader,
     writer: Writer,
-    shared: Arc<Shared>,
     config: Arc<Config>,
     slot: Option<Slot>,
     /// Frames were handed to the socket since its last complete flush.
@@ -199,11 +197,8 @@ where
     // Entered on every poll, as `Instrumented` would, but boxed, and left out when no
     // subscriber wants it: inline, its 40 bytes would be paid by every idle connection.
     let span = (!span.is_disabled()).then(|| Box::new(span));
-    let shared = Arc::new(Shared {
-        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        ..Shared::default()
-    });
-    let mut ctx = Context::<H>::new(shared.clone(), config.mailbox_capacity, request);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let mut ctx = Context::<H>::new(id, config.mailbox_capacity, request);
     let budget = slot
         .as_ref()
         .map(|slot| slot.server().inbound_budget().clone());
@@ -218,7 +213,6 @@ where
         io: stream,
         reader,
         writer,
-        shared,
         config,
         slot,
         dirty: false,
@@ -380,7 +374,7 @@ where
                     let buffered = self.writer.buffered();
                     // Keep bytes moving to the socket even while input never stops.
                     if self.dirty && buffered >= self.config.write_buffer_size {
-                        if let Poll::Ready(Err(ending)) = self.poll_flush(cx) {
+                        if let Poll::Ready(Err(ending)) = self.poll_flush(ctx, cx) {
                             return Poll::Ready(Event::end(ending));
                         }
                     }
@@ -401,7 +395,7 @@ where
                             let read = self.reader.poll_next(&mut self.io, cx, limits);
                             if let Poll::Ready(read) = read {
                                 clock.touch(Instant::now());
-                                return Poll::Ready(self.inbound(read));
+                                return Poll::Ready(self.inbound(read, ctx));
                             }
                         }
                     }
@@ -427,7 +421,7 @@ where
 
                     // Nothing else is ready: write everything queued with one flush.
                     if self.dirty {
-                        match self.poll_flush(cx) {
+                        match self.poll_flush(ctx, cx) {
                             Poll::Ready(Ok(())) => continue,
                             Poll::Ready(Err(ending)) => return Poll::Ready(Event::end(ending)),
                             Poll::Pending => {}
@@ -488,7 +482,11 @@ where
     }
 
     /// Turns what the client sent into an event, answering pings and closes on the way.
-    fn inbound<I>(&mut self, read: Result<Inbound, WireError>) -> Event<I> {
+    fn inbound<H: Handler>(
+        &mut self,
+        read: Result<Inbound, WireError>,
+        ctx: &mut Context<H>,
+    ) -> Event<H::Info> {
         let inbound = match read {
             Ok(inbound) => inbound,
             Err(error) => {
@@ -504,7 +502,7 @@ where
                 self.writer.push_pong(&payload);
                 self.dirty = true;
                 // Counted like any push: a client that pings without reading is paused too.
-                self.publish_buffered();
+                ctx.set_buffered(self.writer.buffered());
                 Event::Control(Control::Ping(payload))
             }
             Inbound::Pong(payload) => Event::Control(Control::Pong(payload)),
@@ -566,9 +564,7 @@ where
         if buffered > 0 && buffered + frame.len() > self.config.max_write_buffer {
             let dropped = 1 + ctx.queued_frames() as u64;
             ctx.clear_outbox();
-            self.shared
-                .dropped_frames
-                .fetch_add(dropped, Ordering::Relaxed);
+            ctx.add_dropped_frames(dropped);
             if let Some(slot) = &self.slot {
                 slot.server()
                     .counters()
@@ -584,31 +580,27 @@ where
             return Err(Ending::slow_reader());
         }
         self.writer.push(frame);
-        self.publish_buffered();
+        ctx.set_buffered(self.writer.buffered());
         self.dirty = true;
         Ok(())
     }
 
-    fn poll_flush(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), Ending>> {
-        match self.writer.poll_flush(&mut self.io, cx) {
+    /// Writes what is queued; shows handles (`Stats::buffered_bytes`) how much still waits.
+    fn poll_flush<H: Handler>(
+        &mut self,
+        ctx: &mut Context<H>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<(), Ending>> {
+        let flushed = self.writer.poll_flush(&mut self.io, cx);
+        ctx.set_buffered(self.writer.buffered());
+        match flushed {
             Poll::Ready(Ok(())) => {
                 self.dirty = false;
-                self.publish_buffered();
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(error)) => Poll::Ready(Err(Ending::from_io(error))),
-            Poll::Pending => {
-                self.publish_buffered();
-                Poll::Pending
-            }
+            Poll::Pending => Poll::Pending,
         }
-    }
-
-    /// Shows handles (`Stats::buffered_bytes`) how much waits to be written.
-    fn publish_buffered(&self) {
-        self.shared
-            .buffered
-            .store(self.writer.buffered(), Ordering::Relaxed);
     }
 
     /// Sends what is left and the close frame, waits for the client's close within the close
@@ -636,7 +628,7 @@ where
                 }
             }
             ctx.clear_outbox();
-            if self.dirty && poll_fn(|cx| self.poll_flush(cx)).await.is_err() {
+            if self.dirty && poll_fn(|cx| self.poll_flush(ctx, cx)).await.is_err() {
                 return;
             }
             if sending_close {
@@ -747,7 +739,6 @@ mod tests {
             io: stream,
             reader: Reader::new(None),
             writer: Writer::default(),
-            shared: Arc::default(),
             config: Arc::default(),
             slot: None,
             dirty: false,
@@ -755,7 +746,7 @@ mod tests {
         let request = Box::new(RequestInfo::from_request(
             &http::Request::get("/").body(()).unwrap(),
         ));
-        let mut ctx = Context::<Echo>::new(Arc::default(), 1, request);
+        let mut ctx = Context::<Echo>::new(1, 1, request);
         let mut handler = Echo;
         {
             let serve = conn.serve(&mut handler, &mut ctx);

@@ -12,7 +12,10 @@ use std::{
     collections::VecDeque,
     fmt,
     net::SocketAddr,
-    sync::{Arc, OnceLock, PoisonError, atomic::Ordering},
+    sync::{
+        Arc, OnceLock, PoisonError,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 use tokio::time::Instant;
@@ -29,7 +32,12 @@ struct Queued<I> {
 /// What a callback can do besides returning a [`Reply`]: push frames, schedule info messages to
 /// itself, stop, and read about its connection.
 pub struct Context<H: Handler> {
-    shared: Arc<Shared>,
+    id: u64,
+    // What `stats` reports until a handle is made; from then on the handle's shared counters
+    // are kept too. Here rather than behind an `Arc` made for every connection: only
+    // connections that hand out a handle need one.
+    buffered: usize,
+    dropped_frames: u64,
     mailbox_capacity: usize,
     // The mailbox is made when a handle is first asked for: most connections of a plain
     // request/response endpoint never need one, and it is the largest part of an idle one.
@@ -47,7 +55,7 @@ pub struct Context<H: Handler> {
 impl<H: Handler> fmt::Debug for Context<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("id", &self.shared.id)
+            .field("id", &self.id)
             .field("path", &self.request.path())
             .field("queued_frames", &self.queued_frames())
             .finish_non_exhaustive()
@@ -55,13 +63,11 @@ impl<H: Handler> fmt::Debug for Context<H> {
 }
 
 impl<H: Handler> Context<H> {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        mailbox_capacity: usize,
-        request: Box<RequestInfo>,
-    ) -> Self {
+    pub(crate) fn new(id: u64, mailbox_capacity: usize, request: Box<RequestInfo>) -> Self {
         Self {
-            shared,
+            id,
+            buffered: 0,
+            dropped_frames: 0,
             mailbox_capacity,
             handle: OnceLock::new(),
             request,
@@ -74,8 +80,33 @@ impl<H: Handler> Context<H> {
     pub fn handle(&self) -> &Handle<H> {
         &self
             .handle
-            .get_or_init(|| Box::new(Handle::new(self.mailbox_capacity, self.shared.clone())))
+            .get_or_init(|| {
+                let shared = Arc::new(Shared {
+                    id: self.id,
+                    buffered: AtomicUsize::new(self.buffered),
+                    dropped_frames: AtomicU64::new(self.dropped_frames),
+                    ..Shared::default()
+                });
+                Box::new(Handle::new(self.mailbox_capacity, shared))
+            })
             .0
+    }
+
+    /// Shows [`stats`](Self::stats) and handles how many bytes wait to be written.
+    pub(crate) fn set_buffered(&mut self, bytes: usize) {
+        self.buffered = bytes;
+        if let Some(cell) = self.handle.get() {
+            cell.0.shared().buffered.store(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts frames dropped because the client did not read.
+    pub(crate) fn add_dropped_frames(&mut self, count: u64) {
+        self.dropped_frames += count;
+        if let Some(cell) = self.handle.get() {
+            let shared = cell.0.shared();
+            shared.dropped_frames.fetch_add(count, Ordering::Relaxed);
+        }
     }
 
     /// Queues a frame; frames are written in order, after the callback returns, with one flush.
@@ -145,9 +176,9 @@ impl<H: Handler> Context<H> {
         match self.handle.get() {
             Some(cell) => cell.0.stats(),
             None => Stats {
-                buffered_bytes: self.shared.buffered.load(Ordering::Relaxed),
+                buffered_bytes: self.buffered,
                 mailbox_len: 0,
-                dropped_frames: self.shared.dropped_frames.load(Ordering::Relaxed),
+                dropped_frames: self.dropped_frames,
             },
         }
     }
@@ -162,13 +193,10 @@ impl<H: Handler> Context<H> {
     /// keep the finished task's memory alive for as long as someone keeps a handle.
     pub(crate) fn close_mailbox(&mut self) -> u64 {
         let dropped = self.mailbox().map_or(0, Mailbox::close_and_drain);
-        drop(
-            self.shared
-                .close
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
+        if let Some(cell) = self.handle.get() {
+            let close = cell.0.shared().close.lock();
+            drop(close.unwrap_or_else(PoisonError::into_inner).take());
+        }
         dropped
     }
 
