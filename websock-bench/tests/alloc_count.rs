@@ -328,7 +328,7 @@ async fn idle_connection_heap() {
     drop(stop);
     // Issue 16's target (see BENCHMARKS.md for the itemised figure): the connection's task
     // (tokio's cell around its future, 896 B), tokio's socket registration (256), the request
-    // (168 and its 131-byte header block here), the handles' counters (64).
+    // (168 and its 131-byte header block here): 1,471 B.
     assert!(
         per_connection <= 1_536.0,
         "an idle connection holds {per_connection:.0} B of heap"
