@@ -40,6 +40,61 @@ pub(crate) async fn guard<F: Future>(callback: F, timeout: Option<Duration>) -> 
     .await
 }
 
+/// [`guard`] for the event loop's callbacks, as a plain struct (an `async fn` would keep
+/// pointers to its own fields besides them). The timeout borrows the connection's one timer
+/// (see `clock`) instead of keeping a `Sleep` of its own in every idle connection's task, and
+/// the callback is pinned by the caller (taken by value, it would be laid out twice in the
+/// caller's future). Its output also says whether the timer was moved, so the caller can set
+/// it back.
+pub(crate) struct GuardOn<'a, F> {
+    callback: Pin<&'a mut F>,
+    timeout: Option<Duration>,
+    timer: Pin<&'a mut tokio::time::Sleep>,
+    armed: bool,
+}
+
+impl<F: Future> Future for GuardOn<'_, F> {
+    type Output = (Outcome<F::Output>, bool);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        match catch_unwind(AssertUnwindSafe(|| this.callback.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => return Poll::Ready((Outcome::Done(output), this.armed)),
+            Err(payload) => {
+                let message = panic_message(&*payload);
+                return Poll::Ready((Outcome::Panicked(message), this.armed));
+            }
+            Ok(Poll::Pending) => {}
+        }
+        let Some(timeout) = this.timeout else {
+            return Poll::Pending;
+        };
+        if !this.armed {
+            this.armed = true;
+            let deadline = crate::timer::deadline_after(tokio::time::Instant::now(), timeout);
+            this.timer.as_mut().reset(deadline);
+        }
+        match this.timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready((Outcome::TimedOut, true)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// [`GuardOn`] for `callback` (pinned by the caller) with `timeout`, on the connection's timer.
+pub(crate) fn guard_on<'a, F: Future>(
+    callback: Pin<&'a mut F>,
+    timeout: Option<Duration>,
+    timer: Pin<&'a mut tokio::time::Sleep>,
+) -> GuardOn<'a, F> {
+    GuardOn {
+        callback,
+        timeout,
+        timer,
+        armed: false,
+    }
+}
+
 /// Polls `future` to completion, catching a panic: for layers built on the runtime (the
 /// channels crate isolates each channel's callbacks with it).
 pub async fn catch_panic<F: Future>(future: F) -> Result<F::Output, String> {

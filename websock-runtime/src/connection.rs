@@ -5,12 +5,11 @@ use crate::{
     Close, CloseCode, Config, Context, Control, ControlPayload, Frame, Handler, Message,
     RequestInfo, TerminateReason, Timeout,
     callback::{self, Outcome},
+    clock::{Clock, Due},
     close::PeerClose,
-    handle::Shared,
     handler::{Error, ErrorKind},
     reply::{Frames, Stop},
     server_handle::Slot,
-    timer::deadline_after,
     wire::{Agreed, Deflater, Inbound, Inflater, Reader, WireError, Writer},
 };
 use std::{
@@ -27,8 +26,6 @@ use tokio::{
     io::{AsyncRead, AsyncWrite},
     time::{Instant, Sleep},
 };
-use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -138,15 +135,22 @@ enum Event<I> {
     Control(Control),
     Info(I),
     Ping,
-    End(Ending),
+    // Boxed: the loop's future keeps room for an event while a callback runs, and an ending
+    // is twice the size of a message.
+    End(Box<Ending>),
+}
+
+impl<I> Event<I> {
+    fn end(ending: Ending) -> Self {
+        Self::End(Box::new(ending))
+    }
 }
 
 struct Connection<S> {
     io: S,
     reader: Reader,
     writer: Writer,
-    shared: Arc<Shared>,
-    config: Config,
+    config: Arc<Config>,
     slot: Option<Slot>,
     /// Frames were handed to the socket since its last complete flush.
     dirty: bool,
@@ -156,7 +160,7 @@ struct Connection<S> {
 pub(crate) struct Start<H: Handler> {
     pub(crate) init: H::Init,
     pub(crate) request: Box<RequestInfo>,
-    pub(crate) config: Config,
+    pub(crate) config: Arc<Config>,
     pub(crate) slot: Option<Slot>,
     /// permessage-deflate, when negotiated.
     pub(crate) deflate: Option<Agreed>,
@@ -166,10 +170,15 @@ pub(crate) struct Start<H: Handler> {
 ///
 /// Not an `async fn`: a future keeps what it captured for its whole life, even once moved on,
 /// so the connection and its context are built here and captured once, then only borrowed.
-/// (Every byte of this future is paid by every idle connection.)
+/// (Every byte of this future is paid by every idle connection.) `early`: bytes already read
+/// from the stream past the request (by hyper), read first.
 // The box is the point: see the unboxing below.
 #[allow(clippy::boxed_local)]
-pub(crate) fn run<H, S>(stream: S, start: Box<Start<H>>) -> impl Future<Output = ()> + Send
+pub(crate) fn run<H, S>(
+    stream: S,
+    start: Box<Start<H>>,
+    early: bytes::Bytes,
+) -> impl Future<Output = ()> + Send
 where
     H: Handler,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -185,15 +194,16 @@ where
     } = *start;
     let span =
         tracing::info_span!("websocket", path = %request.path(), peer = ?request.peer_addr());
-    let shared = Arc::new(Shared {
-        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        ..Shared::default()
-    });
-    let mut ctx = Context::<H>::new(shared.clone(), config.mailbox_capacity, request);
+    // Entered on every poll, as `Instrumented` would, but boxed, and left out when no
+    // subscriber wants it: inline, its 40 bytes would be paid by every idle connection.
+    let span = (!span.is_disabled()).then(|| Box::new(span));
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let mut ctx = Context::<H>::new(id, config.mailbox_capacity, request);
     let budget = slot
         .as_ref()
         .map(|slot| slot.server().inbound_budget().clone());
     let mut reader = Reader::new(budget);
+    reader.seed(&early);
     let mut writer = Writer::default();
     if let Some(agreed) = deflate {
         reader.set_inflater(Inflater::new(agreed.inflate));
@@ -203,44 +213,38 @@ where
         io: stream,
         reader,
         writer,
-        shared,
         config,
         slot,
         dirty: false,
     };
-    async move { conn.run(init, &mut ctx).await }.instrument(span)
+    // Boxed: what a future captures keeps its place in it for good, and a handler's `Init` can
+    // be large.
+    let init = Box::new(init);
+    async move {
+        let mut connection = pin!(conn.run(init, &mut ctx));
+        poll_fn(|cx| {
+            let _entered = span.as_deref().map(tracing::Span::enter);
+            connection.as_mut().poll(cx)
+        })
+        .await;
+    }
 }
 
 impl<S> Connection<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    async fn run<H: Handler>(&mut self, init: H::Init, ctx: &mut Context<H>) {
-        let timeout = self.config.callback_timeout;
-        // The init, terminate and finish states run once: boxed, they do not add to the size of
-        // every idle connection's task, which is as large as its largest inline state.
-        let mut handler = match Box::pin(callback::guard(H::init(init, ctx), timeout)).await {
-            Outcome::Done(Ok(handler)) => handler,
-            Outcome::Done(Err(close)) => {
-                tracing::debug!(%close, "init refused the connection");
-                return Box::pin(self.finish(ctx, Some(close))).await;
-            }
-            Outcome::Panicked(message) => {
-                self.count_panic(&message);
-                let close = Close::new(CloseCode::INTERNAL_ERROR, "internal error");
-                return Box::pin(self.finish(ctx, Some(close))).await;
-            }
-            Outcome::TimedOut => {
-                tracing::warn!("init timed out");
-                let close = Close::new(CloseCode::INTERNAL_ERROR, "callback timeout");
-                return Box::pin(self.finish(ctx, Some(close))).await;
-            }
+    async fn run<H: Handler>(&mut self, init: Box<H::Init>, ctx: &mut Context<H>) {
+        // The start and the end run once: boxed, their states do not add to the size of every
+        // idle connection's task, which is as large as its largest inline state.
+        let Some(mut handler) = Box::pin(self.start(*init, ctx)).await else {
+            return;
         };
         tracing::debug!("connection open");
 
         // A panic outside the callbacks (a user type's `Drop` in a pushed frame, a bug of
         // ours) still ends the connection as a callback's would: 1011 and one `terminate`.
-        let Ending { reason, close } = {
+        let ending = {
             // Pinned here and polled by reference: moved into a wrapping future instead, the
             // loop's state would be laid out twice in every idle connection's task.
             let serve = pin!(self.serve(&mut handler, ctx));
@@ -248,6 +252,34 @@ where
                 .await
                 .unwrap_or_else(Ending::panicked)
         };
+        Box::pin(self.end(handler, ending, ctx)).await;
+    }
+
+    /// Runs `init`: the handler, or `None` when it refused (then the connection is closed).
+    async fn start<H: Handler>(&mut self, init: H::Init, ctx: &mut Context<H>) -> Option<H> {
+        let timeout = self.config.callback_timeout;
+        let close = match callback::guard(H::init(init, ctx), timeout).await {
+            Outcome::Done(Ok(handler)) => return Some(handler),
+            Outcome::Done(Err(close)) => {
+                tracing::debug!(%close, "init refused the connection");
+                close
+            }
+            Outcome::Panicked(message) => {
+                self.count_panic(&message);
+                Close::new(CloseCode::INTERNAL_ERROR, "internal error")
+            }
+            Outcome::TimedOut => {
+                tracing::warn!("init timed out");
+                Close::new(CloseCode::INTERNAL_ERROR, "callback timeout")
+            }
+        };
+        self.finish(ctx, Some(close)).await;
+        None
+    }
+
+    /// After the loop: `terminate`, the closing handshake, the handler dropped.
+    async fn end<H: Handler>(&mut self, mut handler: H, ending: Ending, ctx: &mut Context<H>) {
+        let Ending { reason, close } = ending;
         match &reason {
             TerminateReason::Error(error) if error.kind() == ErrorKind::Panic => {
                 self.count_panic(error.message());
@@ -256,12 +288,13 @@ where
             TerminateReason::Timeout(timeout) => tracing::info!(?timeout, "connection timed out"),
             other => tracing::debug!(reason = ?other, "connection ending"),
         }
-        match Box::pin(callback::guard(handler.terminate(reason, ctx), timeout)).await {
+        let timeout = self.config.callback_timeout;
+        match callback::guard(handler.terminate(reason, ctx), timeout).await {
             Outcome::Done(()) => {}
             Outcome::Panicked(message) => self.count_panic(&message),
             Outcome::TimedOut => tracing::warn!("terminate timed out"),
         }
-        Box::pin(self.finish(ctx, close)).await;
+        self.finish(ctx, close).await;
         if let Err(message) = callback::catch_panic_sync(|| drop(handler)) {
             self.count_panic(&message);
         }
@@ -294,39 +327,13 @@ where
 
     /// The event loop: one event at a time, each handed to its callback.
     async fn serve<H: Handler>(&mut self, handler: &mut H, ctx: &mut Context<H>) -> Ending {
-        let timeout = self.config.callback_timeout;
-        let shutdown_token = self
-            .slot
-            .as_ref()
-            .map(|slot| slot.server().shutdown_token().clone());
-        let mut shutdown = pin!(async {
-            match &shutdown_token {
-                Some(token) => token.cancelled().await,
-                None => std::future::pending().await,
-            }
-        });
-        // Polled once to register this task's waker; after that, the token's flag is read
-        // instead: polling a registered `Notified` takes the server-wide token's lock, on every
-        // pass of every connection's loop.
-        let mut shutdown_registered = false;
         // Armed when a draining connection sees the shutdown: its turn to close.
         let mut drain: Option<Pin<Box<Sleep>>> = None;
-        let idle_timeout = self.config.idle_timeout;
-        let mut last_activity = Instant::now();
-        let mut idle = pin!(tokio::time::sleep_until(deadline_after(
-            last_activity,
-            idle_timeout.unwrap_or_default()
-        )));
-        // Boxed, and made with the first `send_after`: most connections never set a timer, and
-        // every byte inline here is paid by every idle connection.
-        let mut timer: Option<Pin<Box<Sleep>>> = None;
-        let mut timer_armed: Option<Instant> = None;
-        let mut ping = self
-            .config
-            .ping_interval
-            .map(|period| tokio::time::interval_at(deadline_after(Instant::now(), period), period));
+        // One timer for the idle timeout, the pings, `send_after` and the callback timeout
+        // (see `clock`).
+        let mut clock = Clock::new(&self.config);
+        let mut sleep = pin!(tokio::time::sleep_until(clock.deadline(&self.config, None)));
         let mut mailbox_first = false;
-        let limits = self.config.limits();
 
         loop {
             if let Err(ending) = self.write_outbox(ctx) {
@@ -338,21 +345,19 @@ where
 
             let event = poll_fn(|cx| {
                 loop {
-                    let shutting_down = if shutdown_registered {
-                        shutdown_token
-                            .as_ref()
-                            .is_some_and(CancellationToken::is_cancelled)
-                    } else {
-                        shutdown_registered = true;
-                        shutdown.as_mut().poll(cx).is_ready()
-                    };
+                    // The first pass leaves this task's waker with the server (see
+                    // `shutdown_wakers`); every pass reads the flag.
+                    let shutting_down = self
+                        .slot
+                        .as_mut()
+                        .is_some_and(|slot| slot.shutting_down(cx));
                     if shutting_down && self.drain_turn(&mut drain, cx).is_ready() {
                         let code = self
                             .slot
                             .as_ref()
                             .map_or(CloseCode::SERVICE_RESTART, |s| s.server().shutdown_code());
                         let close = Close::new(code, "server shutting down");
-                        return Poll::Ready(Event::End(Ending::new(
+                        return Poll::Ready(Event::end(Ending::new(
                             TerminateReason::Shutdown,
                             Some(close),
                         )));
@@ -360,7 +365,7 @@ where
                     // A handle's close goes ahead of everything queued (see `Handle::close`).
                     if let Some(mailbox) = ctx.mailbox() {
                         if let Poll::Ready(close) = mailbox.poll_close(cx) {
-                            return Poll::Ready(Event::End(Ending::new(
+                            return Poll::Ready(Event::end(Ending::new(
                                 TerminateReason::Normal,
                                 Some(close),
                             )));
@@ -369,8 +374,8 @@ where
                     let buffered = self.writer.buffered();
                     // Keep bytes moving to the socket even while input never stops.
                     if self.dirty && buffered >= self.config.write_buffer_size {
-                        if let Poll::Ready(Err(ending)) = self.poll_flush(cx) {
-                            return Poll::Ready(Event::End(ending));
+                        if let Poll::Ready(Err(ending)) = self.poll_flush(ctx, cx) {
+                            return Poll::Ready(Event::end(ending));
                         }
                     }
                     let reading = self.writer.buffered() < self.config.read_pause_threshold();
@@ -386,89 +391,82 @@ where
                                 return Poll::Ready(Event::Info(info));
                             }
                         } else if reading {
+                            let limits = self.config.limits();
                             let read = self.reader.poll_next(&mut self.io, cx, limits);
                             if let Poll::Ready(read) = read {
-                                last_activity = Instant::now();
-                                return Poll::Ready(self.inbound(read));
+                                clock.touch(Instant::now());
+                                return Poll::Ready(self.inbound(read, ctx));
                             }
                         }
                     }
 
-                    if let Some(deadline) = ctx.timers.next_deadline() {
-                        let timer = timer
-                            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                        if timer_armed != Some(deadline) {
-                            timer.as_mut().reset(deadline);
-                            timer_armed = Some(deadline);
+                    let timer = ctx.next_timer();
+                    match clock.poll(&self.config, sleep.as_mut(), timer, cx) {
+                        Poll::Ready(Due::Idle) => {
+                            let close = Close::new(CloseCode::GOING_AWAY, "idle timeout");
+                            return Poll::Ready(Event::end(Ending::new(
+                                TerminateReason::Timeout(Timeout::Idle),
+                                Some(close),
+                            )));
                         }
-                        if timer.as_mut().poll(cx).is_ready() {
-                            timer_armed = None;
-                            if let Some(info) = ctx.timers.pop_due(Instant::now()) {
+                        Poll::Ready(Due::Ping) => return Poll::Ready(Event::Ping),
+                        Poll::Ready(Due::Timer) => {
+                            if let Some(info) = ctx.pop_due_timer(Instant::now()) {
                                 return Poll::Ready(Event::Info(info));
                             }
                             continue;
                         }
-                    }
-
-                    if let Some(limit) = idle_timeout {
-                        if idle.as_mut().poll(cx).is_ready() {
-                            let deadline = deadline_after(last_activity, limit);
-                            if deadline <= Instant::now() {
-                                let close = Close::new(CloseCode::GOING_AWAY, "idle timeout");
-                                return Poll::Ready(Event::End(Ending::new(
-                                    TerminateReason::Timeout(Timeout::Idle),
-                                    Some(close),
-                                )));
-                            }
-                            // Frames arrived since it was set: move it instead of resetting
-                            // the timer on every frame.
-                            idle.as_mut().reset(deadline);
-                            continue;
-                        }
-                    }
-
-                    if let Some(ping) = &mut ping {
-                        if ping.poll_tick(cx).is_ready() {
-                            return Poll::Ready(Event::Ping);
-                        }
+                        Poll::Pending => {}
                     }
 
                     // Nothing else is ready: write everything queued with one flush.
                     if self.dirty {
-                        match self.poll_flush(cx) {
+                        match self.poll_flush(ctx, cx) {
                             Poll::Ready(Ok(())) => continue,
-                            Poll::Ready(Err(ending)) => return Poll::Ready(Event::End(ending)),
+                            Poll::Ready(Err(ending)) => return Poll::Ready(Event::end(ending)),
                             Poll::Pending => {}
                         }
                     }
                     // After the flush, so echoed payloads have let go of the read buffer.
-                    self.reader.release_buffer(limits);
+                    self.reader.release_buffer(self.config.limits());
                     return Poll::Pending;
                 }
             })
             .await;
 
-            let outcome = match event {
+            let (outcome, moved) = match event {
                 Event::Message(message) => {
-                    callback::guard(handler.handle_in(message, ctx), timeout).await
+                    let callback = pin!(handler.handle_in(message, ctx));
+                    let timeout = self.config.callback_timeout;
+                    callback::guard_on(callback, timeout, sleep.as_mut()).await
                 }
                 Event::Control(control) => {
-                    callback::guard(handler.handle_control(control, ctx), timeout).await
+                    let callback = pin!(handler.handle_control(control, ctx));
+                    let timeout = self.config.callback_timeout;
+                    callback::guard_on(callback, timeout, sleep.as_mut()).await
                 }
-                Event::Info(info) => callback::guard(handler.handle_info(info, ctx), timeout).await,
+                Event::Info(info) => {
+                    let callback = pin!(handler.handle_info(info, ctx));
+                    let timeout = self.config.callback_timeout;
+                    callback::guard_on(callback, timeout, sleep.as_mut()).await
+                }
                 Event::Ping => {
                     ctx.push(Frame::Ping(ControlPayload::empty()));
                     continue;
                 }
-                Event::End(ending) => return ending,
+                Event::End(ending) => return *ending,
             };
+            if moved {
+                let deadline = clock.deadline(&self.config, ctx.next_timer());
+                sleep.as_mut().reset(deadline);
+            }
             match outcome {
                 Outcome::Done(mut reply) => {
                     // The usual reply, one frame with nothing pushed before it, goes straight to
                     // the socket's buffer: the outbox is then never allocated on an idle
                     // connection.
                     match std::mem::take(&mut reply.frames) {
-                        Frames::One(frame) if ctx.outbox.is_empty() => {
+                        Frames::One(frame) if ctx.queued_frames() == 0 => {
                             if let Err(ending) = self.write_frame(frame, ctx) {
                                 return ending;
                             }
@@ -484,12 +482,16 @@ where
     }
 
     /// Turns what the client sent into an event, answering pings and closes on the way.
-    fn inbound<I>(&mut self, read: Result<Inbound, WireError>) -> Event<I> {
+    fn inbound<H: Handler>(
+        &mut self,
+        read: Result<Inbound, WireError>,
+        ctx: &mut Context<H>,
+    ) -> Event<H::Info> {
         let inbound = match read {
             Ok(inbound) => inbound,
             Err(error) => {
                 self.count_memory_refusal(&error);
-                return Event::End(Ending::from_wire(error));
+                return Event::end(Ending::from_wire(error));
             }
         };
         match inbound {
@@ -500,7 +502,7 @@ where
                 self.writer.push_pong(&payload);
                 self.dirty = true;
                 // Counted like any push: a client that pings without reading is paused too.
-                self.publish_buffered();
+                ctx.set_buffered(self.writer.buffered());
                 Event::Control(Control::Ping(payload))
             }
             Inbound::Pong(payload) => Event::Control(Control::Pong(payload)),
@@ -519,7 +521,7 @@ where
                     },
                     |(code, reason)| PeerClose { code, reason },
                 );
-                Event::End(Ending::new(TerminateReason::Remote(Some(peer)), None))
+                Event::end(Ending::new(TerminateReason::Remote(Some(peer)), None))
             }
         }
     }
@@ -545,13 +547,10 @@ where
 
     /// Hands queued frames to the socket, within the write-buffer limit.
     fn write_outbox<H: Handler>(&mut self, ctx: &mut Context<H>) -> Result<(), Ending> {
-        while let Some(frame) = ctx.outbox.pop_front() {
+        while let Some(frame) = ctx.pop_frame() {
             self.write_frame(frame, ctx)?;
         }
-        // A burst grew the queue: give the memory back so an idle connection holds none.
-        if ctx.outbox.capacity() > 64 {
-            ctx.outbox = Default::default();
-        }
+        ctx.clear_outbox();
         Ok(())
     }
 
@@ -563,11 +562,9 @@ where
     ) -> Result<(), Ending> {
         let buffered = self.writer.buffered();
         if buffered > 0 && buffered + frame.len() > self.config.max_write_buffer {
-            let dropped = 1 + ctx.outbox.len() as u64;
-            ctx.outbox.clear();
-            self.shared
-                .dropped_frames
-                .fetch_add(dropped, Ordering::Relaxed);
+            let dropped = 1 + ctx.queued_frames() as u64;
+            ctx.clear_outbox();
+            ctx.add_dropped_frames(dropped);
             if let Some(slot) = &self.slot {
                 slot.server()
                     .counters()
@@ -583,31 +580,27 @@ where
             return Err(Ending::slow_reader());
         }
         self.writer.push(frame);
-        self.publish_buffered();
+        ctx.set_buffered(self.writer.buffered());
         self.dirty = true;
         Ok(())
     }
 
-    fn poll_flush(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), Ending>> {
-        match self.writer.poll_flush(&mut self.io, cx) {
+    /// Writes what is queued; shows handles (`Stats::buffered_bytes`) how much still waits.
+    fn poll_flush<H: Handler>(
+        &mut self,
+        ctx: &mut Context<H>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<(), Ending>> {
+        let flushed = self.writer.poll_flush(&mut self.io, cx);
+        ctx.set_buffered(self.writer.buffered());
+        match flushed {
             Poll::Ready(Ok(())) => {
                 self.dirty = false;
-                self.publish_buffered();
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(error)) => Poll::Ready(Err(Ending::from_io(error))),
-            Poll::Pending => {
-                self.publish_buffered();
-                Poll::Pending
-            }
+            Poll::Pending => Poll::Pending,
         }
-    }
-
-    /// Shows handles (`Stats::buffered_bytes`) how much waits to be written.
-    fn publish_buffered(&self) {
-        self.shared
-            .buffered
-            .store(self.writer.buffered(), Ordering::Relaxed);
     }
 
     /// Sends what is left and the close frame, waits for the client's close within the close
@@ -634,8 +627,8 @@ where
                     self.dirty = true;
                 }
             }
-            ctx.outbox.clear();
-            if self.dirty && poll_fn(|cx| self.poll_flush(cx)).await.is_err() {
+            ctx.clear_outbox();
+            if self.dirty && poll_fn(|cx| self.poll_flush(ctx, cx)).await.is_err() {
                 return;
             }
             if sending_close {
@@ -683,5 +676,105 @@ where
                 .dropped_infos
                 .fetch_add(dropped_infos, Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Reply;
+    use std::mem::size_of;
+
+    struct Echo;
+
+    impl Handler for Echo {
+        type Init = ();
+        type Info = ();
+
+        async fn init(_: (), _: &mut Context<Self>) -> Result<Self, Close> {
+            Ok(Echo)
+        }
+
+        async fn handle_in(&mut self, message: Message, _: &mut Context<Self>) -> Reply {
+            match message {
+                Message::Text(text) => Reply::text(text),
+                Message::Binary(bytes) => Reply::binary(bytes),
+            }
+        }
+    }
+
+    fn start() -> Box<Start<Echo>> {
+        let request = http::Request::get("/echo").body(()).unwrap();
+        Box::new(Start {
+            init: (),
+            request: Box::new(RequestInfo::from_request(&request)),
+            config: Arc::default(),
+            slot: None,
+            deflate: None,
+        })
+    }
+
+    /// Every byte of the connection's future is held by every idle connection (in tokio's
+    /// task cell, rounded up to 128 bytes): a guard against it growing back.
+    #[tokio::test]
+    async fn the_connection_future_stays_small() {
+        let (stream, _client) = tokio::io::duplex(64);
+        let future = run(stream, start(), bytes::Bytes::new());
+        let size = std::mem::size_of_val(&future);
+        println!("connection future: {size} B");
+        println!(
+            "Connection {}, Context {}, Reader {}, Writer {}, Config {}, RequestInfo {}, \
+             Sleep {}, Span {}",
+            size_of::<Connection<tokio::io::DuplexStream>>(),
+            size_of::<Context<Echo>>(),
+            size_of::<Reader>(),
+            size_of::<Writer>(),
+            size_of::<Config>(),
+            size_of::<RequestInfo>(),
+            size_of::<Sleep>(),
+            size_of::<tracing::Span>(),
+        );
+        let (stream, _client) = tokio::io::duplex(64);
+        let mut conn = Connection {
+            io: stream,
+            reader: Reader::new(None),
+            writer: Writer::default(),
+            config: Arc::default(),
+            slot: None,
+            dirty: false,
+        };
+        let request = Box::new(RequestInfo::from_request(
+            &http::Request::get("/").body(()).unwrap(),
+        ));
+        let mut ctx = Context::<Echo>::new(1, 1, request);
+        let mut handler = Echo;
+        {
+            let serve = conn.serve(&mut handler, &mut ctx);
+            println!("serve future: {} B", std::mem::size_of_val(&serve));
+        }
+        {
+            let mut sleep = pin!(tokio::time::sleep_until(Instant::now()));
+            let callback = handler.handle_in(Message::Text("x".into()), &mut ctx);
+            println!("handle_in future: {} B", std::mem::size_of_val(&callback));
+            let callback = pin!(callback);
+            let guard = callback::guard_on(callback, None, sleep.as_mut());
+            println!("guard_on future: {} B", std::mem::size_of_val(&guard));
+            println!(
+                "Event {}, Outcome<Reply> {}, Reply {}, Ending {}",
+                size_of::<Event<()>>(),
+                size_of::<Outcome<Reply>>(),
+                size_of::<Reply>(),
+                size_of::<Ending>()
+            );
+        }
+        let run = conn.run(Box::new(()), &mut ctx);
+        println!("run future: {} B", std::mem::size_of_val(&run));
+        println!(
+            "Clock {}, Option<Slot> {}, Socket {}",
+            size_of::<Clock>(),
+            size_of::<Option<Slot>>(),
+            size_of::<crate::socket::Socket>()
+        );
+        assert!(size <= 768, "the connection future is {size} B");
     }
 }

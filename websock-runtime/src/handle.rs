@@ -183,6 +183,11 @@ impl<H: Handler> Handle<H> {
         (Self { tx, shared }, mailbox)
     }
 
+    /// The counters this handle shares with its connection.
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     /// A number that identifies this connection within the process.
     pub fn id(&self) -> u64 {
         self.shared.id

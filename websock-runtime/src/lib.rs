@@ -34,6 +34,7 @@
 //! `#[websock_handler]` attribute.
 
 mod callback;
+mod clock;
 mod close;
 mod config;
 mod connection;
@@ -65,7 +66,9 @@ mod server;
 mod server_handle;
 mod service;
 mod shared_frame;
+mod shutdown_wakers;
 mod sniff;
+mod socket;
 mod stream;
 mod timer;
 mod tls;

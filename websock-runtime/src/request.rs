@@ -46,18 +46,28 @@ pub struct PeerAddr(pub SocketAddr);
 
 /// The HTTP request that opened a connection, kept for the handler's [`Context`](crate::Context)
 /// and given to a route's pre-upgrade check.
+///
+/// Every connection keeps its own for its whole life, so it is kept small: the URI and the
+/// headers are text in one block, and the `Uri` and `HeaderMap` are built from it on first use.
 #[derive(Clone, Debug)]
 pub struct RequestInfo {
     pub(crate) method: Method,
-    pub(crate) uri: Uri,
-    /// The header block in one allocation, `name:value\n` per header (see `copy_head`).
+    /// The URI's text, then the path's if the URI's text does not hold it, then the header
+    /// block, `name:value\n` per header (see `copy_head`).
     head: Bytes,
+    /// Where in `head` the URI's text ends, where the path is, where the headers start.
+    uri_end: u32,
+    path: (u32, u32),
+    headers_start: u32,
+    /// Built from `head` on first use (88 B, and most connections never ask).
+    uri: OnceLock<Box<Uri>>,
     /// Built from `head` on first use: a `HeaderMap` is several times the size of the text,
     /// and most connections never look at their headers after the upgrade.
-    headers: OnceLock<HeaderMap>,
+    headers: OnceLock<Box<HeaderMap>>,
     pub(crate) params: PathParams,
     pub(crate) peer: Option<SocketAddr>,
-    pub(crate) selected_protocol: Option<http::HeaderValue>,
+    // Boxed: most connections have none.
+    pub(crate) selected_protocol: Option<Box<http::HeaderValue>>,
 }
 
 impl RequestInfo {
@@ -77,11 +87,14 @@ impl RequestInfo {
     }
 
     fn new(method: &Method, uri: &Uri, headers: &HeaderMap, extensions: &http::Extensions) -> Self {
-        let (uri, head) = copy_head(uri, headers);
+        let head = copy_head(uri, headers);
         Self {
             method: method.clone(),
-            uri,
-            head,
+            head: head.block,
+            uri_end: head.uri_end,
+            path: head.path,
+            headers_start: head.headers_start,
+            uri: OnceLock::new(),
             headers: OnceLock::new(),
             params: extensions.get::<PathParams>().cloned().unwrap_or_default(),
             peer: extensions.get::<PeerAddr>().map(|peer| peer.0),
@@ -96,25 +109,47 @@ impl RequestInfo {
 
     /// The request URI.
     pub fn uri(&self) -> &Uri {
-        &self.uri
+        self.uri.get_or_init(|| {
+            let text = self.head.slice(..self.uri_end as usize);
+            // The text is a `Uri`'s own rendering, so it parses back.
+            Box::new(Uri::from_maybe_shared(text).unwrap_or_default())
+        })
     }
 
     /// The request path.
     pub fn path(&self) -> &str {
-        self.uri.path()
+        let (start, end) = self.path;
+        std::str::from_utf8(&self.head[start as usize..end as usize]).unwrap_or("/")
+    }
+
+    /// The query string, when the URI has one.
+    fn query_str(&self) -> Option<&str> {
+        let (_, path_end) = self.path;
+        if path_end > self.uri_end {
+            // The path was not in the URI's text: rare enough to build the `Uri`.
+            return self.uri().query();
+        }
+        let rest = &self.head[path_end as usize..self.uri_end as usize];
+        std::str::from_utf8(rest.strip_prefix(b"?")?).ok()
+    }
+
+    /// The header block: `name:value\n` per header.
+    fn head_block(&self) -> Bytes {
+        self.head.slice(self.headers_start as usize..)
     }
 
     /// The request headers.
     pub fn headers(&self) -> &HeaderMap {
-        self.headers.get_or_init(|| parse_head(&self.head))
+        self.headers
+            .get_or_init(|| Box::new(parse_head(&self.head_block())))
     }
 
     /// A copy of the request headers that leaves this `RequestInfo` as it was: the
     /// `HeaderMap` extractor's, since the connection keeps its `RequestInfo` (see `headers`).
     pub(crate) fn headers_owned(&self) -> HeaderMap {
         match self.headers.get() {
-            Some(headers) => headers.clone(),
-            None => parse_head(&self.head),
+            Some(headers) => (**headers).clone(),
+            None => parse_head(&self.head_block()),
         }
     }
 
@@ -126,10 +161,14 @@ impl RequestInfo {
         if let Some(headers) = self.headers.get() {
             return headers.get(name).cloned();
         }
+        // Copied rather than sliced: a slice would give the block a shared header (24 B) that
+        // the connection would keep for its whole life.
         let name = name.as_str().as_bytes();
-        head_lines(&self.head)
-            .find(|(line_name, _)| *line_name == name)
-            .and_then(|(_, value)| HeaderValue::from_maybe_shared(value).ok())
+        let block = &self.head[self.headers_start as usize..];
+        block
+            .split(|&b| b == b'\n')
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(b":"))
+            .and_then(|value| HeaderValue::from_bytes(value).ok())
     }
 
     /// Whether the `HeaderMap` has been built (it is then kept with the connection).
@@ -157,8 +196,7 @@ impl RequestInfo {
 
     /// Every query parameter, percent-decoded, in order.
     pub fn query_pairs(&self) -> impl Iterator<Item = (String, String)> + '_ {
-        self.uri
-            .query()
+        self.query_str()
             .unwrap_or("")
             .split('&')
             .filter(|pair| !pair.is_empty())
@@ -174,28 +212,56 @@ impl RequestInfo {
     }
 }
 
+/// A request's URI and headers copied into one block.
+struct Head {
+    block: Bytes,
+    uri_end: u32,
+    path: (u32, u32),
+    headers_start: u32,
+}
+
 // hyper parses the URI and header values as slices of its 8 KiB request-head buffer: a clone
 // would keep that whole buffer alive for the connection's life (see BENCHMARKS.md). The request
-// a connection keeps is copied out instead, URI and headers into one block: the URI is a slice
-// of it, and the headers are text until someone asks for them. Names never contain ':' and
-// values never contain '\n', so the block needs no escaping.
-fn copy_head(uri: &Uri, headers: &HeaderMap) -> (Uri, Bytes) {
+// a connection keeps is copied out instead, URI and headers into one block of text, parsed
+// again only if someone asks. Names never contain ':' and values never contain '\n', so the
+// block needs no escaping. (Offsets are `u32`: hyper refuses request heads far shorter.)
+fn copy_head(uri: &Uri, headers: &HeaderMap) -> Head {
     let uri_text = uri.to_string();
+    let path = uri.path();
+    // `scheme://authority` + path + `?query`: the path is just before the query.
+    let query_len = uri.query().map_or(0, |query| query.len() + 1);
+    let path_start = uri_text
+        .len()
+        .checked_sub(path.len() + query_len)
+        .filter(|&start| uri_text.get(start..start + path.len()) == Some(path));
     let headers_len: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 2)
         .sum();
-    let mut block = Vec::with_capacity(uri_text.len() + headers_len);
+    let copied_path = if path_start.is_some() { 0 } else { path.len() };
+    let mut block = Vec::with_capacity(uri_text.len() + copied_path + headers_len);
     block.extend_from_slice(uri_text.as_bytes());
+    let path_start = path_start.unwrap_or_else(|| {
+        // A URI whose text has no path ("http://host" has the path "/").
+        block.extend_from_slice(path.as_bytes());
+        uri_text.len()
+    });
+    let headers_start = block.len();
     for (name, value) in headers {
         block.extend_from_slice(name.as_str().as_bytes());
         block.push(b':');
         block.extend_from_slice(value.as_bytes());
         block.push(b'\n');
     }
-    let block = Bytes::from(block);
-    let uri = Uri::from_maybe_shared(block.slice(..uri_text.len())).unwrap_or_else(|_| uri.clone());
-    (uri, block.slice(uri_text.len()..))
+    let offset = |at: usize| u32::try_from(at).unwrap_or(u32::MAX);
+    Head {
+        // Exactly the capacity asked for: the `Bytes` takes the allocation as it is, and
+        // allocates its shared header only when a header is first read.
+        block: Bytes::from(block),
+        uri_end: offset(uri_text.len()),
+        path: (offset(path_start), offset(path_start + path.len())),
+        headers_start: offset(headers_start),
+    }
 }
 
 fn parse_head(head: &Bytes) -> HeaderMap {

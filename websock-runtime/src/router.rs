@@ -252,7 +252,8 @@ pub struct StateInit<T>(T);
 /// [`StateInit`]); it is inferred.
 pub struct WebSocketRoute<H: Handler, M = CheckInit<H>> {
     init: M,
-    config: Config,
+    // Shared by the route's connections: each keeps a pointer, not a copy.
+    config: Arc<Config>,
     origins: Option<CheckOrigin>,
     _handler: PhantomData<fn() -> H>,
 }
@@ -297,7 +298,7 @@ impl<H: Handler, M> WebSocketRoute<H, M> {
     fn new(init: M) -> Self {
         Self {
             init,
-            config: Config::default(),
+            config: Arc::default(),
             origins: None,
             _handler: PhantomData,
         }
@@ -305,7 +306,7 @@ impl<H: Handler, M> WebSocketRoute<H, M> {
 
     /// The connection options for this route.
     pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
+        self.config = Arc::new(config);
         self
     }
 
@@ -315,7 +316,7 @@ impl<H: Handler, M> WebSocketRoute<H, M> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.config = self.config.protocols(protocols);
+        self.config = Arc::new((*self.config).clone().protocols(protocols));
         self
     }
 

@@ -1,7 +1,10 @@
 //! What all connections of one server share: the shutdown signal, the task tracker, the
 //! connection limit and the counters.
 
-use crate::{CloseCode, Drain, count::Count, drain::Drainer, wire::InboundBudget};
+use crate::{
+    CloseCode, Drain, count::Count, drain::Drainer, shutdown_wakers::ShutdownWakers,
+    wire::InboundBudget,
+};
 use std::{
     fmt,
     sync::{
@@ -24,6 +27,8 @@ pub struct ServerHandle {
 
 struct Inner {
     shutdown: CancellationToken,
+    /// The connections waiting for `shutdown`, woken when it is cancelled.
+    shutdown_wakers: ShutdownWakers,
     /// Cancelled when the shutdown deadline passes: connections stop flushing and count what
     /// they could not send.
     deadline: CancellationToken,
@@ -144,6 +149,7 @@ impl ServerHandle {
         Self {
             inner: Arc::new(Inner {
                 shutdown: CancellationToken::new(),
+                shutdown_wakers: ShutdownWakers::default(),
                 deadline: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 active: AtomicUsize::new(0),
@@ -186,6 +192,8 @@ impl ServerHandle {
     /// frames with the shutdown code, call `terminate(Shutdown)`.
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
+        // After the cancel: a connection that registers later reads the flag set.
+        self.inner.shutdown_wakers.wake_all();
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.
@@ -290,7 +298,10 @@ impl ServerHandle {
             Ok(_) => {
                 self.inner.active_gauge.increment(1);
                 self.inner.counters.accepted.fetch_add(1, Ordering::Relaxed);
-                Some(Slot(self.clone()))
+                Some(Slot {
+                    server: self.clone(),
+                    waker: None,
+                })
             }
             Err(_) => {
                 self.inner
@@ -304,17 +315,33 @@ impl ServerHandle {
 }
 
 /// One open connection's place under the limit; released on drop.
-pub(crate) struct Slot(ServerHandle);
+pub(crate) struct Slot {
+    server: ServerHandle,
+    /// Where this connection's waker is kept for the shutdown, once it waits.
+    waker: Option<u32>,
+}
 
 impl Slot {
     pub(crate) fn server(&self) -> &ServerHandle {
-        &self.0
+        &self.server
+    }
+
+    /// Whether the server is shutting down; the first call leaves `cx`'s waker to be woken
+    /// when it does (a connection's task keeps its waker).
+    pub(crate) fn shutting_down(&mut self, cx: &std::task::Context<'_>) -> bool {
+        if self.waker.is_none() {
+            self.waker = Some(self.server.inner.shutdown_wakers.insert(cx.waker()));
+        }
+        self.server.is_shutting_down()
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.inner.active.fetch_sub(1, Ordering::AcqRel);
-        self.0.inner.active_gauge.decrement(1);
+        if let Some(place) = self.waker {
+            self.server.inner.shutdown_wakers.remove(place);
+        }
+        self.server.inner.active.fetch_sub(1, Ordering::AcqRel);
+        self.server.inner.active_gauge.decrement(1);
     }
 }

@@ -38,12 +38,12 @@ where
     let start = Box::new(Start::<H> {
         init,
         request: Box::new(request),
-        config,
+        config: Arc::new(config),
         slot,
         // The transports running here (LongPoll) frame their own messages.
         deflate: None,
     });
-    let task = connection::run(stream, start);
+    let task = connection::run(stream, start, bytes::Bytes::new());
     Ok(match tracker {
         Some(tracker) => tracker.spawn(task),
         None => tokio::spawn(task),

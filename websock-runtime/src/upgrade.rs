@@ -4,12 +4,13 @@ use crate::{
     Config, Handler, Refuse, RequestInfo, ServerHandle, connection,
     connection::Start,
     handshake,
+    socket::Socket,
     wire::{self, Agreed},
 };
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
+use std::sync::Arc;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 /// The body type of every response websock makes.
@@ -36,7 +37,7 @@ pub fn upgrade<H: Handler, B>(
     init: H::Init,
     config: &Config,
 ) -> Response<Body> {
-    match Upgrade::new(request, config) {
+    match Upgrade::new(request, &std::sync::Arc::new(config.clone())) {
         Ok(upgrade) => upgrade.accept::<H>(init),
         Err(refuse) => refuse.into_response(),
     }
@@ -48,7 +49,7 @@ pub(crate) struct Upgrade {
     /// `Sec-WebSocket-Accept` for the 101; `None` over HTTP/2, where the 200 has none.
     accept_key: Option<HeaderValue>,
     request: Box<RequestInfo>,
-    config: Config,
+    config: Arc<Config>,
     server: Option<ServerHandle>,
     /// permessage-deflate, when offered and turned on for the route, and the header that
     /// accepts it.
@@ -56,7 +57,7 @@ pub(crate) struct Upgrade {
 }
 
 impl Upgrade {
-    pub(crate) fn new<B>(request: Request<B>, config: &Config) -> Result<Self, Refuse> {
+    pub(crate) fn new<B>(request: Request<B>, config: &Arc<Config>) -> Result<Self, Refuse> {
         handshake::validate_upgrade(&request).map_err(handshake::HandshakeError::into_refusal)?;
         let http2 = request.version() == http::Version::HTTP_2;
         let (mut parts, _body) = request.into_parts();
@@ -84,7 +85,8 @@ impl Upgrade {
             HeaderValue::from_str(&derive_accept_key(key)).expect("base64 is a valid header value")
         });
         let mut request = Box::new(RequestInfo::from_parts(&parts));
-        request.selected_protocol = handshake::select_protocol(&parts.headers, &config.protocols);
+        request.selected_protocol =
+            handshake::select_protocol(&parts.headers, &config.protocols).map(Box::new);
         let deflate = config
             .deflate
             .as_ref()
@@ -158,7 +160,7 @@ impl Upgrade {
             headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_key);
         }
         if let Some(protocol) = &request.selected_protocol {
-            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
+            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, (**protocol).clone());
         }
         let deflate = deflate.map(|(agreed, response)| {
             headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, response);
@@ -175,12 +177,16 @@ impl Upgrade {
             deflate,
         });
         let task = async move {
-            match on_upgrade.await {
-                Ok(upgraded) => connection::run(TokioIo::new(upgraded), start).await,
+            // The socket is handed to the connection's future before it is awaited, so this
+            // future keeps no room for hyper's `Upgraded` beside the connection's.
+            let connection = match on_upgrade.await {
+                Ok(upgraded) => run_upgraded(upgraded, start),
                 Err(error) => {
                     tracing::debug!(%error, "upgrade failed before the socket was handed over");
+                    return;
                 }
-            }
+            };
+            connection.await;
         };
         match tracker {
             Some(tracker) => drop(tracker.spawn(task)),
@@ -188,4 +194,14 @@ impl Upgrade {
         }
         response
     }
+}
+
+/// The connection on the socket hyper hands over. A plain function: the socket and the bytes
+/// read ahead go into the connection's future, and are not kept in the caller's beside it.
+fn run_upgraded<H: Handler>(
+    upgraded: hyper::upgrade::Upgraded,
+    start: Box<Start<H>>,
+) -> impl Future<Output = ()> + Send {
+    let (socket, early) = Socket::new(upgraded);
+    connection::run(socket, start, early)
 }

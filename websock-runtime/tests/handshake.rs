@@ -357,3 +357,30 @@ async fn plain_get_routes_serve_pages_beside_websockets() {
         .unwrap();
     assert_eq!(response.status(), 101);
 }
+
+/// Frames a client sends in the same write as its handshake reach hyper's buffer with the
+/// request: the connection takes the socket back from hyper and must read those bytes first.
+#[tokio::test]
+async fn frames_sent_with_the_handshake_are_read_first() {
+    let server = TestServer::start(Config::default()).await;
+    let addr = server.addr;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut bytes = format!(
+        "GET /probe HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .into_bytes();
+    bytes.extend(frame(true, 0x1, b"echo:early", true));
+    bytes.extend(frame(true, 0x2, &[7; 300], true));
+    stream.write_all(&bytes).await.unwrap();
+    let head = read_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(read_frame(&mut stream).await, (0x81, b"early".to_vec()));
+    assert_eq!(read_frame(&mut stream).await, (0x82, vec![7; 300]));
+    // And the socket goes on from there.
+    stream
+        .write_all(&frame(true, 0x1, b"echo:later", true))
+        .await
+        .unwrap();
+    assert_eq!(read_frame(&mut stream).await, (0x81, b"later".to_vec()));
+}

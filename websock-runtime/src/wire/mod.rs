@@ -17,6 +17,7 @@ mod inbound_budget;
 mod inflater;
 mod mask;
 mod negotiate;
+mod pending_pool;
 mod read_pool;
 mod reader;
 mod writer;

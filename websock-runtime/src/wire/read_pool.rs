@@ -1,5 +1,4 @@
-//! Each worker thread's spare buffers: read buffers, and the write buffers of connections
-//! that have nothing left to write.
+//! Each worker thread's spare read buffers.
 //!
 //! A connection takes a buffer when its socket may have bytes and gives it back once the socket
 //! has none left and every frame in it has been handed out, so 10,000 idle connections hold no

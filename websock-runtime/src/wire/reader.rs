@@ -63,7 +63,8 @@ pub(crate) struct Reader {
     /// the bytes here the buffer may grow for the next one (see `make_room`).
     read_ahead: u32,
     /// permessage-deflate, when negotiated.
-    inflater: Option<Inflater>,
+    // Boxed: inline, every idle connection would pay for it, compressing or not.
+    inflater: Option<Box<Inflater>>,
 }
 
 /// The most a client's earlier frames let the buffer grow ahead of the bytes that arrived.
@@ -82,9 +83,16 @@ impl Reader {
         }
     }
 
+    /// Starts from `bytes` the client sent before the connection took over its socket.
+    pub(crate) fn seed(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.buffer = BytesMut::from(bytes);
+        }
+    }
+
     /// Accepts compressed messages (RSV1) from now on, inflated by `inflater`.
     pub(crate) fn set_inflater(&mut self, inflater: Inflater) {
-        self.inflater = Some(inflater);
+        self.inflater = Some(Box::new(inflater));
     }
 
     /// The next message or control frame from `io`.

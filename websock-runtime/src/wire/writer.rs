@@ -6,16 +6,18 @@
 //! copy, and one encoded frame can be shared by many connections
 //! ([`push_encoded`](Writer::push_encoded)). A write that takes part of the queue drops the
 //! segments it finished and moves a pointer into the next one; nothing left is ever moved.
+//!
+//! The queue and the tail are borrowed from the thread's spares while something waits to be
+//! written (`pending_pool`), so an idle connection holds neither.
 
 use super::{
     deflater::{self, Deflater},
     header::{self, OpCode},
-    read_pool,
+    pending_pool::{self, Pending},
 };
 use crate::{Frame, SharedFrame};
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use std::{
-    collections::VecDeque,
     io::{self, IoSlice},
     pin::Pin,
     task::{Context, Poll, ready},
@@ -25,36 +27,35 @@ use tokio::io::AsyncWrite;
 /// Payloads shorter than this are copied next to their header; longer ones are queued without
 /// a copy (a copy this small costs less than the extra segment).
 const COPY_BELOW: usize = 4 << 10;
-/// The least a tail taken from the thread's pool has room for: a buffer smaller than the
-/// pool's minimum would be freed when given back, and allocated again for the next frame.
-const TAIL_ROOM: usize = 1 << 10;
 /// The most segments handed to one vectored write (Linux takes up to 1,024).
 const MAX_SLICES: usize = 64;
 
 /// The writing half of a connection.
 #[derive(Debug, Default)]
 pub(crate) struct Writer {
-    /// Segments written before `tail`, oldest first.
-    queue: VecDeque<Bytes>,
-    /// Small frames and headers gathered after the queue.
-    tail: BytesMut,
-    /// Bytes queued and not yet taken by the socket: the queue's and the tail's.
-    buffered: usize,
+    /// What waits to be written; `None` when nothing does.
+    pending: Option<Box<Pending>>,
     /// Our close frame is queued: nothing may follow it (RFC 6455 §5.5.1).
     closed: bool,
     /// permessage-deflate, when negotiated.
-    deflater: Option<Deflater>,
+    // Boxed: inline, every idle connection would pay for it, compressing or not.
+    deflater: Option<Box<Deflater>>,
 }
 
 impl Writer {
     /// Bytes queued and not yet taken by the socket.
     pub(crate) fn buffered(&self) -> usize {
-        self.buffered
+        self.pending.as_ref().map_or(0, |pending| pending.buffered)
     }
 
     /// Compresses data messages from now on (RFC 7692).
     pub(crate) fn set_deflater(&mut self, deflater: Deflater) {
-        self.deflater = Some(deflater);
+        self.deflater = Some(Box::new(deflater));
+    }
+
+    /// Where frames are gathered: taken from the thread's spares when nothing was waiting.
+    fn pending(&mut self) -> &mut Pending {
+        self.pending.get_or_insert_with(pending_pool::take)
     }
 
     /// Queues a data or control frame, compressed when permessage-deflate was negotiated and
@@ -99,8 +100,9 @@ impl Writer {
         if payload.len() < COPY_BELOW {
             return self.push_raw(opcode, &[], &payload);
         }
-        self.write_header(opcode, payload.len());
-        self.push_segment(payload);
+        let pending = self.pending();
+        pending.write_header(opcode, payload.len());
+        pending.push_segment(payload);
     }
 
     /// Queues one already encoded frame (header and payload), shared with other connections
@@ -109,12 +111,12 @@ impl Writer {
         if self.closed {
             return;
         }
+        let pending = self.pending();
         if frame.len() < COPY_BELOW {
-            self.buffered += frame.len();
-            self.reserve_tail(frame.len());
-            self.tail.extend_from_slice(&frame);
+            pending.buffered += frame.len();
+            pending.tail.extend_from_slice(&frame);
         } else {
-            self.push_segment(frame);
+            pending.push_segment(frame);
         }
     }
 
@@ -144,25 +146,31 @@ impl Writer {
             !matches!(opcode, OpCode::Ping | OpCode::Pong | OpCode::Close) || len <= 125,
             "a {opcode:?} frame of {len} bytes"
         );
-        self.reserve_tail(header::MAX_LEN + len);
-        self.write_header(opcode, len);
-        self.tail.extend_from_slice(prefix);
-        self.tail.extend_from_slice(payload);
-        self.buffered += len;
+        let pending = self.pending();
+        pending.tail.reserve(header::MAX_LEN + len);
+        pending.write_header(opcode, len);
+        pending.tail.extend_from_slice(prefix);
+        pending.tail.extend_from_slice(payload);
+        pending.buffered += len;
     }
 
-    /// Room for `additional` bytes in the tail, taking a buffer from the thread's pool when
-    /// the tail has none (it was given back after the last write).
-    fn reserve_tail(&mut self, additional: usize) {
-        if self.tail.capacity() == 0 {
-            self.tail = read_pool::take(additional.max(TAIL_ROOM));
-        } else {
-            self.tail.reserve(additional);
+    /// Writes everything queued, then flushes the stream (a TLS stream holds a record back
+    /// until then). Once all is written, the queue and tail go back to the thread's spares.
+    pub(crate) fn poll_flush<S>(&mut self, io: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>>
+    where
+        S: AsyncWrite + Unpin,
+    {
+        if let Some(pending) = &mut self.pending {
+            ready!(pending.poll_write_all(io, cx))?;
+            pending_pool::give(self.pending.take().expect("checked above"));
         }
+        ready!(Pin::new(io).poll_flush(cx))?;
+        Poll::Ready(Ok(()))
     }
+}
 
+impl Pending {
     fn write_header(&mut self, opcode: OpCode, len: usize) {
-        self.reserve_tail(header::MAX_LEN);
         let before = self.tail.len();
         header::write(&mut self.tail, opcode, len);
         self.buffered += self.tail.len() - before;
@@ -178,9 +186,8 @@ impl Writer {
         self.queue.push_back(segment);
     }
 
-    /// Writes everything queued, then flushes the stream (a TLS stream holds a record back
-    /// until then).
-    pub(crate) fn poll_flush<S>(&mut self, io: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>>
+    /// Writes everything queued.
+    fn poll_write_all<S>(&mut self, io: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>>
     where
         S: AsyncWrite + Unpin,
     {
@@ -207,14 +214,6 @@ impl Writer {
             }
             self.advance(written);
         }
-        // Everything is written: the tail goes back to the thread's pool (a large one is
-        // freed), so an idle connection holds no write buffer, whatever it once sent, and
-        // the next frame of a busy one takes it back without allocating.
-        read_pool::give(std::mem::take(&mut self.tail), 0);
-        if self.queue.capacity() > MAX_SLICES {
-            self.queue = VecDeque::new();
-        }
-        ready!(Pin::new(io).poll_flush(cx))?;
         Poll::Ready(Ok(()))
     }
 
@@ -252,6 +251,11 @@ fn is_data(opcode: OpCode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
+
+    fn queue(writer: &Writer) -> &VecDeque<Bytes> {
+        &writer.pending.as_ref().expect("frames are waiting").queue
+    }
 
     /// A socket that takes at most `per_write` bytes per write and refuses every other write
     /// (as a full socket buffer does), keeping what it took.
@@ -260,6 +264,8 @@ mod tests {
         per_write: usize,
         vectored: bool,
         refuse_next: bool,
+        /// Writes that took bytes.
+        writes: usize,
     }
 
     impl AsyncWrite for Drip {
@@ -280,6 +286,7 @@ mod tests {
             if !self.refuse_next {
                 return Poll::Pending;
             }
+            self.writes += 1;
             let mut budget = self.per_write;
             for slice in slices {
                 let n = slice.len().min(budget);
@@ -308,20 +315,59 @@ mod tests {
         writer: &mut Writer,
         per_write: usize,
         vectored: bool,
-        mut between: impl FnMut(&Writer),
+        between: impl FnMut(&Writer),
     ) -> Vec<u8> {
+        drain_counting(writer, per_write, vectored, between).0
+    }
+
+    /// [`drain`], also returning how many writes it took.
+    fn drain_counting(
+        writer: &mut Writer,
+        per_write: usize,
+        vectored: bool,
+        mut between: impl FnMut(&Writer),
+    ) -> (Vec<u8>, usize) {
         let mut io = Drip {
             taken: Vec::new(),
             per_write,
             vectored,
             refuse_next: false,
+            writes: 0,
         };
         let mut cx = Context::from_waker(std::task::Waker::noop());
         while writer.poll_flush(&mut io, &mut cx).is_pending() {
             between(writer);
         }
         assert_eq!(writer.buffered(), 0);
-        io.taken
+        (io.taken, io.writes)
+    }
+
+    #[test]
+    fn a_64_kib_frame_goes_out_in_one_write_with_its_header() {
+        let payload = Bytes::from(vec![3u8; 64 << 10]);
+        let mut writer = Writer::default();
+        writer.push(Frame::Binary(payload.clone()));
+        let (out, writes) = drain_counting(&mut writer, usize::MAX, true, |_| {});
+        assert_eq!(writes, 1, "header and payload in one vectored write");
+        assert_eq!(&out[..4], &[0x82, 127, 0, 0]);
+        assert_eq!(out.len(), 10 + payload.len());
+        assert!(out[10..] == payload[..]);
+    }
+
+    #[test]
+    fn an_idle_writer_holds_no_buffer() {
+        let mut writer = Writer::default();
+        writer.push(Frame::text("hello"));
+        writer.push(Frame::Binary(Bytes::from(vec![1u8; 10_000])));
+        drain(&mut writer, 777, true, |_| {});
+        assert!(
+            writer.pending.is_none(),
+            "the buffers went back to the pool"
+        );
+        // And come back from it for the next frames.
+        writer.push(Frame::text("again"));
+        assert!(writer.pending.as_ref().unwrap().tail.capacity() >= 7);
+        assert_eq!(drain(&mut writer, 777, true, |_| {}), b"\x81\x05again");
     }
 
     /// What the frames below look like on the wire, written one at a time into one buffer.
@@ -372,7 +418,7 @@ mod tests {
         for i in 0..100 {
             writer.push(Frame::text(i.to_string()));
         }
-        assert!(writer.queue.is_empty(), "one buffer, one write");
+        assert!(queue(&writer).is_empty(), "one buffer, one write");
     }
 
     #[test]
@@ -407,7 +453,7 @@ mod tests {
             drain(&mut writer, 999, vectored, |writer| {
                 // Every segment still queued that holds payload bytes points into the
                 // client's own buffer, further along at each write.
-                for segment in &writer.queue {
+                for segment in queue(writer) {
                     let at = segment.as_ptr() as usize;
                     if range.contains(&at) {
                         assert!(at >= start + advanced);
@@ -429,8 +475,8 @@ mod tests {
         writer.push(Frame::text("a"));
         writer.push_encoded(encoded.clone());
         writer.push(Frame::text("b"));
-        assert_eq!(writer.queue.len(), 2);
-        assert_eq!(writer.queue[1].as_ptr(), encoded.as_ptr());
+        assert_eq!(queue(&writer).len(), 2);
+        assert_eq!(queue(&writer)[1].as_ptr(), encoded.as_ptr());
         let out = drain(&mut writer, 5_001, true, |_| {});
         assert_eq!(&out[..3], &[0x81, 1, b'a']);
         assert!(out[3..3 + encoded.len()] == encoded[..]);
@@ -463,8 +509,8 @@ mod tests {
             let mut writer = Writer::default();
             writer.set_deflater(Deflater::new(params));
             writer.push(Frame::Shared(shared.clone()));
-            assert_eq!(writer.queue.len(), 1);
-            let encoded = writer.queue[0].clone();
+            assert_eq!(queue(&writer).len(), 1);
+            let encoded = queue(&writer)[0].clone();
             assert_eq!(encoded[0], 0xC1, "FIN, RSV1, text");
             assert!(encoded.len() < text.len());
             encodings.push(encoded);
@@ -479,8 +525,8 @@ mod tests {
         let mut writer = Writer::default();
         writer.set_deflater(Deflater::new(params));
         writer.push(Frame::text(text));
-        assert_eq!(writer.queue[0][..], encodings[0][..]);
-        assert_ne!(writer.queue[0].as_ptr(), encodings[0].as_ptr());
+        assert_eq!(queue(&writer)[0][..], encodings[0][..]);
+        assert_ne!(queue(&writer)[0].as_ptr(), encodings[0].as_ptr());
         // Without deflate, the frame it wraps.
         let mut writer = Writer::default();
         writer.push(Frame::Shared(shared));
