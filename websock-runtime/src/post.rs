@@ -99,8 +99,7 @@ where
         _: &S,
     ) -> BoxFuture<Response<Body>> {
         if request.method() != http::Method::POST {
-            let refuse = Refuse::new(StatusCode::METHOD_NOT_ALLOWED, "only POST is served here\n")
-                .with_header(header::ALLOW, http::HeaderValue::from_static("POST"));
+            let refuse = Refuse::method_not_allowed("POST");
             return Box::pin(std::future::ready(refuse.into_response()));
         }
         let (limit, timeout, f) = (self.limit, self.timeout, self.f.clone());

@@ -27,6 +27,15 @@ impl Refuse {
         }
     }
 
+    /// 405 Method Not Allowed, with `Allow: <allow>` (`"GET, HEAD"`, `"POST"`).
+    pub(crate) fn method_not_allowed(allow: &'static str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("only {allow} is served here\n"),
+        )
+        .with_header(header::ALLOW, HeaderValue::from_static(allow))
+    }
+
     /// 400 Bad Request.
     pub fn bad_request(body: impl Into<Bytes>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, body)

@@ -6,7 +6,7 @@ use crate::{
     callback::{catch_panic, catch_panic_sync},
     upgrade::Upgrade,
 };
-use http::{Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode};
 use std::{fmt, future::Future, marker::PhantomData, pin::Pin, sync::Arc};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -445,8 +445,7 @@ where
         _: &S,
     ) -> BoxFuture<Response<Body>> {
         if request.method() != http::Method::GET && request.method() != http::Method::HEAD {
-            let refuse = Refuse::new(StatusCode::METHOD_NOT_ALLOWED, "only GET is served here\n")
-                .with_header(header::ALLOW, http::HeaderValue::from_static("GET, HEAD"));
+            let refuse = Refuse::method_not_allowed("GET, HEAD");
             return Box::pin(std::future::ready(refuse.into_response()));
         }
         Box::pin((self.0)(RequestInfo::from_request(&request)))
