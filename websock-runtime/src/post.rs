@@ -1,11 +1,13 @@
 //! Plain HTTP `POST` endpoints beside the WebSocket routes: a login form, a JSON API call.
 //! The body is read up to a limit and within a timeout, and handed over whole.
 
-use crate::{Body, CheckOrigin, Endpoint, Refuse, RequestInfo, stream::RequestBody};
+use crate::{
+    Body, CheckOrigin, Endpoint, Refuse, RequestInfo, router::BoxFuture, stream::RequestBody,
+};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use std::{fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{fmt, future::Future, sync::Arc, time::Duration};
 
 /// The body limit of a [`post`] endpoint unless [`Post::body_limit`] says otherwise: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -84,8 +86,6 @@ impl<F> Post<F> {
         self
     }
 }
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl<F, Fut, S> Endpoint<S> for Post<F>
 where

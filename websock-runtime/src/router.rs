@@ -9,7 +9,7 @@ use crate::{
 use http::{Request, Response, StatusCode};
 use std::{fmt, future::Future, marker::PhantomData, pin::Pin, sync::Arc};
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// Maps paths to WebSocket endpoints. A `Router<S>` has state `S` ([`Router::with_state`]),
 /// which its routes' handlers take with [`State<S>`](crate::State) in `init`; `Router::new()`
