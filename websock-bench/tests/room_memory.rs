@@ -19,11 +19,11 @@ use std::sync::{
     Arc,
     atomic::{AtomicU64, Ordering},
 };
-use std::time::Duration;
-use tokio::net::TcpStream;
+use std::{net::SocketAddr, time::Duration};
+use tokio::{net::TcpStream, sync::oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use websock::channel;
-use websock::channels::{AnonymousSocket, ChannelSocket, JoinError, socket};
+use websock::channels::{AnonymousSocket, ChannelSocket, JoinError, SocketRoute, socket};
 use websock::{Router, Server};
 
 #[global_allocator]
@@ -63,6 +63,22 @@ async fn member(addr: std::net::SocketAddr, user: String, frames: Arc<AtomicU64>
     }
 }
 
+/// The room's socket route (kept, to read its metrics and presence), served on the counted
+/// thread; the server's address and its stop.
+fn room_server() -> (
+    SocketRoute<AnonymousSocket>,
+    SocketAddr,
+    oneshot::Sender<()>,
+) {
+    let route = socket(AnonymousSocket).channel::<Room>().rate_limit(None);
+    let served = route.clone();
+    let (addr, stop) = counted_server(move |listener| async move {
+        let router = Router::new().route("/socket/websocket", served);
+        let _ = Server::new(router).serve(listener).await;
+    });
+    (route, addr, stop)
+}
+
 /// Waits until the server has sent no frame for a while (its diffs are all out).
 async fn settle(frames: &AtomicU64) {
     let mut last = u64::MAX;
@@ -82,12 +98,7 @@ async fn room_member_heap() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(500);
-    let route = socket(AnonymousSocket).channel::<Room>().rate_limit(None);
-    let served = route.clone();
-    let (addr, stop) = counted_server(move |listener| async move {
-        let router = Router::new().route("/socket/websocket", served);
-        let _ = Server::new(router).serve(listener).await;
-    });
+    let (route, addr, stop) = room_server();
     let frames = Arc::new(AtomicU64::new(0));
     // Warm-up: lazy statics, the runtime's first buffers, the room's first members.
     let mut tasks = Vec::new();
@@ -153,12 +164,7 @@ async fn room_member_heap() {
 async fn broadcast_allocations_per_member() {
     const MEMBERS: usize = 200;
     const BROADCASTS: usize = 50;
-    let route = socket(AnonymousSocket).channel::<Room>().rate_limit(None);
-    let served = route.clone();
-    let (addr, stop) = counted_server(move |listener| async move {
-        let router = Router::new().route("/socket/websocket", served);
-        let _ = Server::new(router).serve(listener).await;
-    });
+    let (route, addr, stop) = room_server();
     let frames = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for i in 0..MEMBERS {
