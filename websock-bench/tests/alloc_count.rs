@@ -9,7 +9,7 @@
 #[path = "support/counting.rs"]
 mod counting;
 
-use counting::{ALLOCATED_BYTES, ALLOCATIONS, Snapshot, counted_server};
+use counting::{ALLOCATED_BYTES, ALLOCATIONS, SERIAL, Snapshot, counted_server};
 use futures_util::{SinkExt, StreamExt};
 use std::{
     future::Future,
@@ -37,9 +37,6 @@ fn snapshot() -> (u64, u64) {
         ALLOCATED_BYTES.load(Ordering::Relaxed),
     )
 }
-
-/// Both tests count into the same globals: they must not run at once.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 // ---------------------------------------------------------------------------------------------
 // Servers on their own counted thread

@@ -12,7 +12,7 @@
 #[path = "support/counting.rs"]
 mod counting;
 
-use counting::{ALLOCATED_BYTES, ALLOCATIONS, Snapshot, counted_server};
+use counting::{ALLOCATED_BYTES, ALLOCATIONS, SERIAL, Snapshot, counted_server};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::sync::{
@@ -98,6 +98,7 @@ async fn room_member_heap() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(500);
+    let _serial = SERIAL.lock().await;
     let (route, addr, stop) = room_server();
     let frames = Arc::new(AtomicU64::new(0));
     // Warm-up: lazy statics, the runtime's first buffers, the room's first members.
@@ -164,6 +165,7 @@ async fn room_member_heap() {
 async fn broadcast_allocations_per_member() {
     const MEMBERS: usize = 200;
     const BROADCASTS: usize = 50;
+    let _serial = SERIAL.lock().await;
     let (route, addr, stop) = room_server();
     let frames = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();

@@ -25,6 +25,11 @@ thread_local! {
 pub(crate) static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 pub(crate) static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
 
+/// The counters are global: the tests of one binary that read them must not run at once
+/// (`cargo test` runs a binary's tests in parallel). Each holds this for its whole run.
+#[allow(dead_code)] // not every test binary that counts has several tests
+pub(crate) static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Live allocations by exact size (the last slot: every size from `LARGE` up).
 const LARGE: usize = 1 << 16;
 static LIVE_BY_SIZE: [AtomicI64; LARGE + 1] = [const { AtomicI64::new(0) }; LARGE + 1];
