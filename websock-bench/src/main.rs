@@ -52,6 +52,7 @@ mod h2;
 mod load;
 mod phoenix_client;
 mod presence_load;
+mod presence_parse;
 mod presence_sync;
 mod processes;
 mod results;

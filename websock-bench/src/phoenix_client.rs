@@ -23,7 +23,6 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(120);
 /// One decoded frame.
 pub(crate) struct Frame {
     pub(crate) reference: Option<String>,
-    pub(crate) topic: String,
     pub(crate) event: String,
     pub(crate) payload: Value,
 }
@@ -31,7 +30,7 @@ pub(crate) struct Frame {
 impl Frame {
     /// A V2 text frame, or `None` for anything else (a binary push, a malformed frame).
     pub(crate) fn parse(text: &str) -> Option<Frame> {
-        let (_, reference, topic, event, payload): (
+        let (_, reference, _topic, event, payload): (
             Option<String>,
             Option<String>,
             String,
@@ -40,7 +39,6 @@ impl Frame {
         ) = serde_json::from_str(text).ok()?;
         Some(Frame {
             reference,
-            topic,
             event,
             payload,
         })

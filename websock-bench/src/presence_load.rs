@@ -98,9 +98,7 @@ async fn member(
             message = ws.next() => match message {
                 Some(Ok(Message::Text(text))) => {
                     // Heartbeat replies are on the `phoenix` topic.
-                    if let Some(frame) = Frame::parse(&text).filter(|frame| frame.topic == ROOM) {
-                        state.apply(&frame.event, &frame.payload);
-                    }
+                    state.apply_text(&text, ROOM);
                 }
                 Some(Ok(_)) => {}
                 Some(Err(error)) => return Err(error.into()),
