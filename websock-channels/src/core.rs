@@ -68,7 +68,7 @@ impl Core {
         if let Some(id) = &socket_id {
             hub.shared
                 .pubsub
-                .subscribe_socket(id, subscriber, mailbox.clone());
+                .subscribe_socket(id, subscriber, mailbox.clone(), None);
         }
         hub.shared.counters.socket_opened();
         let span = tracing::info_span!("phoenix_socket", id = socket_id.as_deref().unwrap_or(""));
@@ -227,9 +227,12 @@ impl Core {
         let topic_name: Arc<str> = msg.topic.as_str().into();
         // Subscribed before `join` runs: a broadcast sent meanwhile waits in the mailbox and
         // is pushed after the join reply, never lost.
-        hub.shared
-            .pubsub
-            .subscribe_socket(&topic_name, self.subscriber, self.mailbox.clone());
+        hub.shared.pubsub.subscribe_socket(
+            &topic_name,
+            self.subscriber,
+            self.mailbox.clone(),
+            Some(route.intercept),
+        );
         let (mail, mailbox) = mpsc::channel(channel_task::CAPACITY);
         let mut socket = SocketState {
             topic: topic_name.clone(),

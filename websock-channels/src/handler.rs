@@ -55,7 +55,8 @@ impl Handler for SocketHandler {
     type Info = SocketInfo;
 
     async fn init(init: Connected, ctx: &mut Context<Self>) -> Result<Self, Close> {
-        let mailbox = Mailbox::new(ctx.handle().clone(), init.hub.shared.counters.clone());
+        let counters = init.hub.shared.counters.clone();
+        let mailbox = Mailbox::new(ctx.handle().clone(), counters, init.serializer);
         Ok(Self {
             core: Core::new(init, mailbox),
         })
@@ -101,5 +102,9 @@ impl Inbox for Handle<SocketHandler> {
 
     fn len(&self) -> usize {
         self.stats().mailbox_len
+    }
+
+    fn try_write_frame(&self, frame: &websock_runtime::Frame) -> bool {
+        Handle::try_write_frame(self, frame)
     }
 }

@@ -17,6 +17,9 @@ pub(crate) struct ChannelRoute {
     pub(crate) join:
         for<'a> fn(Topic, Payload, &'a mut SocketState) -> crate::BoxFuture<'a, Joined>,
     pub(crate) name: &'static str,
+    /// The events its channel intercepts (`Channel::INTERCEPT`): the others may take the
+    /// fast lane to the socket.
+    pub(crate) intercept: &'static [&'static str],
 }
 
 /// What every socket of one endpoint shares: its channel routes, and what its channels see.

@@ -4,6 +4,7 @@
 
 use crate::{
     broadcast::{BoxFuture, Broadcast, Delivery},
+    serializer::Serializer,
     telemetry::Counters,
 };
 use std::sync::{
@@ -46,6 +47,12 @@ pub(crate) trait Inbox: Send + Sync + 'static {
     fn send(&self, info: Info) -> BoxFuture<'_, bool>;
     /// Messages waiting now.
     fn len(&self) -> usize;
+    /// Writes `frame` straight to the client if the socket is idle (the runtime's fast
+    /// lane); `false`, with nothing written, otherwise.
+    fn try_write_frame(&self, frame: &Frame) -> bool {
+        let _ = frame;
+        false
+    }
 }
 
 impl Inbox for mpsc::Sender<Info> {
@@ -70,13 +77,16 @@ impl Inbox for mpsc::Sender<Info> {
 pub(crate) struct Mailbox {
     inbox: Arc<dyn Inbox>,
     backlog: Arc<Backlog>,
+    /// The socket's wire format, for broadcasts written through the fast lane.
+    serializer: Serializer,
 }
 
 impl Mailbox {
-    /// A mailbox that queues into `inbox`.
-    pub(crate) fn new(inbox: impl Inbox, counters: Arc<Counters>) -> Self {
+    /// A mailbox that queues into `inbox`, for a socket speaking `serializer`.
+    pub(crate) fn new(inbox: impl Inbox, counters: Arc<Counters>, serializer: Serializer) -> Self {
         let inbox = Arc::new(inbox);
         Self {
+            serializer,
             inbox,
             backlog: Arc::new(Backlog {
                 counters,
@@ -106,9 +116,15 @@ impl Mailbox {
         self.inbox.len()
     }
 
-    /// Queues a broadcast, or, when the mailbox is full, records what the socket owes its
-    /// client (never a silent drop).
-    pub(crate) fn deliver(&self, message: Arc<Broadcast>) -> Delivery {
+    /// Writes a broadcast straight to the client when the socket is idle (the fast lane),
+    /// else queues it, or, when the mailbox is full, records what the socket owes its client
+    /// (never a silent drop). `intercept`: the events of this topic that must go through the
+    /// socket to its channel's `handle_out`; `None`: never the lane.
+    pub(crate) fn deliver(
+        &self,
+        message: &Arc<Broadcast>,
+        intercept: Option<&'static [&'static str]>,
+    ) -> Delivery {
         let backlog = &*self.backlog;
         let presence = message.event() == PRESENCE_DIFF;
         if backlog.slow.load(Ordering::SeqCst) {
@@ -118,6 +134,10 @@ impl Mailbox {
         if presence && backlog.owes_state(message.topic()) {
             return Delivery::Resync;
         }
+        if intercept.is_some_and(|intercept| self.write_now(message, intercept)) {
+            return Delivery::Delivered;
+        }
+        let message = message.clone();
         // Kept for the debt if the mailbox is full: a reference count, not a copy of the
         // topic, so delivering allocates nothing per subscriber.
         let diff = presence.then(|| message.clone());
@@ -145,6 +165,28 @@ impl Mailbox {
         // mailbox is still full, the socket handles a message after this and reads it then.
         let _ = self.send_info(Info::Wake);
         delivery
+    }
+}
+
+impl Mailbox {
+    /// The fast lane: a broadcast for the client (no typed value, not intercepted), encoded
+    /// once for every subscriber, written by the broadcaster to an idle socket. Not while the
+    /// socket owes a `presence_state`: its mailbox decides what comes first then.
+    fn write_now(&self, message: &Broadcast, intercept: &[&str]) -> bool {
+        if message.info_value().is_some()
+            || intercept.contains(&message.event())
+            || self.backlog.owes_any()
+        {
+            return false;
+        }
+        let Some(frame) = message.frame(self.serializer) else {
+            return false;
+        };
+        let written = self.inbox.try_write_frame(&frame);
+        if written {
+            self.backlog.counters.messages_out(1);
+        }
+        written
     }
 }
 

@@ -27,7 +27,9 @@ pub struct Subscriber {
 
 #[derive(Clone)]
 pub(crate) enum Sink {
-    Socket(Mailbox),
+    /// A socket's mailbox, and the events the fast lane may not take for this topic (those
+    /// the channel intercepts); `None`: never the lane (the socket's own id topic).
+    Socket(Mailbox, Option<&'static [&'static str]>),
     Listener(mpsc::Sender<Arc<Broadcast>>),
 }
 
@@ -55,7 +57,7 @@ impl Subscriber {
             return Delivery::Skipped;
         }
         match &self.sink {
-            Sink::Socket(mailbox) => mailbox.deliver(message.clone()),
+            Sink::Socket(mailbox, intercept) => mailbox.deliver(message, *intercept),
             Sink::Listener(tx) => match tx.try_send(message.clone()) {
                 Ok(()) => Delivery::Delivered,
                 Err(mpsc::error::TrySendError::Full(_)) => Delivery::Full,
@@ -411,9 +413,17 @@ impl PubSub {
         }
     }
 
-    pub(crate) fn subscribe_socket(&self, topic: &str, id: SubscriberId, mailbox: Mailbox) {
-        self.adapter
-            .subscribe(topic, Subscriber::new(id, Sink::Socket(mailbox)));
+    /// Subscribes a socket's mailbox to `topic`; `intercept`: the events the fast lane may
+    /// not take (see [`Sink::Socket`]).
+    pub(crate) fn subscribe_socket(
+        &self,
+        topic: &str,
+        id: SubscriberId,
+        mailbox: Mailbox,
+        intercept: Option<&'static [&'static str]>,
+    ) {
+        let sink = Sink::Socket(mailbox, intercept);
+        self.adapter.subscribe(topic, Subscriber::new(id, sink));
     }
 
     pub(crate) fn unsubscribe(&self, topic: &str, id: SubscriberId) {

@@ -116,6 +116,7 @@ impl<S: Socket> SocketRoute<S> {
             pattern,
             join: join_erased::<C>,
             name: std::any::type_name::<C>(),
+            intercept: C::INTERCEPT,
         });
         self.rebuilt()
     }

@@ -124,7 +124,8 @@ impl TestSocket {
         let (to_server, mut inbound) = mpsc::channel::<Message>(1024);
         let (mailbox_tx, mut mailbox) = mpsc::channel::<Info>(1024);
         let (events, from_server) = mpsc::unbounded_channel();
-        let mailbox_tx = Mailbox::new(mailbox_tx, hub.shared.counters.clone());
+        let serializer = connected.serializer;
+        let mailbox_tx = Mailbox::new(mailbox_tx, hub.shared.counters.clone(), serializer);
         let mut core = Core::new(connected, mailbox_tx);
         tokio::spawn(async move {
             loop {

@@ -10,9 +10,11 @@ use crate::{
     handler::{Error, ErrorKind},
     reply::{Frames, Stop},
     server_handle::Slot,
+    socket::Socket,
     wire::{Agreed, Deflater, Inbound, Inflater, Reader, WireError, Writer},
 };
 use std::{
+    any::Any,
     future::{Future, poll_fn},
     io,
     pin::{Pin, pin},
@@ -154,6 +156,21 @@ struct Connection<S> {
     slot: Option<Slot>,
     /// Frames were handed to the socket since its last complete flush.
     dirty: bool,
+    /// Whether this connection's socket can take part in the fast lane.
+    lane: LaneUse,
+    /// The lane was opened when the connection last parked.
+    lane_open: bool,
+}
+
+/// Whether a connection's socket can take part in the fast lane (see `lane`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LaneUse {
+    /// Not tried yet: no handle was made, or the connection never parked idle since.
+    Untried,
+    /// Its writing half is shared with the lane.
+    Shared,
+    /// Not a plain TCP socket: its writes are its own.
+    Never,
 }
 
 /// What a connection starts from once hyper hands over the socket.
@@ -216,6 +233,8 @@ where
         config,
         slot,
         dirty: false,
+        lane: LaneUse::Untried,
+        lane_open: false,
     };
     // Boxed: what a future captures keeps its place in it for good, and a handler's `Init` can
     // be large.
@@ -252,6 +271,11 @@ where
                 .await
                 .unwrap_or_else(Ending::panicked)
         };
+        // The lane was shut when the loop last woke; now it lets go of the socket, which
+        // the closing handshake shuts down.
+        if let Some((lane, _)) = ctx.lane() {
+            lane.retire();
+        }
         Box::pin(self.end(handler, ending, ctx)).await;
     }
 
@@ -344,6 +368,10 @@ where
             }
 
             let event = poll_fn(|cx| {
+                // Woken: no sender may write past what this connection is about to do.
+                if self.lane_open {
+                    self.shut_lane(ctx);
+                }
                 loop {
                     // The first pass leaves this task's waker with the server (see
                     // `shutdown_wakers`); every pass reads the flag.
@@ -429,6 +457,7 @@ where
                     }
                     // After the flush, so echoed payloads have let go of the read buffer.
                     self.reader.release_buffer(self.config.limits());
+                    self.open_lane(ctx, cx);
                     return Poll::Pending;
                 }
             })
@@ -543,6 +572,43 @@ where
             _ => &counters.allocation_failures,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Parked with nothing to write: lets senders write to the socket past this connection
+    /// (see `lane`). The first time, a plain TCP socket is split so its writing half can be
+    /// shared.
+    fn open_lane<H: Handler>(&mut self, ctx: &Context<H>, cx: &mut std::task::Context<'_>) {
+        if self.lane == LaneUse::Never || self.dirty || !self.writer.lane_may_open() {
+            return;
+        }
+        let Some((lane, handle)) = ctx.lane() else {
+            return;
+        };
+        if self.lane == LaneUse::Untried {
+            let io: &mut dyn Any = &mut self.io;
+            match io.downcast_mut::<Socket>().and_then(Socket::share_writer) {
+                Some(writer) => {
+                    lane.set_socket(writer);
+                    self.lane = LaneUse::Shared;
+                }
+                None => {
+                    self.lane = LaneUse::Never;
+                    return;
+                }
+            }
+        }
+        self.lane_open = lane.open(cx.waker(), || handle.stats().mailbox_len);
+    }
+
+    /// Woken: shuts the lane; what a sender's write left unwritten goes first.
+    fn shut_lane<H: Handler>(&mut self, ctx: &mut Context<H>) {
+        self.lane_open = false;
+        let rest = ctx.lane().and_then(|(lane, _)| lane.shut());
+        if let Some(rest) = rest {
+            self.writer.push_encoded(rest);
+            ctx.set_buffered(self.writer.buffered());
+            self.dirty = true;
+        }
     }
 
     /// Hands queued frames to the socket, within the write-buffer limit.

@@ -4,6 +4,7 @@
 use crate::{
     Close, Frame, Handle, Handler, RequestInfo, Stats,
     handle::{Mailbox, Shared},
+    lane::Lane,
     reply::{Frames, Reply, Stop},
     timer::{Timer, Timers},
 };
@@ -181,6 +182,13 @@ impl<H: Handler> Context<H> {
                 dropped_frames: self.dropped_frames,
             },
         }
+    }
+
+    /// The fast lane and the handle's view of the mailbox, once a handle was made.
+    pub(crate) fn lane(&self) -> Option<(&Lane, &Handle<H>)> {
+        self.handle
+            .get()
+            .map(|cell| (&cell.0.shared().lane, &cell.0))
     }
 
     /// The mailbox, once a handle was made.

@@ -1,6 +1,6 @@
 //! The handle other tasks hold to talk to one connection: the Rust `pid`.
 
-use crate::{Close, Handler};
+use crate::{Close, Frame, Handler, lane::Lane, wire::lane_frame};
 use std::{
     fmt,
     future::Future,
@@ -80,6 +80,8 @@ pub(crate) struct Shared {
     /// The handles' side of the mailbox's close: the first close taken out wins. Here rather
     /// than in each handle, so a handle stays two pointers.
     pub(crate) close: Mutex<Option<oneshot::Sender<Close>>>,
+    /// Where senders write a frame straight to the socket while the connection is idle.
+    pub(crate) lane: Lane,
 }
 
 /// A cloneable handle to one connection, usable from any task: send it info messages, ask it to
@@ -198,7 +200,9 @@ impl<H: Handler> Handle<H> {
         self.tx.try_send(info.into()).map_err(|error| match error {
             mpsc::error::TrySendError::Full(info) => SendError::Full(info),
             mpsc::error::TrySendError::Closed(info) => SendError::Closed(info),
-        })
+        })?;
+        self.shared.lane.mark_queued();
+        Ok(())
     }
 
     /// Sends `info`, waiting for room in the mailbox; fails only if the connection has ended.
@@ -206,7 +210,29 @@ impl<H: Handler> Handle<H> {
         self.tx
             .send(info.into())
             .await
-            .map_err(|error| SendError::Closed(error.0))
+            .map_err(|error| SendError::Closed(error.0))?;
+        self.shared.lane.mark_queued();
+        Ok(())
+    }
+
+    /// Writes a text or binary `frame` straight to the client's socket, without waking the
+    /// connection, when the connection is idle: parked, with nothing waiting to be written and
+    /// nothing in its mailbox. This is the fast lane a channel broadcast takes to the sockets
+    /// of its topic (encoded once, written by the broadcaster, as uWebSockets' `publish`
+    /// does).
+    ///
+    /// `false`, with nothing written, when the connection is busy or has messages queued,
+    /// when its socket is not plain TCP (TLS, HTTP/2) or compresses (permessage-deflate),
+    /// or for a control frame: send it through the mailbox then, to `handle_info`. A frame
+    /// written here never overtakes what was queued before it, and what is queued after it
+    /// comes after it. The connection takes part in the lane once it has handed out a handle
+    /// and parked with nothing to do.
+    pub fn try_write_frame(&self, frame: &Frame) -> bool {
+        let mut head = [0; 10];
+        match lane_frame(frame, &mut head) {
+            Some((len, payload)) => self.shared.lane.try_write(&head[..len], payload),
+            None => false,
+        }
     }
 
     /// Asks the connection to close with `close`; `terminate` gets `Normal`.

@@ -51,6 +51,7 @@ mod handshake;
 mod http_connection;
 mod json;
 mod json_error;
+mod lane;
 mod message;
 mod on_info;
 mod origin;

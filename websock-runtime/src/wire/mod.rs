@@ -28,7 +28,7 @@ pub(crate) use inbound_budget::InboundBudget;
 pub(crate) use inflater::Inflater;
 pub(crate) use negotiate::{Agreed, negotiate};
 pub(crate) use reader::{Inbound, Limits, Reader};
-pub(crate) use writer::Writer;
+pub(crate) use writer::{Writer, lane_frame};
 
 use std::io;
 

@@ -48,6 +48,13 @@ impl Writer {
         self.pending.as_ref().map_or(0, |pending| pending.buffered)
     }
 
+    /// Whether senders may write to the socket past this writer (the fast lane): nothing
+    /// waits here, no close was queued, and nothing is compressed (a compressed connection's
+    /// frames are its own).
+    pub(crate) fn lane_may_open(&self) -> bool {
+        self.pending.is_none() && !self.closed && self.deflater.is_none()
+    }
+
     /// Compresses data messages from now on (RFC 7692).
     pub(crate) fn set_deflater(&mut self, deflater: Deflater) {
         self.deflater = Some(Box::new(deflater));
@@ -242,6 +249,21 @@ fn split(frame: Frame) -> (OpCode, Bytes) {
         Frame::Pong(payload) => (OpCode::Pong, payload.into_bytes()),
         Frame::Shared(shared) => split(shared.frame().clone()),
     }
+}
+
+/// A data frame as the fast lane writes it: its header (in `head`, whose length is returned)
+/// and its payload, uncompressed; `None` for a control frame.
+pub(crate) fn lane_frame<'f>(frame: &'f Frame, head: &mut [u8; 10]) -> Option<(usize, &'f [u8])> {
+    let (opcode, payload): (OpCode, &[u8]) = match frame {
+        Frame::Text(text) => (OpCode::Text, text.as_bytes()),
+        Frame::Binary(bytes) => (OpCode::Binary, bytes),
+        Frame::Shared(shared) => return lane_frame(shared.frame(), head),
+        Frame::Ping(_) | Frame::Pong(_) => return None,
+    };
+    let mut out = &mut head[..];
+    header::write(&mut out, opcode, payload.len());
+    let len = 10 - out.len();
+    Some((len, payload))
 }
 
 fn is_data(opcode: OpCode) -> bool {
