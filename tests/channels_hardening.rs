@@ -500,9 +500,12 @@ async fn a_socket_whose_mailbox_is_full_of_broadcasts_is_closed_with_1013() {
     assert_eq!(join(&mut slow, "1", "hard:b", json!({})).await.0, "ok");
     let mut calm = connect_v2(addr).await;
     assert_eq!(join(&mut calm, "1", "hard:c", json!({})).await.0, "ok");
-    // A burst that never yields: the socket's task cannot drain its 16 slots meanwhile.
-    for i in 0..100 {
-        let news = json!({ "i": i });
+    // A burst that never yields, to a client that does not read: the fast lane fills the
+    // socket's buffers (12.5 MB of broadcasts, more than loopback buffers), the socket's task
+    // cannot drain its 16 slots meanwhile.
+    let padding = ".".repeat(32 << 10);
+    for i in 0..400 {
+        let news = json!({ "i": i, "padding": padding });
         route
             .pubsub()
             .broadcast("hard:b", "news", news)

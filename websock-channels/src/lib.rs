@@ -56,8 +56,12 @@
 //! its own, as a Phoenix channel is a process: the socket's task reads frames, answers
 //! heartbeats, routes events to their channel and writes what the channels send back, so a
 //! slow `await` in one channel delays only that channel; within a channel, pushes and replies
-//! keep their order. Broadcasts a channel does not intercept go straight from the socket to
-//! the client, encoded once for every subscriber (Phoenix's fastlane). A panic in a channel
+//! keep their order. Broadcasts a channel does not intercept skip the channel's task and are
+//! encoded once for every subscriber (Phoenix's fastlane); the broadcaster writes them
+//! straight to each idle member's socket (the runtime's
+//! [`Handle::try_write_frame`](websock_runtime::Handle::try_write_frame)), and through the
+//! socket's task only when it is busy, the order of each socket's frames kept.
+//! A panic in a channel
 //! callback, or one still running after [`SocketRoute::callback_timeout`] (30 s), is caught:
 //! the client gets `phx_error` `{"reason":"channel_crash"}` (or `{"reason":"timeout"}`; a
 //! join answers `{"reason":"join crashed"}`) and the socket and its other channels go on.

@@ -808,6 +808,8 @@ mod tests {
             config: Arc::default(),
             slot: None,
             dirty: false,
+            lane: LaneUse::Untried,
+            lane_open: false,
         };
         let request = Box::new(RequestInfo::from_request(
             &http::Request::get("/").body(()).unwrap(),
