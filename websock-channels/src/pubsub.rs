@@ -235,18 +235,30 @@ impl Adapter for LocalAdapter {
     fn subscribe(&self, topic: &str, subscriber: Subscriber) {
         if let Ok(mut topics) = self.topics.lock() {
             let list = topics.entry(topic.to_owned()).or_default();
-            list.retain(|s| s.id != subscriber.id);
-            // Room for exactly one at first (a `Vec` would make four): most topics of a
-            // channel app have one subscriber on a node, and this is held per joined channel.
-            list.reserve_exact(1);
-            list.push(subscriber);
+            // Sorted by id, so that finding one is a binary search: a scan per join made a
+            // large room's join storm quadratic. Ids grow with each socket, so a new member
+            // usually goes last.
+            match list.binary_search_by_key(&subscriber.id, |s| s.id) {
+                Ok(at) => list[at] = subscriber,
+                Err(at) => {
+                    // Room for exactly one at first (a `Vec` would make four): most topics of
+                    // a channel app have one subscriber on a node, and this is held per
+                    // joined channel. Past that, the usual doubling.
+                    if list.capacity() == 0 {
+                        list.reserve_exact(1);
+                    }
+                    list.insert(at, subscriber);
+                }
+            }
         }
     }
 
     fn unsubscribe(&self, topic: &str, id: SubscriberId) {
         if let Ok(mut topics) = self.topics.lock() {
             if let Some(list) = topics.get_mut(topic) {
-                list.retain(|s| s.id != id);
+                if let Ok(at) = list.binary_search_by_key(&id, |s| s.id) {
+                    list.remove(at);
+                }
                 if list.is_empty() {
                     topics.remove(topic);
                 }
@@ -524,5 +536,41 @@ impl<T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static> InfoSubscri
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.pubsub.unsubscribe(&self.topic, self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listener(id: SubscriberId) -> (Subscriber, mpsc::Receiver<Arc<Broadcast>>) {
+        let (tx, rx) = mpsc::channel(8);
+        (Subscriber::new(id, Sink::Listener(tx)), rx)
+    }
+
+    /// Subscribers in any order of ids, one twice, one gone: each left gets a broadcast once.
+    #[test]
+    fn a_topic_keeps_one_subscription_per_subscriber() {
+        let adapter = LocalAdapter::new();
+        let ids: Vec<SubscriberId> = (0..5).map(|_| SubscriberId::next()).collect();
+        let mut receivers = Vec::new();
+        for &at in &[3, 0, 4, 1, 2] {
+            let (subscriber, rx) = listener(ids[at]);
+            adapter.subscribe("t", subscriber);
+            receivers.push((at, rx));
+        }
+        // Subscribing 4 again replaces its first subscription (whose queue is then closed).
+        let (again, rx) = listener(ids[4]);
+        adapter.subscribe("t", again);
+        receivers.retain(|(at, _)| *at != 4);
+        receivers.push((4, rx));
+        adapter.unsubscribe("t", ids[1]);
+        assert_eq!(adapter.subscribers("t"), 4);
+        let delivered = adapter.deliver(&Arc::new(Broadcast::new("t", "e", Payload::empty())));
+        assert_eq!(delivered, 4);
+        for (at, mut rx) in receivers {
+            let got = std::iter::from_fn(|| rx.try_recv().ok()).count();
+            assert_eq!(got, usize::from(at != 1), "subscriber {at}");
+        }
     }
 }

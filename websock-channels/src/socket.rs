@@ -130,7 +130,7 @@ impl<S: Socket> SocketRoute<S> {
     /// How long a topic's presence changes are merged into one `presence_diff` (default
     /// 25 ms), as Phoenix.Tracker broadcasts deltas in intervals: N members joining a topic
     /// within it cost each member one diff, not N. A change is seen by the other members this
-    /// much later at most (a topic of more than ~800 keys: 30 µs per key, as each diff is a write
+    /// much later at most (a topic of more than 500 keys: 50 µs per key, as each diff is a write
     /// to every member); [`Presence::list`] and `presence_state` hold it at once.
     pub fn presence_interval(mut self, interval: Duration) -> Self {
         self.presence_interval = interval;
