@@ -252,17 +252,24 @@ impl Presence {
     /// metas' bytes once per version of the topic, and shared by every socket that pushes
     /// that version (a join storm's joiners in one interval, a resync).
     pub(crate) fn encoded_state(&self, topic: &str) -> Arc<String> {
-        if self.has_remote(topic) {
-            // Other nodes' presences change without this node's version: encoded each time.
-            let list = serde_json::to_string(&self.list(topic));
-            return Arc::new(list.expect("JSON values always serialize"));
-        }
+        let remote = self.remote(topic);
         let mut topics = self.lock();
-        let Some(state) = topics.get_mut(topic) else {
-            return Arc::new("{}".to_owned());
-        };
-        state.pending.served();
-        state.encoded_state()
+        let mut state = topics.get_mut(topic);
+        if let Some(state) = state.as_deref_mut() {
+            // The caller pushes this to a client: see `Pending::leave`.
+            state.pending.served();
+        }
+        if !remote.is_empty() {
+            // Other nodes' presences change without this node's version: merged each time,
+            // written straight from this node's encoded metas and the other nodes' values.
+            let empty = BTreeMap::new();
+            let keys = state.map_or(&empty, |state| &state.keys);
+            return Arc::new(encode_merged(keys, &remote));
+        }
+        match state {
+            Some(state) => state.encoded_state(),
+            None => Arc::new("{}".to_owned()),
+        }
     }
 
     /// The keys present in `topic` (on every node, as [`list`](Self::list)).
@@ -301,10 +308,6 @@ impl Presence {
         self.link()
             .map(|link| link.pubsub.remote_presence(topic))
             .unwrap_or_default()
-    }
-
-    fn has_remote(&self, topic: &str) -> bool {
-        !self.remote(topic).is_empty()
     }
 
     fn link(&self) -> Option<Link> {
@@ -648,6 +651,48 @@ fn encode_state(keys: &BTreeMap<Arc<str>, Vec<Entry>>) -> String {
     String::from_utf8(out).expect("JSON text built from strings is UTF-8")
 }
 
+/// [`encode_state`] with the presences of other nodes (`remote`, in
+/// [`Presence::list`]'s shape) added: a key on both has this node's metas, then theirs.
+fn encode_merged(keys: &BTreeMap<Arc<str>, Vec<Entry>>, remote: &Map<String, Value>) -> String {
+    let remote_metas = |key: &str| -> &[Value] {
+        remote
+            .get(key)
+            .and_then(|presence| presence.get("metas"))
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    };
+    let mut out = Vec::new();
+    out.push(b'{');
+    let mut write = |key: &str, local: &[Entry], theirs: &[Value]| {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, key).expect("a string always serializes");
+        out.extend_from_slice(br#":{"metas":["#);
+        for (j, entry) in local.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(entry.wire.as_bytes());
+        }
+        for (j, meta) in theirs.iter().enumerate() {
+            if j > 0 || !local.is_empty() {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, meta).expect("JSON values always serialize");
+        }
+        out.extend_from_slice(b"]}");
+    };
+    for (key, entries) in keys {
+        write(key, entries, remote_metas(key));
+    }
+    for key in remote.keys().filter(|key| !keys.contains_key(key.as_str())) {
+        write(key, &[], remote_metas(key));
+    }
+    out.push(b'}');
+    String::from_utf8(out).expect("JSON text built from strings is UTF-8")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -656,6 +701,63 @@ mod tests {
         let presence = Presence::new();
         presence.set_link(pubsub.clone(), Arc::default(), Duration::from_millis(5));
         presence
+    }
+
+    /// An adapter whose other nodes hold `remote` (in `list`'s shape) for every topic.
+    struct OtherNodes {
+        local: crate::LocalAdapter,
+        remote: Map<String, Value>,
+    }
+
+    impl crate::Adapter for OtherNodes {
+        fn subscribe(&self, topic: &str, subscriber: crate::Subscriber) {
+            self.local.subscribe(topic, subscriber);
+        }
+        fn unsubscribe(&self, topic: &str, id: SubscriberId) {
+            self.local.unsubscribe(topic, id);
+        }
+        fn broadcast(
+            &self,
+            message: Arc<Broadcast>,
+        ) -> crate::broadcast::BoxFuture<'_, Result<(), crate::PubSubError>> {
+            self.local.broadcast(message)
+        }
+        fn remote_presence(&self, _topic: &str) -> Map<String, Value> {
+            self.remote.clone()
+        }
+    }
+
+    /// With other nodes' presences, the state a joiner gets is the list: a key on both nodes
+    /// has both's metas (this node's first), a key only there is there, the empty
+    /// topic of this node is theirs alone.
+    #[tokio::test]
+    async fn the_encoded_state_merges_other_nodes_presences() {
+        let remote = json!({
+            "alice": {"metas": [{"phx_ref": "r1", "device": "phone"}]},
+            "bob": {"metas": [{"phx_ref": "r2"}, {"phx_ref": "r3", "n": "é\"q"}]},
+        });
+        let Value::Object(remote) = remote else {
+            unreachable!()
+        };
+        let pubsub = PubSub::new(OtherNodes {
+            local: crate::LocalAdapter::new(),
+            remote,
+        });
+        let presence = linked(&pubsub);
+        let owner = Owner(SubscriberId::next());
+        presence
+            .track(owner, "t", "alice", json!({"device": "web"}))
+            .unwrap();
+        presence.track(owner, "t", "carol", json!({})).unwrap();
+        let encoded: Value = serde_json::from_str(&presence.encoded_state("t")).unwrap();
+        let list = presence.list("t");
+        assert_eq!(encoded, list);
+        assert_eq!(list["alice"]["metas"][0]["device"], json!("web"));
+        assert_eq!(list["alice"]["metas"][1]["device"], json!("phone"));
+        assert_eq!(list["bob"]["metas"].as_array().unwrap().len(), 2);
+        let other: Value = serde_json::from_str(&presence.encoded_state("u")).unwrap();
+        assert_eq!(other, presence.list("u"));
+        assert_eq!(other.as_object().unwrap().len(), 2);
     }
 
     #[test]
