@@ -490,3 +490,76 @@ impl Echo {
         text
     }
 }
+
+/// Pushes `BURST` frames (and answers `done`) on `burst`; answers `hi` to anything else.
+struct Burst;
+
+const BURST: usize = 32;
+
+#[websock_handler]
+impl Burst {
+    fn init(_ctx: &mut Context<Self>) -> Self {
+        Burst
+    }
+
+    #[on_text("burst")]
+    fn burst(&mut self, ctx: &mut Context<Self>) -> Utf8Bytes {
+        for _ in 0..BURST {
+            ctx.push(Utf8Bytes::from_static("x"));
+        }
+        Utf8Bytes::from_static("done")
+    }
+
+    #[on_text]
+    fn hi(&mut self) -> Utf8Bytes {
+        Utf8Bytes::from_static("hi")
+    }
+}
+
+/// Asks for a burst and reads it, with the answer.
+async fn burst(ws: &mut Client) {
+    within(ws.send(tungstenite::Message::text("burst")))
+        .await
+        .unwrap();
+    for _ in 0..=BURST {
+        within(ws.next()).await.unwrap().unwrap();
+    }
+}
+
+/// A connection that pushed a burst of frames and went idle holds what an idle one does,
+/// not the outbox the burst grew (a channel socket pushes every broadcast it writes).
+#[tokio::test]
+async fn a_burst_leaves_no_outbox_behind() {
+    const CONNECTIONS: usize = 100;
+    let _serial = SERIAL.lock().await;
+    let (addr, stop) = counted_server(|listener| async move {
+        let router = Router::new().route("/burst", websocket::<Burst>());
+        Server::new(router).serve(listener).await.unwrap();
+    });
+    // Warm-up: lazy statics, the runtime's buffers, one connection's first burst.
+    let mut first = client(addr, "/burst").await;
+    burst(&mut first).await;
+    let mut clients = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let mut ws = client(addr, "/burst").await;
+        round_trips(&mut ws, &tungstenite::Message::text("hello"), 1).await;
+        clients.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = Snapshot::now();
+    for ws in &mut clients {
+        burst(ws).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (total, _, items) = Snapshot::now().grown_since(&before);
+    let per_connection = total as f64 / CONNECTIONS as f64;
+    println!("left per connection by a burst of {BURST} pushes: {per_connection:.0} B");
+    counting::print_table(items, CONNECTIONS, "connection");
+    drop((clients, first, stop));
+    // The queue itself (its timers' map and the outbox's empty handle) stays: 64 B. Kept, the
+    // outbox's buffer for the 33 frames (grown to 64 slots of 40 B) was 2,624 B with it.
+    assert!(
+        per_connection <= 256.0,
+        "a burst left {per_connection:.0} B per connection"
+    );
+}

@@ -457,6 +457,7 @@ where
                     }
                     // After the flush, so echoed payloads have let go of the read buffer.
                     self.reader.release_buffer(self.config.limits());
+                    ctx.release_outbox();
                     self.open_lane(ctx, cx);
                     return Poll::Pending;
                 }

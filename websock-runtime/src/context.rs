@@ -241,6 +241,17 @@ impl<H: Handler> Context<H> {
 
     /// Drops the frames of the outbox; a burst that grew it gives the memory back, so an idle
     /// connection holds none.
+    /// The connection parks with nothing to write: the outbox's buffer goes back to the
+    /// allocator, so that a burst (a channel socket's join storm, say) leaves nothing behind
+    /// in an idle connection. A busy connection keeps reusing it.
+    pub(crate) fn release_outbox(&mut self) {
+        if let Some(queued) = &mut self.queued {
+            if queued.outbox.is_empty() && queued.outbox.capacity() > 0 {
+                queued.outbox = VecDeque::new();
+            }
+        }
+    }
+
     pub(crate) fn clear_outbox(&mut self) {
         if let Some(queued) = &mut self.queued {
             if queued.outbox.capacity() > 64 {
