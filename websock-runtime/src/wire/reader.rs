@@ -174,7 +174,15 @@ impl Reader {
             None => (header::MAX_LEN, limits.read_buffer),
         };
         if self.buffer.capacity() == 0 {
-            self.buffer = read_pool::take(limits.read_buffer);
+            // A client whose last data frame was large gets room for the next one in its first
+            // read (earned as above: what its previous frame brought, up to 1 MiB), instead of
+            // a pooled read buffer grown (and copied) once the header is in.
+            let ahead = self.read_ahead as usize + header::MAX_LEN;
+            if ahead > limits.read_buffer {
+                try_grow(&mut self.buffer, ahead)?;
+            } else {
+                self.buffer = read_pool::take(limits.read_buffer);
+            }
         }
         let len = self.buffer.len();
         if self.buffer.capacity() - len >= needed {
@@ -591,6 +599,24 @@ mod tests {
         assert_eq!(reader.read_ahead, 20_000);
         let capacity = reader.buffer.capacity();
         assert!(capacity < 64 << 10, "a header bought {capacity} bytes");
+    }
+
+    #[test]
+    fn after_a_large_frame_a_fresh_buffer_has_room_for_the_next_in_one_read() {
+        let mut bytes = long_header(20_000);
+        bytes.extend_from_slice(&[1; 20_000]);
+        let (out, error, mut reader) = read_all_with(vec![bytes], LARGE);
+        assert!(error.is_none() && out.len() == 1, "{error:?}");
+        drop(out);
+        reader.release_buffer(LARGE);
+        assert_eq!(reader.buffer.capacity(), 0);
+        reader.make_room(LARGE).unwrap();
+        let capacity = reader.buffer.capacity();
+        assert!(
+            capacity >= 20_000 + header::MAX_LEN,
+            "{capacity} bytes of room"
+        );
+        assert!(capacity < 64 << 10, "{capacity} bytes of room");
     }
 
     #[test]
