@@ -145,7 +145,7 @@ impl Topic {
             Some(state) if self.appended.is_empty() => state,
             // `Arc<String>`, not `Arc<str>`: moved in, not copied (a state is large).
             Some(state) => Arc::new(append_keys(&state, &std::mem::take(&mut self.appended))),
-            None => Arc::new(encode_state(&self.keys)),
+            None => Arc::new(encode_state(&self.keys, &Map::new())),
         };
         self.state = Some(state.clone());
         state
@@ -264,7 +264,7 @@ impl Presence {
             // written straight from this node's encoded metas and the other nodes' values.
             let empty = BTreeMap::new();
             let keys = state.map_or(&empty, |state| &state.keys);
-            return Arc::new(encode_merged(keys, &remote));
+            return Arc::new(encode_state(keys, &remote));
         }
         match state {
             Some(state) => state.encoded_state(),
@@ -623,37 +623,10 @@ fn write_key(out: &mut Vec<u8>, key: &str, metas: &[Arc<str>]) {
     out.extend_from_slice(b"]}");
 }
 
-/// `{"<key>": {"metas": [..]}}` from the metas' encoded bytes: copied, not encoded again.
-fn encode_state(keys: &BTreeMap<Arc<str>, Vec<Entry>>) -> String {
-    let size: usize = keys
-        .iter()
-        .map(|(key, entries)| {
-            key.len() + 16 + entries.iter().map(|e| e.wire.len() + 1).sum::<usize>()
-        })
-        .sum();
-    let mut out = Vec::with_capacity(size + 2);
-    out.push(b'{');
-    for (i, (key, entries)) in keys.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        serde_json::to_writer(&mut out, &**key).expect("a string always serializes");
-        out.extend_from_slice(br#":{"metas":["#);
-        for (j, entry) in entries.iter().enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(entry.wire.as_bytes());
-        }
-        out.extend_from_slice(b"]}");
-    }
-    out.push(b'}');
-    String::from_utf8(out).expect("JSON text built from strings is UTF-8")
-}
-
-/// [`encode_state`] with the presences of other nodes (`remote`, in
-/// [`Presence::list`]'s shape) added: a key on both has this node's metas, then theirs.
-fn encode_merged(keys: &BTreeMap<Arc<str>, Vec<Entry>>, remote: &Map<String, Value>) -> String {
+/// `{"<key>": {"metas": [..]}}` from this node's metas' encoded bytes (copied, not encoded
+/// again), with the presences of other nodes (`remote`, in [`Presence::list`]'s shape) added:
+/// a key on both has this node's metas, then theirs.
+fn encode_state(keys: &BTreeMap<Arc<str>, Vec<Entry>>, remote: &Map<String, Value>) -> String {
     let remote_metas = |key: &str| -> &[Value] {
         remote
             .get(key)
@@ -661,7 +634,13 @@ fn encode_merged(keys: &BTreeMap<Arc<str>, Vec<Entry>>, remote: &Map<String, Val
             .and_then(Value::as_array)
             .map_or(&[], Vec::as_slice)
     };
-    let mut out = Vec::new();
+    let local: usize = keys
+        .iter()
+        .map(|(key, entries)| {
+            key.len() + 16 + entries.iter().map(|e| e.wire.len() + 1).sum::<usize>()
+        })
+        .sum();
+    let mut out = Vec::with_capacity(local + 2);
     out.push(b'{');
     let mut write = |key: &str, local: &[Entry], theirs: &[Value]| {
         if out.len() > 1 {
