@@ -132,6 +132,12 @@ impl Broadcast {
             .clone()
     }
 
+    /// Whether it goes to the client without the channel (Phoenix's fastlane): not a typed
+    /// value for `handle_info`, and not an event in the channel's `intercept` list.
+    pub(crate) fn skips_channel(&self, intercept: &[&str]) -> bool {
+        self.info.is_none() && !intercept.contains(&self.event.as_str())
+    }
+
     /// Whether it can be sent: a binary payload's topic and event fit in 255 bytes each.
     pub(crate) fn encodable(&self) -> bool {
         match self.payload {

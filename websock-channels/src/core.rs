@@ -439,7 +439,7 @@ impl Core {
                 }
                 // Phoenix's fastlane: the frame, encoded once for every subscriber, goes
                 // straight to the client unless the channel intercepts the event.
-                if !joined.intercept.contains(&message.event()) {
+                if message.skips_channel(joined.intercept) {
                     self.send_encoded(
                         message.frame(self.serializer),
                         message.topic(),

@@ -166,17 +166,12 @@ impl Mailbox {
         let _ = self.send_info(Info::Wake);
         delivery
     }
-}
 
-impl Mailbox {
     /// The fast lane: a broadcast for the client (no typed value, not intercepted), encoded
     /// once for every subscriber, written by the broadcaster to an idle socket. Not while the
     /// socket owes a `presence_state`: its mailbox decides what comes first then.
     fn write_now(&self, message: &Broadcast, intercept: &[&str]) -> bool {
-        if message.info_value().is_some()
-            || intercept.contains(&message.event())
-            || self.backlog.owes_any()
-        {
+        if !message.skips_channel(intercept) || self.backlog.owes_any() {
             return false;
         }
         let Some(frame) = message.frame(self.serializer) else {
